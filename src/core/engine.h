@@ -1,0 +1,55 @@
+#pragma once
+// The oneDNN engine and stream, and the matmul primitives built on them.
+//
+// A matmul primitive is created the first time a (shape, transpose, alpha, beta)
+// combination is seen and reused on every later call; a training step runs the
+// same few dozen shapes again and again, so after step one no primitive is built.
+#include <cstdint>
+#include <map>
+#include <tuple>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+namespace tg {
+
+enum class Trans { No, Yes };
+
+class Engine {
+ public:
+  // threads <= 0 keeps the OpenMP default (OMP_NUM_THREADS or all cores).
+  explicit Engine(int threads = 0);
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Row-major, for each of `batch` contiguous problems:
+  //   C (m x n) = alpha * op(A) op(B) + beta * C
+  // op(A) is m x k: A is stored m x k (Trans::No) or k x m (Trans::Yes);
+  // op(B) is k x n: B is stored k x n (Trans::No) or n x k (Trans::Yes).
+  void matmul(const float* a, Trans trans_a, const float* b, Trans trans_b, float* c,
+              int64_t m, int64_t n, int64_t k, float alpha = 1.0f, float beta = 0.0f,
+              int64_t batch = 1);
+
+  int threads() const { return threads_; }
+  size_t cached_primitives() const { return matmuls_.size(); }
+  dnnl::engine& dnnl_engine() { return engine_; }
+  dnnl::stream& dnnl_stream() { return stream_; }
+
+ private:
+  using MatmulKey = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, bool, float, float>;
+  struct CachedMatmul {
+    dnnl::memory::desc a, b, c;
+    dnnl::matmul primitive;
+  };
+  CachedMatmul& matmul_for(const MatmulKey& key);
+
+  int threads_;
+  dnnl::engine engine_;
+  dnnl::stream stream_;
+  std::map<MatmulKey, CachedMatmul> matmuls_;
+};
+
+// Sets flush-to-zero and denormals-are-zero on the calling thread and on every
+// OpenMP worker: denormal floats are 100x slower and carry no useful signal here.
+void flush_denormals_on_all_threads();
+
+}  // namespace tg
