@@ -1,0 +1,67 @@
+#include "layers/linear.h"
+
+#include "layers/gelu.h"
+
+namespace tg {
+
+Linear::Linear(const std::string& name, int64_t d_in, int64_t d_out)
+    : d_in_(d_in), d_out_(d_out), weight_(name + "/weight", {d_out, d_in}, true) {}
+
+void Linear::init(Rng& rng, float std) {
+  for (int64_t i = 0; i < weight_.value.numel(); ++i) weight_.value[i] = std * static_cast<float>(rng.normal());
+}
+
+double Linear::forward_flops(int64_t rows) const {
+  return 2.0 * static_cast<double>(rows) * static_cast<double>(d_in_) * static_cast<double>(d_out_);
+}
+
+void Linear::forward(Engine& engine, const Tensor& x, Tensor& y) {
+  const int64_t T = x.rows();
+  x_ = &x;
+  y.resize({T, d_out_});
+  // Y (T x d_out) = X (T x d_in) W^T (d_in x d_out)
+  engine.matmul(x.data(), Trans::No, weight_.value.data(), Trans::Yes, y.data(), T, d_out_, d_in_);
+}
+
+void Linear::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) {
+  const int64_t T = dy.rows();
+  // dW (d_out x d_in) += dY^T (d_out x T) X (T x d_in)
+  engine.matmul(dy.data(), Trans::Yes, x_->data(), Trans::No, weight_.grad.data(), d_out_, d_in_, T, 1.0f, 1.0f);
+  // dX (T x d_in) (+)= dY (T x d_out) W (d_out x d_in)
+  if (!accumulate_dx) dx.resize({T, d_in_});
+  engine.matmul(dy.data(), Trans::No, weight_.value.data(), Trans::No, dx.data(), T, d_in_, d_out_, 1.0f,
+                accumulate_dx ? 1.0f : 0.0f);
+}
+
+Mlp::Mlp(const std::string& name, int64_t d, int64_t hidden) : up_(name + "/up", d, hidden), down_(name + "/down", hidden, d) {}
+
+void Mlp::init(Rng& rng, float up_std, float down_std) {
+  up_.init(rng, up_std);
+  down_.init(rng, down_std);
+}
+
+void Mlp::collect_parameters(std::vector<Parameter*>& out) {
+  up_.collect_parameters(out);
+  down_.collect_parameters(out);
+}
+
+double Mlp::forward_flops(int64_t rows) const { return up_.forward_flops(rows) + down_.forward_flops(rows); }
+
+void Mlp::forward(Engine& engine, const Tensor& x, Tensor& y) {
+  up_.forward(engine, x, pre_);
+  act_.resize(pre_.shape());
+  const int64_t n = pre_.numel();
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) act_[i] = gelu(pre_[i]);
+  down_.forward(engine, act_, y);
+}
+
+void Mlp::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) {
+  down_.backward(engine, dy, d_act_, false);
+  const int64_t n = pre_.numel();
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) d_act_[i] *= gelu_grad(pre_[i]);
+  up_.backward(engine, d_act_, dx, accumulate_dx);
+}
+
+}  // namespace tg

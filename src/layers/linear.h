@@ -1,0 +1,48 @@
+#pragma once
+// The Transformer baseline's mappings: a bias-free Linear and a GELU MLP.
+//   Linear: Y = X W^T, W: d_out x d_in (PyTorch layout)
+//   MLP:    Y = GELU(X W_up^T) W_down^T, W_up: hidden x d, W_down: d x hidden
+#include <string>
+
+#include "core/rng.h"
+#include "layers/mapping.h"
+
+namespace tg {
+
+class Linear : public Mapping {
+ public:
+  // Parameter name + "/weight".
+  Linear(const std::string& name, int64_t d_in, int64_t d_out);
+  void init(Rng& rng, float std);
+
+  void forward(Engine& engine, const Tensor& x, Tensor& y) override;
+  void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) override;
+  void collect_parameters(std::vector<Parameter*>& out) override { out.push_back(&weight_); }
+  double forward_flops(int64_t rows) const override;
+  Parameter& weight() { return weight_; }
+
+ private:
+  int64_t d_in_, d_out_;
+  Parameter weight_;
+  const Tensor* x_ = nullptr;
+};
+
+class Mlp : public Mapping {
+ public:
+  // Parameters name + "/up/weight" and name + "/down/weight".
+  Mlp(const std::string& name, int64_t d, int64_t hidden);
+  void init(Rng& rng, float up_std, float down_std);
+
+  void forward(Engine& engine, const Tensor& x, Tensor& y) override;
+  void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) override;
+  void collect_parameters(std::vector<Parameter*>& out) override;
+  double forward_flops(int64_t rows) const override;
+
+ private:
+  Linear up_, down_;
+  Tensor pre_;   // X W_up^T, rows x hidden
+  Tensor act_;   // GELU(pre_)
+  Tensor d_act_;
+};
+
+}  // namespace tg

@@ -1,0 +1,68 @@
+#pragma once
+// Pattention: a layer whose weights are n "parameter tokens" that inputs attend to.
+//
+//   keys K: n x d_in, values V: n x d_out (no biases)
+//   A = X K^T                                   T x n  scores
+//   l2_norm_gelu (default): S = GELU(A / ||A_row|| * tau)
+//   gelu_l2_norm:           S = GELU(A) / ||GELU(A)_row|| * tau
+//   softmax:                S = softmax(A) * tau^2   (max-subtracted; tau^2 = n at creation,
+//                                                     matching the reference's softmax * n)
+//   Y = S V                                     T x d_out
+//
+// Row norms carry eps inside the square root: ||a|| = sqrt(sum a^2 + eps), so an
+// all-zero score row gives zeros instead of NaN. tau is stored per layer: sqrt(n)
+// at creation. Growth may keep it (exact growth with zero keys) or recompute it.
+#include <string>
+
+#include "core/rng.h"
+#include "layers/mapping.h"
+
+namespace tg {
+
+enum class PattentionNorm { L2NormGelu, GeluL2Norm, Softmax };
+
+std::string to_string(PattentionNorm norm);
+// Throws UserError listing the valid names if `name` is not one.
+PattentionNorm parse_pattention_norm(const std::string& name);
+
+class Pattention : public Mapping {
+ public:
+  // name: checkpoint group, e.g. "layers/0/ffn"; parameters are name + "/keys" and "/values".
+  Pattention(const std::string& name, int64_t d_in, int64_t d_out, int64_t n_tokens,
+             PattentionNorm norm, float eps = 1e-6f);
+
+  // keys ~ N(0, key_std), values ~ N(0, value_std).
+  void init(Rng& rng, float key_std, float value_std);
+
+  void forward(Engine& engine, const Tensor& x, Tensor& y) override;
+  void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) override;
+  void collect_parameters(std::vector<Parameter*>& out) override;
+  double forward_flops(int64_t rows) const override;
+
+  const std::string& name() const { return name_; }
+  int64_t n_tokens() const { return keys_.value.dim(0); }
+  int64_t d_in() const { return d_in_; }
+  int64_t d_out() const { return d_out_; }
+  PattentionNorm norm() const { return norm_; }
+  float tau() const { return tau_; }
+  void set_tau(float tau) { tau_ = tau; }
+  Parameter& keys() { return keys_; }
+  Parameter& values() { return values_; }
+
+ private:
+  std::string name_;
+  int64_t d_in_, d_out_;
+  PattentionNorm norm_;
+  float eps_;
+  float tau_;
+  Parameter keys_, values_;
+
+  // Saved by forward for backward.
+  const Tensor* x_ = nullptr;
+  Tensor scores_;     // A, T x n
+  Tensor act_;        // S, T x n
+  Tensor row_norm_;   // r per row (norm variants), T
+  Tensor d_act_;      // backward scratch: dS, then dA, T x n
+};
+
+}  // namespace tg

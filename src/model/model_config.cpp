@@ -1,0 +1,55 @@
+#include "model/model_config.h"
+
+namespace tg {
+
+std::string to_string(Architecture a) { return a == Architecture::TokenFormer ? "tokenformer" : "transformer"; }
+std::string to_string(TauMode m) { return m == TauMode::Fixed ? "fixed" : "dynamic"; }
+
+ModelConfig parse_model_config(ConfigReader r) {
+  ModelConfig c;
+  const int64_t big = int64_t{1} << 20;
+  c.architecture = r.get_string("architecture", "tokenformer", {"tokenformer", "transformer"}) == "tokenformer"
+                       ? Architecture::TokenFormer
+                       : Architecture::Transformer;
+  c.vocab_size = r.get_int("vocab_size", 256, 2, big);
+  c.d_model = r.get_int("d_model", std::nullopt, 1, 1 << 16);
+  c.n_layers = r.get_int("n_layers", std::nullopt, 1, 1024);
+  c.n_heads = r.get_int("n_heads", std::nullopt, 1, 1024);
+  c.seq_len = r.get_int("seq_len", std::nullopt, 1, big);
+  if (c.d_model % c.n_heads != 0)
+    r.fail("n_heads", "d_model " + std::to_string(c.d_model) + " is not divisible by n_heads " + std::to_string(c.n_heads));
+  // Token counts are read for both architectures so that one config can switch
+  // architecture; they only shape TokenFormer layers.
+  c.qkv_tokens = r.get_int("qkv_tokens", c.d_model, 1, big);
+  c.proj_tokens = r.get_int("proj_tokens", c.d_model, 1, big);
+  c.ffn_tokens = r.get_int("ffn_tokens", 4 * c.d_model, 1, big);
+  c.ffn_hidden = r.get_int("ffn_hidden", 4 * c.d_model, 1, big);
+  c.rotary_fraction = r.get_double("rotary_fraction", 0.25, 0.0, 1.0);
+  c.rotary_base = r.get_double("rotary_base", 10000.0, 1.0, 1e9);
+  const std::string norm = r.get_string("normalization", "l2_norm_gelu", {"l2_norm_gelu", "gelu_l2_norm", "softmax"});
+  c.normalization = parse_pattention_norm(norm);
+  c.tau_mode = r.get_string("tau_mode", "fixed", {"fixed", "dynamic"}) == "fixed" ? TauMode::Fixed : TauMode::Dynamic;
+  c.init_std = r.get_double("init_std", 0.02, 0.0, 10.0);
+  r.finish();
+  return c;
+}
+
+nlohmann::json ModelConfig::to_json() const {
+  return {{"architecture", to_string(architecture)},
+          {"vocab_size", vocab_size},
+          {"d_model", d_model},
+          {"n_layers", n_layers},
+          {"n_heads", n_heads},
+          {"seq_len", seq_len},
+          {"qkv_tokens", qkv_tokens},
+          {"proj_tokens", proj_tokens},
+          {"ffn_tokens", ffn_tokens},
+          {"ffn_hidden", ffn_hidden},
+          {"rotary_fraction", rotary_fraction},
+          {"rotary_base", rotary_base},
+          {"normalization", to_string(normalization)},
+          {"tau_mode", to_string(tau_mode)},
+          {"init_std", init_std}};
+}
+
+}  // namespace tg

@@ -1,0 +1,48 @@
+#pragma once
+// The architecture of a language model: everything needed to build it and to
+// read its checkpoint. Parsed from the "model" object of a run config.
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/config_reader.h"
+#include "layers/pattention.h"
+
+namespace tg {
+
+enum class Architecture { TokenFormer, Transformer };
+// fixed: tau is a stored per-layer number (sqrt(n) at creation) that growth keeps.
+// dynamic: tau = sqrt(current n), recomputed whenever n changes (the reference code).
+enum class TauMode { Fixed, Dynamic };
+
+struct ModelConfig {
+  Architecture architecture = Architecture::TokenFormer;
+  int64_t vocab_size = 256;
+  int64_t d_model = 128;
+  int64_t n_layers = 4;
+  int64_t n_heads = 4;
+  int64_t seq_len = 128;
+  // TokenFormer: parameter tokens per Pattention kind.
+  int64_t qkv_tokens = 128;
+  int64_t proj_tokens = 128;
+  int64_t ffn_tokens = 512;
+  // Transformer baseline: MLP hidden width.
+  int64_t ffn_hidden = 512;
+  double rotary_fraction = 0.25;
+  double rotary_base = 10000.0;
+  PattentionNorm normalization = PattentionNorm::L2NormGelu;
+  TauMode tau_mode = TauMode::Fixed;
+  double init_std = 0.02;
+
+  int64_t head_dim() const { return d_model / n_heads; }
+  nlohmann::json to_json() const;
+};
+
+// Reads and validates the "model" object (unknown keys and impossible shapes are errors).
+ModelConfig parse_model_config(ConfigReader reader);
+
+std::string to_string(Architecture a);
+std::string to_string(TauMode m);
+
+}  // namespace tg

@@ -1,0 +1,70 @@
+#include "train/adamw.h"
+
+#include <cmath>
+
+namespace tg {
+
+AdamW::AdamW(const AdamWConfig& config, const std::vector<Parameter*>& params) : config_(config), params_(params) {
+  for (Parameter* p : params_) {
+    AdamWState s;
+    s.exp_avg = Tensor(p->value.shape());
+    s.exp_avg_sq = Tensor(p->value.shape());
+    s.row_steps.assign(p->value.ndim() >= 2 ? p->value.dim(0) : 1, 0);
+    state_.emplace(p->name, std::move(s));
+  }
+}
+
+double AdamW::clip_grad_norm(double max_norm) {
+  // Per-parameter sums in a fixed order, then summed in parameter order: the same
+  // result for any thread count.
+  double total = 0;
+  for (Parameter* p : params_) {
+    const int64_t n = p->grad.numel();
+    const float* g = p->grad.data();
+    double sum = 0;
+    for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(g[i]) * g[i];
+    total += sum;
+  }
+  const double norm = std::sqrt(total);
+  if (max_norm > 0 && norm > max_norm) {
+    const float scale = static_cast<float>(max_norm / (norm + 1e-6));
+    for (Parameter* p : params_) {
+      const int64_t n = p->grad.numel();
+      float* g = p->grad.data();
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < n; ++i) g[i] *= scale;
+    }
+  }
+  return norm;
+}
+
+void AdamW::step(double lr) {
+  const double b1 = config_.beta1, b2 = config_.beta2;
+  for (Parameter* p : params_) {
+    AdamWState& s = state_.at(p->name);
+    const int64_t rows = static_cast<int64_t>(s.row_steps.size());
+    const int64_t cols = p->value.numel() / rows;
+    const float decay = p->decay ? static_cast<float>(1.0 - lr * config_.weight_decay) : 1.0f;
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t t = ++s.row_steps[r];
+      const double bc1 = 1.0 - std::pow(b1, static_cast<double>(t));
+      const double bc2 = 1.0 - std::pow(b2, static_cast<double>(t));
+      const float step_size = static_cast<float>(lr / bc1);
+      const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+      const float eps = static_cast<float>(config_.eps);
+      float* w = p->value.data() + r * cols;
+      const float* g = p->grad.data() + r * cols;
+      float* m = s.exp_avg.data() + r * cols;
+      float* v = s.exp_avg_sq.data() + r * cols;
+      for (int64_t j = 0; j < cols; ++j) {
+        w[j] *= decay;
+        m[j] = static_cast<float>(b1) * m[j] + static_cast<float>(1.0 - b1) * g[j];
+        v[j] = static_cast<float>(b2) * v[j] + static_cast<float>(1.0 - b2) * g[j] * g[j];
+        w[j] -= step_size * m[j] / (std::sqrt(v[j]) * inv_sqrt_bc2 + eps);
+      }
+    }
+  }
+}
+
+}  // namespace tg
