@@ -1,0 +1,56 @@
+#include "model/block.h"
+
+namespace tg {
+
+Block::Block(int64_t d_model, int64_t n_heads, double rotary_fraction, double rotary_base, BlockMappings mappings)
+    : d_model_(d_model),
+      ln1_("", d_model, false),
+      ln2_("", d_model, false),
+      attention_(d_model, n_heads, rotary_fraction, rotary_base),
+      m_(std::move(mappings)) {}
+
+void Block::collect_parameters(std::vector<Parameter*>& out) {
+  for (Mapping* m : {m_.query.get(), m_.key.get(), m_.value.get(), m_.proj.get(), m_.ffn.get()}) m->collect_parameters(out);
+}
+
+double Block::forward_flops(int64_t batch, int64_t seq) const {
+  const int64_t rows = batch * seq;
+  return m_.query->forward_flops(rows) + m_.key->forward_flops(rows) + m_.value->forward_flops(rows) +
+         m_.proj->forward_flops(rows) + m_.ffn->forward_flops(rows) +
+         CausalSelfAttention::forward_flops(batch, seq, d_model_);
+}
+
+void Block::forward(Engine& engine, const Tensor& x, Tensor& out, int64_t batch, int64_t seq) {
+  ln1_.forward(x, ln1_out_);
+  m_.query->forward(engine, ln1_out_, q_);
+  m_.key->forward(engine, ln1_out_, k_);
+  m_.value->forward(engine, ln1_out_, v_);
+  attention_.forward(engine, q_, k_, v_, batch, seq, attn_out_);
+  m_.proj->forward(engine, attn_out_, proj_out_);
+  h_.resize(x.shape());
+  const int64_t n = x.numel();
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) h_[i] = x[i] + proj_out_[i];
+  ln2_.forward(h_, ln2_out_);
+  m_.ffn->forward(engine, ln2_out_, ffn_out_);
+  out.resize(x.shape());
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) out[i] = h_[i] + ffn_out_[i];
+}
+
+void Block::backward(Engine& engine, const Tensor& dout, Tensor& dx) {
+  // out = h + F(LN2(h)):  dh = dout + LN2'(F'(dout))
+  d_h_ = dout;
+  m_.ffn->backward(engine, dout, d_ln2_, false);
+  ln2_.backward(d_ln2_, d_h_, true);
+  // h = x + P(Attn(Q(a), K(a), V(a))), a = LN1(x):  dx = dh + LN1'(Q' + K' + V')
+  m_.proj->backward(engine, d_h_, d_attn_, false);
+  attention_.backward(engine, d_attn_, d_q_, d_k_, d_v_);
+  m_.query->backward(engine, d_q_, d_ln1_, false);
+  m_.key->backward(engine, d_k_, d_ln1_, true);
+  m_.value->backward(engine, d_v_, d_ln1_, true);
+  dx = d_h_;
+  ln1_.backward(d_ln1_, dx, true);
+}
+
+}  // namespace tg

@@ -1,0 +1,49 @@
+#pragma once
+// One pre-norm decoder block, shared by TokenFormer and the Transformer baseline:
+//
+//   a   = LN1(x)                              non-affine LayerNorm
+//   q, k, v = Q(a), K(a), V(a)                each a Mapping d -> d
+//   h   = x + P(Attn(q, k, v))                causal multi-head attention with rotary
+//   out = h + F(LN2(h))                       F: Pattention (TokenFormer) or GELU MLP
+//
+// All tensors are (batch * seq) x d, row = b * seq + t.
+#include <memory>
+
+#include "layers/attention.h"
+#include "layers/layer_norm.h"
+#include "layers/mapping.h"
+
+namespace tg {
+
+struct BlockMappings {
+  std::unique_ptr<Mapping> query, key, value, proj, ffn;
+};
+
+class Block {
+ public:
+  Block(int64_t d_model, int64_t n_heads, double rotary_fraction, double rotary_base, BlockMappings mappings);
+
+  void forward(Engine& engine, const Tensor& x, Tensor& out, int64_t batch, int64_t seq);
+  // dout -> dx (overwritten); accumulates parameter gradients.
+  void backward(Engine& engine, const Tensor& dout, Tensor& dx);
+  void collect_parameters(std::vector<Parameter*>& out);
+  double forward_flops(int64_t batch, int64_t seq) const;
+
+  Mapping& query() { return *m_.query; }
+  Mapping& key() { return *m_.key; }
+  Mapping& value() { return *m_.value; }
+  Mapping& proj() { return *m_.proj; }
+  Mapping& ffn() { return *m_.ffn; }
+
+ private:
+  int64_t d_model_;
+  LayerNorm ln1_, ln2_;
+  CausalSelfAttention attention_;
+  BlockMappings m_;
+  // Activations kept for backward.
+  Tensor ln1_out_, q_, k_, v_, attn_out_, proj_out_, h_, ln2_out_, ffn_out_;
+  // Backward scratch.
+  Tensor d_h_, d_ln2_, d_attn_, d_q_, d_k_, d_v_, d_ln1_;
+};
+
+}  // namespace tg

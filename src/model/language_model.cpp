@@ -1,0 +1,124 @@
+#include "model/language_model.h"
+
+#include <cmath>
+
+#include "layers/cross_entropy.h"
+#include "layers/linear.h"
+
+namespace tg {
+
+namespace {
+BlockMappings make_mappings(const ModelConfig& c, int64_t layer, std::vector<Pattention*>& pattentions) {
+  const std::string prefix = "layers/" + std::to_string(layer);
+  const int64_t d = c.d_model;
+  BlockMappings m;
+  if (c.architecture == Architecture::TokenFormer) {
+    auto make = [&](const std::string& name, int64_t n) {
+      auto p = std::make_unique<Pattention>(prefix + name, d, d, n, c.normalization);
+      pattentions.push_back(p.get());
+      return p;
+    };
+    m.query = make("/attn/query", c.qkv_tokens);
+    m.key = make("/attn/key", c.qkv_tokens);
+    m.value = make("/attn/value", c.qkv_tokens);
+    m.proj = make("/attn/proj", c.proj_tokens);
+    m.ffn = make("/ffn", c.ffn_tokens);
+  } else {
+    m.query = std::make_unique<Linear>(prefix + "/attn/query", d, d);
+    m.key = std::make_unique<Linear>(prefix + "/attn/key", d, d);
+    m.value = std::make_unique<Linear>(prefix + "/attn/value", d, d);
+    m.proj = std::make_unique<Linear>(prefix + "/attn/proj", d, d);
+    m.ffn = std::make_unique<Mlp>(prefix + "/ffn", d, c.ffn_hidden);
+  }
+  return m;
+}
+}  // namespace
+
+LanguageModel::LanguageModel(const ModelConfig& config)
+    : config_(config), embedding_(config.vocab_size, config.d_model), final_norm_("final_norm", config.d_model, true) {
+  for (int64_t i = 0; i < config.n_layers; ++i)
+    blocks_.push_back(std::make_unique<Block>(config.d_model, config.n_heads, config.rotary_fraction, config.rotary_base,
+                                              make_mappings(config, i, pattentions_)));
+  parameters_.push_back(&embedding_.table());
+  final_norm_.collect_parameters(parameters_);
+  for (auto& b : blocks_) b->collect_parameters(parameters_);
+  x_.resize(config.n_layers + 1);
+}
+
+void LanguageModel::init(Rng& rng) {
+  const float std = static_cast<float>(config_.init_std);
+  // GPT-NeoX "wang_init" for everything that writes into the residual stream.
+  const float out_std = static_cast<float>(2.0 / (config_.n_layers * std::sqrt(static_cast<double>(config_.d_model))));
+  embedding_.init(rng, std);
+  for (auto& b : blocks_) {
+    for (Mapping* m : {&b->query(), &b->key(), &b->value(), &b->proj(), &b->ffn()}) {
+      if (auto* p = dynamic_cast<Pattention*>(m)) p->init(rng, std, out_std);
+      else if (auto* l = dynamic_cast<Linear*>(m)) l->init(rng, m == &b->proj() ? out_std : std);
+      else if (auto* mlp = dynamic_cast<Mlp*>(m)) mlp->init(rng, std, out_std);
+    }
+  }
+}
+
+Parameter* LanguageModel::find_parameter(const std::string& name) {
+  for (Parameter* p : parameters_)
+    if (p->name == name) return p;
+  return nullptr;
+}
+
+int64_t LanguageModel::n_params() const {
+  int64_t n = 0;
+  for (const Parameter* p : parameters_) n += p->value.numel();
+  return n;
+}
+
+double LanguageModel::forward_flops(int64_t batch, int64_t seq) const {
+  double flops = 0;
+  for (const auto& b : blocks_) flops += b->forward_flops(batch, seq);
+  // Tied output projection: (B*T) x d times d x V.
+  flops += 2.0 * static_cast<double>(batch * seq) * config_.d_model * config_.vocab_size;
+  return flops;
+}
+
+void LanguageModel::zero_grad() {
+  for (Parameter* p : parameters_) p->grad.zero();
+}
+
+void LanguageModel::run_trunk(Engine& engine, const std::vector<int32_t>& inputs, int64_t batch, int64_t seq) {
+  inputs_ = inputs;
+  embedding_.forward(inputs, x_[0]);
+  for (size_t i = 0; i < blocks_.size(); ++i) blocks_[i]->forward(engine, x_[i], x_[i + 1], batch, seq);
+  final_norm_.forward(x_.back(), normed_);
+  // logits (B*T x V) = normed (B*T x d) E^T (d x V)
+  const int64_t rows = batch * seq;
+  logits_.resize({rows, config_.vocab_size});
+  engine.matmul(normed_.data(), Trans::No, embedding_.table().value.data(), Trans::Yes, logits_.data(), rows,
+                config_.vocab_size, config_.d_model);
+}
+
+double LanguageModel::forward(Engine& engine, const std::vector<int32_t>& inputs, const std::vector<int32_t>& targets,
+                              int64_t batch, int64_t seq, bool need_grad) {
+  run_trunk(engine, inputs, batch, seq);
+  return cross_entropy(logits_, targets, need_grad);  // logits_ now holds dL/dlogits if need_grad
+}
+
+void LanguageModel::logits(Engine& engine, const std::vector<int32_t>& inputs, int64_t batch, int64_t seq, Tensor& out) {
+  run_trunk(engine, inputs, batch, seq);
+  out = logits_;
+}
+
+void LanguageModel::backward(Engine& engine) {
+  const int64_t rows = logits_.rows(), d = config_.d_model, V = config_.vocab_size;
+  Parameter& table = embedding_.table();
+  // dE (V x d) += dlogits^T (V x B*T) normed (B*T x d);  dnormed (B*T x d) = dlogits E
+  engine.matmul(logits_.data(), Trans::Yes, normed_.data(), Trans::No, table.grad.data(), V, d, rows, 1.0f, 1.0f);
+  d_normed_.resize({rows, d});
+  engine.matmul(logits_.data(), Trans::No, table.value.data(), Trans::No, d_normed_.data(), rows, d, V);
+  final_norm_.backward(d_normed_, d_x_a_, false);
+  for (size_t i = blocks_.size(); i-- > 0;) {
+    blocks_[i]->backward(engine, d_x_a_, d_x_b_);
+    std::swap(d_x_a_, d_x_b_);
+  }
+  embedding_.backward(inputs_, d_x_a_);
+}
+
+}  // namespace tg
