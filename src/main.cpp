@@ -1,2 +1,5 @@
 #include <iostream>
-int main() { std::cout << "tokengrow\n"; return 0; }
+
+#include "cli/cli.h"
+
+int main(int argc, char** argv) { return tg::run_cli(argc, argv, std::cout, std::cerr); }

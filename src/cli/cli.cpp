@@ -1,0 +1,54 @@
+#include "cli/cli.h"
+
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include <cxxopts.hpp>
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "core/error.h"
+
+namespace tg {
+
+namespace {
+const char* kUsage =
+    "tokengrow: grow TokenFormer language models on CPU\n"
+    "\n"
+    "usage: tokengrow <command> [options]   (tokengrow <command> --help for each)\n"
+    "\n"
+    "commands:\n"
+    "  prepare   tokenize text files into an HDF5 corpus with train/val splits\n"
+    "  train     train a model from a config file, logging metrics and checkpoints\n"
+    "  eval      loss and perplexity of a checkpoint on a corpus split or a text file\n"
+    "  sample    generate text from a checkpoint\n"
+    "  inspect   print a checkpoint's config, state and parameters per layer\n";
+}  // namespace
+
+int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "help")) {
+    (argc < 2 ? err : out) << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  try {
+    if (command == "prepare") return cmd_prepare(argc - 1, argv + 1, out);
+    if (command == "train") return cmd_train(argc - 1, argv + 1, out);
+    if (command == "eval") return cmd_eval(argc - 1, argv + 1, out);
+    if (command == "sample") return cmd_sample(argc - 1, argv + 1, out);
+    if (command == "inspect") return cmd_inspect(argc - 1, argv + 1, out);
+    err << "error: unknown command \"" << command << "\"\n\n" << kUsage;
+    return 2;
+  } catch (const UserError& e) {
+    err << "error: " << e.what() << "\n";
+    return 2;
+  } catch (const dnnl::error& e) {
+    err << "internal error (oneDNN): " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    err << "internal error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace tg

@@ -1,0 +1,17 @@
+#pragma once
+// Shared flag handling for subcommands: cxxopts parse errors and missing required
+// flags become UserErrors that name the subcommand and the flag.
+#include <string>
+
+#include <cxxopts.hpp>
+
+namespace tg {
+
+// Parses argv; returns false (after printing help to `out`) when --help was given.
+bool parse_options(cxxopts::Options& options, int argc, const char* const* argv, cxxopts::ParseResult& result,
+                   std::ostream& out);
+
+// Throws UserError "tokengrow <command>: --<flag> is required" when absent.
+void require_flag(const cxxopts::ParseResult& result, const std::string& command, const std::string& flag);
+
+}  // namespace tg

@@ -1,0 +1,72 @@
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <cxxopts.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.h"
+#include "cli/cli_options.h"
+#include "train/checkpoint.h"
+#include "core/error.h"
+#include "train/corpus.h"
+#include "train/evaluate.h"
+
+namespace tg {
+
+int cmd_eval(int argc, const char* const* argv, std::ostream& out) {
+  cxxopts::Options options("tokengrow eval", "Loss (nats per token) and perplexity of a checkpoint on a corpus split "
+                                             "(--data) or a plain text file (--text), over consecutive "
+                                             "non-overlapping windows of seq_len + 1 tokens.");
+  options.add_options()
+      ("ckpt", "Checkpoint file", cxxopts::value<std::string>())
+      ("data", "Corpus file from `tokengrow prepare`", cxxopts::value<std::string>())
+      ("split", "Corpus split: val or train", cxxopts::value<std::string>()->default_value("val"))
+      ("text", "Plain text file to evaluate instead of --data", cxxopts::value<std::string>())
+      ("batch-size", "Windows per forward pass", cxxopts::value<int64_t>()->default_value("16"))
+      ("max-windows", "Evaluate at most this many windows (0: all)", cxxopts::value<int64_t>()->default_value("0"))
+      ("threads", "Threads (0: all cores)", cxxopts::value<int64_t>()->default_value("0"))
+      ("json", "Print the result as JSON");
+  cxxopts::ParseResult args;
+  if (!parse_options(options, argc, argv, args, out)) return 0;
+  require_flag(args, "eval", "ckpt");
+  if (args.count("data") == args.count("text"))
+    throw UserError("tokengrow eval: give exactly one of --data or --text");
+  const int64_t batch = args["batch-size"].as<int64_t>();
+  if (batch < 1) throw UserError("tokengrow eval: --batch-size must be at least 1");
+
+  const std::string ckpt = args["ckpt"].as<std::string>();
+  Engine engine(static_cast<int>(args["threads"].as<int64_t>()));
+  auto model = load_model(ckpt);
+
+  std::vector<int32_t> tokens;
+  std::string source;
+  if (args.count("text")) {
+    source = args["text"].as<std::string>();
+    std::ifstream in(source, std::ios::binary);
+    if (!in) throw UserError(source + ": cannot open text file");
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    tokens = tokenize_bytes(buffer.str());
+  } else {
+    source = args["data"].as<std::string>();
+    const std::string split = args["split"].as<std::string>();
+    if (split != "val" && split != "train")
+      throw UserError("tokengrow eval: --split must be val or train, got \"" + split + "\"");
+    Corpus corpus = load_corpus(source);
+    tokens = split == "val" ? std::move(corpus.val) : std::move(corpus.train);
+    source += " (" + split + ")";
+  }
+  const EvalResult r = evaluate_windows(engine, *model, tokens, batch, args["max-windows"].as<int64_t>(), source);
+  if (args.count("json")) {
+    out << nlohmann::json{{"checkpoint", ckpt}, {"source", source}, {"loss", r.loss}, {"ppl", std::exp(r.loss)},
+                          {"tokens", r.tokens}, {"windows", r.windows}}.dump()
+        << "\n";
+  } else {
+    out << source << ": loss " << r.loss << " nats/token, perplexity " << std::exp(r.loss) << " (" << r.tokens
+        << " tokens in " << r.windows << " windows)\n";
+  }
+  return 0;
+}
+
+}  // namespace tg

@@ -1,0 +1,30 @@
+#include <cxxopts.hpp>
+
+#include "cli/cli.h"
+#include "cli/cli_options.h"
+#include "train/corpus.h"
+
+namespace tg {
+
+int cmd_prepare(int argc, const char* const* argv, std::ostream& out) {
+  cxxopts::Options options("tokengrow prepare", "Tokenize text files (byte-level) into an HDF5 corpus with train and "
+                                                "validation splits; the last --val-fraction of the text is validation.");
+  options.add_options()
+      ("text", "Text file(s) to read, concatenated in order (repeat the flag or separate with commas)",
+       cxxopts::value<std::vector<std::string>>())
+      ("out", "Output corpus file (.h5)", cxxopts::value<std::string>())
+      ("val-fraction", "Fraction of tokens held out for validation, in [0, 0.5]",
+       cxxopts::value<double>()->default_value("0.05"));
+  cxxopts::ParseResult args;
+  if (!parse_options(options, argc, argv, args, out)) return 0;
+  require_flag(args, "prepare", "text");
+  require_flag(args, "prepare", "out");
+  const auto info = prepare_corpus(args["text"].as<std::vector<std::string>>(), args["out"].as<std::string>(),
+                                   args["val-fraction"].as<double>());
+  out << "wrote " << args["out"].as<std::string>() << ": tokenizer " << info.tokenizer << " (vocab "
+      << info.vocab_size << "), " << info.train_tokens << " train tokens, " << info.val_tokens
+      << " validation tokens\n";
+  return 0;
+}
+
+}  // namespace tg

@@ -1,0 +1,79 @@
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include <cxxopts.hpp>
+
+#include "cli/cli.h"
+#include "cli/cli_options.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "train/checkpoint.h"
+#include "train/corpus.h"
+
+namespace tg {
+
+int cmd_sample(int argc, const char* const* argv, std::ostream& out) {
+  cxxopts::Options options("tokengrow sample", "Generate text from a checkpoint, continuing --prompt.");
+  options.add_options()
+      ("ckpt", "Checkpoint file", cxxopts::value<std::string>())
+      ("prompt", "Text to continue", cxxopts::value<std::string>()->default_value("\n"))
+      ("tokens", "Tokens to generate", cxxopts::value<int64_t>()->default_value("200"))
+      ("temperature", "Softmax temperature (0: greedy)", cxxopts::value<double>()->default_value("1.0"))
+      ("top-k", "Sample among the k most likely tokens (0: all)", cxxopts::value<int64_t>()->default_value("0"))
+      ("seed", "Random seed", cxxopts::value<uint64_t>()->default_value("0"))
+      ("threads", "Threads (0: all cores)", cxxopts::value<int64_t>()->default_value("0"));
+  cxxopts::ParseResult args;
+  if (!parse_options(options, argc, argv, args, out)) return 0;
+  require_flag(args, "sample", "ckpt");
+  const int64_t n_new = args["tokens"].as<int64_t>();
+  const double temperature = args["temperature"].as<double>();
+  const int64_t top_k = args["top-k"].as<int64_t>();
+  if (n_new < 0) throw UserError("tokengrow sample: --tokens must be >= 0");
+  if (!(temperature >= 0)) throw UserError("tokengrow sample: --temperature must be >= 0");
+  if (top_k < 0) throw UserError("tokengrow sample: --top-k must be >= 0");
+
+  Engine engine(static_cast<int>(args["threads"].as<int64_t>()));
+  auto model = load_model(args["ckpt"].as<std::string>());
+  const int64_t seq = model->config().seq_len, vocab = model->config().vocab_size;
+  std::vector<int32_t> context = tokenize_bytes(args["prompt"].as<std::string>());
+  if (context.empty()) throw UserError("tokengrow sample: --prompt must not be empty");
+  const size_t prompt_len = context.size();
+  Rng rng(args["seed"].as<uint64_t>());
+  std::vector<int32_t> window(seq);
+  Tensor logits;
+  std::vector<double> probs(vocab);
+  std::vector<int32_t> order(vocab);
+  for (int64_t i = 0; i < n_new; ++i) {
+    // The last seq tokens, left-aligned and padded: the model is causal, so padding
+    // after the final position does not change its logits, and one shape is reused.
+    const int64_t len = std::min<int64_t>(seq, static_cast<int64_t>(context.size()));
+    std::fill(window.begin(), window.end(), 0);
+    std::copy(context.end() - len, context.end(), window.begin());
+    model->logits(engine, window, 1, seq, logits);
+    const float* z = logits.data() + (len - 1) * vocab;
+    int32_t next = 0;
+    if (temperature == 0) {
+      next = static_cast<int32_t>(std::max_element(z, z + vocab) - z);
+    } else {
+      std::iota(order.begin(), order.end(), 0);
+      const int64_t k = top_k > 0 ? std::min(top_k, vocab) : vocab;
+      std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t a, int32_t b) { return z[a] > z[b]; });
+      const double mx = z[order[0]];
+      double sum = 0;
+      for (int64_t j = 0; j < k; ++j) sum += probs[j] = std::exp((z[order[j]] - mx) / temperature);
+      double u = rng.uniform() * sum;
+      next = order[k - 1];
+      for (int64_t j = 0; j < k; ++j) {
+        u -= probs[j];
+        if (u < 0) { next = order[j]; break; }
+      }
+    }
+    context.push_back(next);
+  }
+  out << detokenize_bytes(std::vector<int32_t>(context.begin(), context.begin() + prompt_len))
+      << detokenize_bytes(std::vector<int32_t>(context.begin() + prompt_len, context.end())) << "\n";
+  return 0;
+}
+
+}  // namespace tg

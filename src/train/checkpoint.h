@@ -1,0 +1,36 @@
+#pragma once
+// Checkpoint files (HDF5); the layout is documented in docs/checkpoint-format.md.
+//   attribute /config          the run config as JSON
+//   /model/<parameter name>    float32, e.g. /model/layers/0/ffn/keys (n x d_in)
+//     each Pattention group (/model/layers/<i>/attn/query, ...) has attributes
+//     tau (float) and normalization (string)
+//   /optimizer/exp_avg/<name>, /optimizer/exp_avg_sq/<name>, /optimizer/row_steps/<name>
+//   /state/{step, stage, stage_start_step, tokens, flops, wall_s, data_rng}
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "model/language_model.h"
+#include "train/adamw.h"
+#include "train/train_state.h"
+
+namespace tg {
+
+// Writes to path + ".tmp" and renames over path, so an existing file is replaced
+// only by a complete one.
+void save_checkpoint(const std::string& path, const nlohmann::json& config, LanguageModel& model, AdamW* optimizer,
+                     const TrainState& state);
+
+// The /config attribute of a checkpoint (UserError naming the file if it is not one).
+nlohmann::json read_checkpoint_config(const std::string& path);
+
+// Loads parameters (shapes must match the model), and optimizer moments and train
+// state when the pointers are non-null.
+void load_checkpoint(const std::string& path, LanguageModel& model, AdamW* optimizer, TrainState* state);
+
+// Builds the model described by the checkpoint's config and loads its parameters
+// (and the train state, if state is non-null).
+std::unique_ptr<LanguageModel> load_model(const std::string& path, TrainState* state = nullptr);
+
+}  // namespace tg

@@ -1,0 +1,61 @@
+#include "train/run_config.h"
+
+#include "core/config_reader.h"
+
+namespace tg {
+
+namespace {
+TrainConfig parse_train_config(ConfigReader r) {
+  TrainConfig c;
+  const int64_t big = int64_t{1} << 40;
+  c.steps = r.get_int("steps", std::nullopt, 1, big);
+  c.batch_size = r.get_int("batch_size", 16, 1, 1 << 20);
+  c.lr = r.get_double("lr", 1e-3, 0.0, 10.0);
+  c.min_lr = r.get_double("min_lr", c.lr / 10, 0.0, 10.0);
+  if (c.min_lr > c.lr) r.fail("min_lr", "must not exceed lr (" + std::to_string(c.lr) + ")");
+  c.warmup_steps = r.get_int("warmup_steps", std::max<int64_t>(1, c.steps / 100), 0, c.steps);
+  c.adamw.beta1 = r.get_double("beta1", 0.9, 0.0, 0.999999);
+  c.adamw.beta2 = r.get_double("beta2", 0.95, 0.0, 0.999999);
+  c.adamw.eps = r.get_double("adam_eps", 1e-8, 1e-30, 1.0);
+  c.adamw.weight_decay = r.get_double("weight_decay", 0.1, 0.0, 10.0);
+  c.grad_clip = r.get_double("grad_clip", 1.0, 0.0, 1e9);
+  c.seed = static_cast<uint64_t>(r.get_int("seed", 0, 0, int64_t{1} << 53));
+  c.threads = r.get_int("threads", 0, 0, 1024);
+  c.log_every = r.get_int("log_every", 10, 1, big);
+  c.eval_every = r.get_int("eval_every", 100, 0, big);
+  c.eval_batches = r.get_int("eval_batches", 8, 1, 1 << 20);
+  c.checkpoint_every = r.get_int("checkpoint_every", 0, 0, big);
+  r.finish();
+  return c;
+}
+}  // namespace
+
+nlohmann::json TrainConfig::to_json() const {
+  return {{"steps", steps},         {"batch_size", batch_size},
+          {"lr", lr},               {"min_lr", min_lr},
+          {"warmup_steps", warmup_steps}, {"beta1", adamw.beta1},
+          {"beta2", adamw.beta2},   {"adam_eps", adamw.eps},
+          {"weight_decay", adamw.weight_decay}, {"grad_clip", grad_clip},
+          {"seed", seed},           {"threads", threads},
+          {"log_every", log_every}, {"eval_every", eval_every},
+          {"eval_batches", eval_batches}, {"checkpoint_every", checkpoint_every}};
+}
+
+nlohmann::json RunConfig::to_json() const {
+  return {{"data", data_path}, {"model", model.to_json()}, {"train", train.to_json()}};
+}
+
+RunConfig parse_run_config(const nlohmann::json& json, const std::string& file) {
+  ConfigReader root(json, file, "");
+  RunConfig c;
+  c.data_path = root.get_string("data", std::nullopt);
+  c.model = parse_model_config(root.get_object("model"));
+  c.train = parse_train_config(root.get_object("train"));
+  root.get_string("description", "");  // free text for the reader of the config
+  root.finish();
+  return c;
+}
+
+RunConfig load_run_config(const std::string& path) { return parse_run_config(read_json_file(path), path); }
+
+}  // namespace tg

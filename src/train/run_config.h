@@ -1,0 +1,43 @@
+#pragma once
+// A training run's config file:
+//   { "data": "data/kjv.h5", "model": {...}, "train": {...} }
+// See docs/config.md for every key, its default and its range.
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "model/model_config.h"
+#include "train/adamw.h"
+
+namespace tg {
+
+struct TrainConfig {
+  int64_t steps = 1000;
+  int64_t batch_size = 16;
+  double lr = 1e-3;          // peak learning rate
+  double min_lr = 1e-4;      // cosine floor (default lr / 10)
+  int64_t warmup_steps = 10; // default: 1% of steps, at least 1
+  AdamWConfig adamw;
+  double grad_clip = 1.0;    // global-norm clip; 0 disables
+  uint64_t seed = 0;
+  int64_t threads = 0;       // 0: OMP_NUM_THREADS or all cores
+  int64_t log_every = 10;
+  int64_t eval_every = 100;  // 0: only at the end
+  int64_t eval_batches = 8;  // validation = first eval_batches * batch_size windows of the val split
+  int64_t checkpoint_every = 0;  // 0: same as eval_every
+  nlohmann::json to_json() const;
+};
+
+struct RunConfig {
+  std::string data_path;
+  ModelConfig model;
+  TrainConfig train;
+  nlohmann::json to_json() const;
+};
+
+// Parses and validates; errors name `file` and the key.
+RunConfig parse_run_config(const nlohmann::json& json, const std::string& file);
+RunConfig load_run_config(const std::string& path);
+
+}  // namespace tg

@@ -1,0 +1,18 @@
+#pragma once
+// Where a run is: everything besides the model and optimizer that resuming needs.
+#include <array>
+#include <cstdint>
+
+namespace tg {
+
+struct TrainState {
+  int64_t step = 0;        // optimizer steps taken, over all stages
+  int64_t stage = 0;       // growth stage (0 for the first model size)
+  int64_t stage_start_step = 0;  // step at which the current stage began (its LR schedule's step 0)
+  int64_t tokens = 0;      // training tokens consumed
+  double flops = 0;        // cumulative training FLOPs (3 x forward, see docs/flops.md)
+  double wall_s = 0;       // cumulative training wall time
+  std::array<uint64_t, 4> data_rng{};  // batch sampler state: the data position
+};
+
+}  // namespace tg

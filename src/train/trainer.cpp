@@ -1,0 +1,172 @@
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+
+#include "core/error.h"
+#include "train/checkpoint.h"
+#include "train/evaluate.h"
+#include "train/lr_schedule.h"
+#include "train/metrics_log.h"
+
+namespace tg {
+
+namespace fs = std::filesystem;
+
+namespace {
+std::string format_duration(double seconds) {
+  const int64_t s = static_cast<int64_t>(std::max(0.0, seconds) + 0.5);
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s / 60) % 60);
+  else if (s >= 60) std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  else std::snprintf(buf, sizeof buf, "%lds", s);
+  return buf;
+}
+
+// The data sampler's seed: derived from the run seed but a different stream from init.
+uint64_t data_seed(uint64_t seed) { return seed ^ 0xD1B54A32D192ED03ull; }
+}  // namespace
+
+Trainer::Trainer(const RunConfig& config, Engine& engine, std::ostream& out)
+    : config_(config), engine_(engine), out_(out), corpus_(load_corpus(config.data_path)) {
+  const ModelConfig& m = config_.model;
+  if (corpus_.info.vocab_size > m.vocab_size)
+    throw UserError(config_.data_path + ": corpus vocabulary has " + std::to_string(corpus_.info.vocab_size) +
+                    " tokens but model.vocab_size is " + std::to_string(m.vocab_size));
+  const int64_t need = m.seq_len + 1;
+  if (static_cast<int64_t>(corpus_.train.size()) < need)
+    throw UserError(config_.data_path + ": the train split has " + std::to_string(corpus_.train.size()) +
+                    " tokens, fewer than one sequence of model.seq_len + 1 = " + std::to_string(need));
+  if (static_cast<int64_t>(corpus_.val.size()) < need)
+    throw UserError(config_.data_path + ": the validation split has " + std::to_string(corpus_.val.size()) +
+                    " tokens, fewer than one sequence of model.seq_len + 1 = " + std::to_string(need) +
+                    " (prepare it with a larger --val-fraction or more text)");
+  model_ = std::make_unique<LanguageModel>(m);
+  optimizer_ = std::make_unique<AdamW>(config_.train.adamw, model_->parameters());
+}
+
+double Trainer::validate() {
+  return evaluate_windows(engine_, *model_, corpus_.val, config_.train.batch_size,
+                          config_.train.eval_batches * config_.train.batch_size, config_.data_path + " (val)")
+      .loss;
+}
+
+TrainResult Trainer::run(const std::string& out_dir, bool resume) {
+  const TrainConfig& tc = config_.train;
+  const int64_t batch = tc.batch_size, seq = config_.model.seq_len;
+  const fs::path dir(out_dir);
+  const fs::path latest = dir / "latest.h5";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw UserError(out_dir + ": cannot create run directory: " + ec.message());
+
+  BatchSampler sampler(&corpus_.train, batch, seq, data_seed(tc.seed));
+  if (resume) {
+    if (!fs::exists(latest)) throw UserError(out_dir + ": nothing to resume (no latest.h5)");
+    load_checkpoint(latest.string(), *model_, optimizer_.get(), &state_);
+    sampler.set_rng_state(state_.data_rng);
+    out_ << "resumed " << latest.string() << " at step " << state_.step << "\n";
+  } else {
+    if (fs::exists(latest) || fs::exists(dir / "metrics.h5"))
+      throw UserError(out_dir + ": already holds a run (latest.h5 / metrics.h5); use --resume or another --out");
+    Rng init_rng(tc.seed);
+    model_->init(init_rng);
+  }
+
+  MetricsLog metrics((dir / "metrics.h5").string());
+  const LrSchedule schedule{tc.lr, tc.min_lr, tc.warmup_steps, tc.steps};
+  const double step_flops = 3.0 * model_->forward_flops(batch, seq);
+  const int64_t n_params = model_->n_params();
+  const int64_t eval_every = tc.eval_every > 0 ? tc.eval_every : tc.steps;
+  const int64_t ckpt_every = tc.checkpoint_every > 0 ? tc.checkpoint_every : eval_every;
+  const nlohmann::json config_json = config_.to_json();
+
+  TrainResult result;
+  out_ << "model: " << to_string(config_.model.architecture) << ", " << n_params << " parameters, "
+       << config_.model.n_layers << " layers, d " << config_.model.d_model << "; " << step_flops / 1e9
+       << " GFLOP per step; " << engine_.threads() << " threads\n";
+
+  auto write_row = [&](double train_loss, double val_loss, double lr) {
+    metrics.append({state_.step, state_.tokens, state_.flops, train_loss, val_loss,
+                    std::isnan(val_loss) ? val_loss : std::exp(val_loss), lr, state_.wall_s, n_params, state_.stage});
+  };
+
+  if (state_.step == 0) {
+    const double v0 = validate();
+    result.first_val_loss = v0;
+    out_ << "step 0 | val loss " << v0 << " | val ppl " << std::exp(v0) << "\n";
+    write_row(std::numeric_limits<double>::quiet_NaN(), v0, schedule.at(0));
+  }
+
+  std::vector<int32_t> inputs, targets;
+  double loss_sum = 0;
+  int64_t loss_count = 0;
+  auto interval_start = std::chrono::steady_clock::now();
+  int64_t interval_tokens = 0;
+  while (state_.step < tc.steps) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const double lr = schedule.at(state_.step - state_.stage_start_step);
+    sampler.next(inputs, targets);
+    model_->zero_grad();
+    const double loss = model_->forward(engine_, inputs, targets, batch, seq, true);
+    if (!std::isfinite(loss))
+      throw std::runtime_error("training loss became non-finite at step " + std::to_string(state_.step + 1));
+    model_->backward(engine_);
+    optimizer_->clip_grad_norm(tc.grad_clip);
+    optimizer_->step(lr);
+    ++state_.step;
+    state_.tokens += batch * seq;
+    state_.flops += step_flops;
+    state_.data_rng = sampler.rng_state();
+    state_.wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    loss_sum += loss;
+    ++loss_count;
+    interval_tokens += batch * seq;
+
+    const bool last = state_.step == tc.steps;
+    const bool do_log = state_.step % tc.log_every == 0 || last;
+    const bool do_eval = state_.step % eval_every == 0 || last;
+    const bool do_ckpt = state_.step % ckpt_every == 0 || last;
+    if (do_log || do_eval) {
+      const double train_loss = loss_sum / loss_count;
+      const auto now = std::chrono::steady_clock::now();
+      const double interval_s = std::chrono::duration<double>(now - interval_start).count();
+      const double tok_per_s = interval_tokens / std::max(interval_s, 1e-9);
+      const double eta = (tc.steps - state_.step) * batch * seq / std::max(tok_per_s, 1e-9);
+      char line[256];
+      std::snprintf(line, sizeof line, "step %ld/%ld | loss %.4f | lr %.2e | %.0f tok/s | ETA %s",
+                    static_cast<long>(state_.step), static_cast<long>(tc.steps), train_loss, lr, tok_per_s,
+                    format_duration(eta).c_str());
+      out_ << line;
+      double val_loss = std::numeric_limits<double>::quiet_NaN();
+      if (do_eval) {
+        val_loss = validate();
+        std::snprintf(line, sizeof line, " | val loss %.4f | val ppl %.3f", val_loss, std::exp(val_loss));
+        out_ << line;
+        result.final_val_loss = val_loss;
+      }
+      out_ << std::endl;
+      write_row(train_loss, val_loss, lr);
+      result.final_train_loss = train_loss;
+      loss_sum = 0;
+      loss_count = 0;
+      interval_tokens = 0;
+      interval_start = std::chrono::steady_clock::now();
+    }
+    if (do_ckpt) {
+      const fs::path ckpt = dir / ("ckpt_" + std::to_string(state_.step) + ".h5");
+      save_checkpoint(ckpt.string(), config_json, *model_, optimizer_.get(), state_);
+      save_checkpoint(latest.string(), config_json, *model_, optimizer_.get(), state_);
+    }
+  }
+  result.steps = state_.step;
+  result.tokens = state_.tokens;
+  result.flops = state_.flops;
+  result.wall_s = state_.wall_s;
+  return result;
+}
+
+}  // namespace tg
