@@ -21,7 +21,7 @@ int cmd_sample(int argc, const char* const* argv, std::ostream& out) {
       ("tokens", "Tokens to generate", cxxopts::value<int64_t>()->default_value("200"))
       ("temperature", "Softmax temperature (0: greedy)", cxxopts::value<double>()->default_value("1.0"))
       ("top-k", "Sample among the k most likely tokens (0: all)", cxxopts::value<int64_t>()->default_value("0"))
-      ("seed", "Random seed", cxxopts::value<uint64_t>()->default_value("0"))
+      ("seed", "Random seed", cxxopts::value<int64_t>()->default_value("0"))
       ("threads", "Threads (0: all cores)", cxxopts::value<int64_t>()->default_value("0"));
   cxxopts::ParseResult args;
   if (!parse_options(options, argc, argv, args, out)) return 0;
@@ -38,8 +38,7 @@ int cmd_sample(int argc, const char* const* argv, std::ostream& out) {
   const int64_t seq = model->config().seq_len, vocab = model->config().vocab_size;
   std::vector<int32_t> context = tokenize_bytes(args["prompt"].as<std::string>());
   if (context.empty()) throw UserError("tokengrow sample: --prompt must not be empty");
-  const size_t prompt_len = context.size();
-  Rng rng(args["seed"].as<uint64_t>());
+  Rng rng(static_cast<uint64_t>(args["seed"].as<int64_t>()));
   std::vector<int32_t> window(seq);
   Tensor logits;
   std::vector<double> probs(vocab);
@@ -71,8 +70,7 @@ int cmd_sample(int argc, const char* const* argv, std::ostream& out) {
     }
     context.push_back(next);
   }
-  out << detokenize_bytes(std::vector<int32_t>(context.begin(), context.begin() + prompt_len))
-      << detokenize_bytes(std::vector<int32_t>(context.begin() + prompt_len, context.end())) << "\n";
+  out << detokenize_bytes(context) << "\n";
   return 0;
 }
 

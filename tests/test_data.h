@@ -1,0 +1,60 @@
+#pragma once
+// Small text corpora and temporary directories made by the tests themselves.
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "core/rng.h"
+#include "train/corpus.h"
+
+namespace tg::testing {
+
+// Sentences from a tiny grammar: highly predictable given context, but with a
+// unigram byte entropy of about 4 bits, so a model that learns context beats it clearly.
+inline std::string make_text(uint64_t seed, size_t min_bytes) {
+  const char* subjects[] = {"the cat", "a dog", "my friend", "the old man", "she", "we"};
+  const char* verbs[] = {"sees", "likes", "walks to", "finds", "remembers"};
+  const char* objects[] = {"the river", "a red house", "the garden", "an apple", "the moon", "our school"};
+  Rng rng(seed);
+  std::string text;
+  while (text.size() < min_bytes) {
+    text += subjects[rng.below(6)];
+    text += ' ';
+    text += verbs[rng.below(5)];
+    text += ' ';
+    text += objects[rng.below(6)];
+    text += ".\n";
+  }
+  return text;
+}
+
+// A fresh directory under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag) {
+    Rng rng(std::hash<std::string>{}(tag) ^ static_cast<uint64_t>(std::filesystem::file_time_type::clock::now().time_since_epoch().count()));
+    path_ = std::filesystem::temp_directory_path() / ("tokengrow_test_" + tag + "_" + std::to_string(rng.next_u64() % 1000000000));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline void write_file(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary);
+  out << content;
+}
+
+// Writes a generated text and prepares a corpus from it; returns the corpus path.
+inline std::string make_corpus(const TempDir& dir, size_t bytes = 200000, double val_fraction = 0.1) {
+  const std::string text_path = dir.file("text.txt"), corpus_path = dir.file("corpus.h5");
+  write_file(text_path, make_text(1, bytes));
+  prepare_corpus({text_path}, corpus_path, val_fraction);
+  return corpus_path;
+}
+
+}  // namespace tg::testing
