@@ -1,0 +1,171 @@
+// The tokengrow command line, run in-process: every subcommand end to end, and
+// each kind of bad input giving one clear error, exit code 2 and no files written.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <sstream>
+
+#include "cli/cli.h"
+#include "test_data.h"
+
+using namespace tg;
+using namespace tg::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct CliResult {
+  int code;
+  std::string out, err;
+};
+
+CliResult cli(std::vector<std::string> args) {
+  args.insert(args.begin(), "tokengrow");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  std::ostringstream out, err;
+  const int code = run_cli(static_cast<int>(argv.size()), argv.data(), out, err);
+  return {code, out.str(), err.str()};
+}
+
+// A small, valid run config as text; `model_extra`/`train_extra` splice keys in.
+std::string config_text(const std::string& data, const std::string& model_extra = "",
+                        const std::string& train_extra = "") {
+  return R"({"data": ")" + data + R"(",
+    "model": {"d_model": 16, "n_layers": 1, "n_heads": 2, "seq_len": 16, "qkv_tokens": 8, "proj_tokens": 8,
+              "ffn_tokens": 32)" + model_extra + R"(},
+    "train": {"steps": 6, "batch_size": 4, "log_every": 2, "eval_every": 3, "eval_batches": 1)" + train_extra + "}}";
+}
+
+// Runs `train` with a config and expects exit 2, a message containing every
+// needle, and no run directory created.
+void expect_train_error(const TempDir& dir, const std::string& config, std::vector<std::string> needles) {
+  write_file(dir.file("bad.json"), config);
+  const auto r = cli({"train", "--config", dir.file("bad.json"), "--out", dir.file("run_bad")});
+  INFO("stderr: " << r.err);
+  REQUIRE(r.code == 2);
+  REQUIRE(r.err.rfind("error: ", 0) == 0);
+  REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);  // one line
+  for (const auto& n : needles) REQUIRE(r.err.find(n) != std::string::npos);
+  REQUIRE_FALSE(fs::exists(dir.file("run_bad")));
+}
+
+}  // namespace
+
+TEST_CASE("CLI: prepare, train, eval, sample and inspect work end to end", "[cli]") {
+  TempDir dir("cli_ok");
+  write_file(dir.file("text.txt"), make_text(3, 60000).substr(0, 60000));
+  auto r = cli({"prepare", "--text", dir.file("text.txt"), "--out", dir.file("data.h5"), "--val-fraction", "0.1"});
+  REQUIRE(r.code == 0);
+  REQUIRE(r.out.find("54000 train tokens") != std::string::npos);
+
+  write_file(dir.file("c.json"), config_text(dir.file("data.h5")));
+  r = cli({"train", "--config", dir.file("c.json"), "--out", dir.file("run"), "--threads", "2"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  REQUIRE(r.out.find("step 6/6") != std::string::npos);
+  REQUIRE(r.out.find("tok/s") != std::string::npos);
+  REQUIRE(r.out.find("ETA") != std::string::npos);
+  REQUIRE(r.out.find("val loss") != std::string::npos);
+  for (const char* f : {"metrics.h5", "ckpt_3.h5", "ckpt_6.h5", "latest.h5"}) REQUIRE(fs::exists(dir.path() / "run" / f));
+
+  // A second train into the same directory is refused: nothing is overwritten.
+  r = cli({"train", "--config", dir.file("c.json"), "--out", dir.file("run")});
+  REQUIRE(r.code == 2);
+  REQUIRE(r.err.find("already holds a run") != std::string::npos);
+
+  r = cli({"eval", "--ckpt", dir.file("run/latest.h5"), "--data", dir.file("data.h5"), "--json"});
+  REQUIRE(r.code == 0);
+  REQUIRE(r.out.find("\"ppl\"") != std::string::npos);
+
+  // --text: 100 bytes with seq_len 16 -> 5 windows of 17 tokens, 80 predictions.
+  write_file(dir.file("eval.txt"), make_text(9, 100).substr(0, 100));
+  r = cli({"eval", "--ckpt", dir.file("run/latest.h5"), "--text", dir.file("eval.txt"), "--json"});
+  REQUIRE(r.code == 0);
+  REQUIRE(r.out.find("\"tokens\":80") != std::string::npos);
+  REQUIRE(r.out.find("\"windows\":5") != std::string::npos);
+
+  r = cli({"sample", "--ckpt", dir.file("run/latest.h5"), "--prompt", "the cat", "--tokens", "20", "--top-k", "5"});
+  REQUIRE(r.code == 0);
+  REQUIRE(r.out.rfind("the cat", 0) == 0);
+  REQUIRE(r.out.size() == 7 + 20 + 1);
+
+  r = cli({"inspect", dir.file("run/latest.h5")});
+  REQUIRE(r.code == 0);
+  REQUIRE(r.out.find("step 6") != std::string::npos);
+  REQUIRE(r.out.find("layers/0/ffn") != std::string::npos);
+
+  for (const char* cmd : {"prepare", "train", "eval", "sample", "inspect"}) {
+    r = cli({cmd, "--help"});
+    REQUIRE(r.code == 0);
+    REQUIRE(r.out.find("Usage") != std::string::npos);
+  }
+}
+
+TEST_CASE("CLI: bad configs give one clear error naming file and key, exit 2, nothing written", "[cli][errors]") {
+  TempDir dir("cli_bad");
+  write_file(dir.file("text.txt"), make_text(3, 20000));
+  REQUIRE(cli({"prepare", "--text", dir.file("text.txt"), "--out", dir.file("data.h5")}).code == 0);
+  const std::string data = dir.file("data.h5");
+
+  SECTION("unknown key") { expect_train_error(dir, config_text(data, R"(, "n_layer": 2)"), {"bad.json", "model.n_layer", "unknown key"}); }
+  SECTION("wrong type") { expect_train_error(dir, config_text(data, "", R"(, "lr": "fast")"), {"bad.json", "train.lr", "expected a number", "\"fast\""}); }
+  SECTION("out of range") { expect_train_error(dir, config_text(data, R"(, "rotary_fraction": 2)"), {"model.rotary_fraction", "[0, 1]"}); }
+  SECTION("bad enum") { expect_train_error(dir, config_text(data, R"(, "normalization": "l2")"), {"model.normalization", "l2_norm_gelu"}); }
+  SECTION("d not divisible by heads") {
+    std::string text = config_text(data);
+    text.replace(text.find("\"n_heads\": 2"), 12, "\"n_heads\": 3");
+    expect_train_error(dir, text, {"bad.json", "model.n_heads", "not divisible"});
+  }
+  SECTION("missing required key") {
+    std::string text = config_text(data);
+    text.replace(text.find("\"steps\": 6, "), 12, "");
+    expect_train_error(dir, text, {"train.steps", "missing"});
+  }
+  SECTION("not JSON") { expect_train_error(dir, "{\"data\": ", {"bad.json", "not valid JSON"}); }
+  SECTION("missing data file") { expect_train_error(dir, config_text(dir.file("nope.h5")), {"nope.h5", "no such file"}); }
+  SECTION("data file is not HDF5") {
+    write_file(dir.file("fake.h5"), "just text");
+    expect_train_error(dir, config_text(dir.file("fake.h5")), {"fake.h5", "not an HDF5 file"});
+  }
+  SECTION("HDF5 file that is not a corpus") {
+    write_file(dir.file("good.json"), config_text(data));
+    REQUIRE(cli({"train", "--config", dir.file("good.json"), "--out", dir.file("run_ok")}).code == 0);
+    expect_train_error(dir, config_text(dir.file("run_ok/metrics.h5")), {"metrics.h5", "not a tokengrow corpus"});
+  }
+  SECTION("corpus shorter than one sequence") {
+    write_file(dir.file("short.txt"), "tiny text");
+    REQUIRE(cli({"prepare", "--text", dir.file("short.txt"), "--out", dir.file("short.h5")}).code == 0);
+    expect_train_error(dir, config_text(dir.file("short.h5")), {"short.h5", "fewer than one sequence"});
+  }
+  SECTION("missing config file") {
+    const auto r = cli({"train", "--config", dir.file("absent.json"), "--out", dir.file("run_bad")});
+    REQUIRE(r.code == 2);
+    REQUIRE(r.err.find("absent.json") != std::string::npos);
+  }
+}
+
+TEST_CASE("CLI: bad flags and files for each subcommand exit 2 with a clear message", "[cli][errors]") {
+  TempDir dir("cli_flags");
+  auto expect = [](const CliResult& r, const std::string& needle) {
+    INFO("stderr: " << r.err);
+    REQUIRE(r.code == 2);
+    REQUIRE(r.err.find(needle) != std::string::npos);
+  };
+  expect(cli({"frobnicate"}), "unknown command");
+  expect(cli({"train", "--bogus"}), "bogus");
+  expect(cli({"train", "--out", "x"}), "--config is required");
+  expect(cli({"prepare", "--text", dir.file("missing.txt"), "--out", dir.file("o.h5")}), "missing.txt");
+  REQUIRE_FALSE(fs::exists(dir.file("o.h5")));
+  REQUIRE_FALSE(fs::exists(dir.file("o.h5.tmp")));
+  write_file(dir.file("t.txt"), "some text");
+  expect(cli({"prepare", "--text", dir.file("t.txt"), "--out", dir.file("o.h5"), "--val-fraction", "0.9"}), "--val-fraction");
+  REQUIRE_FALSE(fs::exists(dir.file("o.h5")));
+  write_file(dir.file("notckpt.h5"), "plain");
+  expect(cli({"eval", "--ckpt", dir.file("notckpt.h5"), "--text", dir.file("t.txt")}), "not an HDF5 file");
+  REQUIRE(cli({"prepare", "--text", dir.file("t.txt"), "--out", dir.file("corpus.h5")}).code == 0);
+  expect(cli({"eval", "--ckpt", dir.file("corpus.h5"), "--text", dir.file("t.txt")}), "not a tokengrow checkpoint");
+  expect(cli({"inspect", dir.file("absent.h5")}), "no such file");
+  expect(cli({"sample", "--ckpt", dir.file("corpus.h5"), "--tokens", "-1"}), "--tokens");
+  expect(cli({"eval", "--ckpt", dir.file("corpus.h5")}), "exactly one of --data or --text");
+}
