@@ -167,7 +167,7 @@ TEST_CASE("Two runs with the same seed give identical losses; another seed diffe
     rc.train.seed = seed;
     std::ostringstream log;
     Trainer trainer(rc, engine, log);
-    trainer.run(dir.file(name), false);
+    trainer.run(dir.file(name));
     return MetricsLog(dir.file(name) + "/metrics.h5").read();
   };
   const auto a = run("a", 7), b = run("b", 7), c = run("c", 8);
@@ -189,14 +189,14 @@ TEST_CASE("Resuming from a checkpoint continues exactly like the uninterrupted r
   rc.train.checkpoint_every = 5;
   {
     Trainer trainer(rc, engine, log);
-    trainer.run(dir.file("straight"), false);
+    trainer.run(dir.file("straight"));
   }
   // Resume a copy of the step-10 checkpoint as if the run had stopped there.
   std::filesystem::create_directories(dir.file("resumed"));
   std::filesystem::copy_file(dir.file("straight/ckpt_10.h5"), dir.file("resumed/latest.h5"));
   {
     Trainer trainer(rc, engine, log);
-    trainer.run(dir.file("resumed"), true);
+    trainer.run(dir.file("resumed"), dir.file("resumed/latest.h5"));
   }
   auto straight = load_model(dir.file("straight/latest.h5"));
   auto resumed = load_model(dir.file("resumed/latest.h5"));
@@ -223,7 +223,7 @@ TEST_CASE("A tiny model on generated text reaches a loss well under the unigram 
   rc.train.min_lr = 1e-3;
   rc.train.eval_every = 300;
   Trainer trainer(rc, engine, log);
-  const TrainResult r = trainer.run(dir.file("run"), false);
+  const TrainResult r = trainer.run(dir.file("run"));
   INFO("unigram entropy " << entropy << " nats, final val loss " << r.final_val_loss);
   REQUIRE(r.first_val_loss > entropy);  // an untrained model knows nothing
   REQUIRE(r.final_val_loss < 0.5 * entropy);

@@ -6,6 +6,8 @@
 #include "cli/cli.h"
 #include "cli/cli_options.h"
 #include "core/error.h"
+#include "core/config_reader.h"
+#include "train/checkpoint.h"
 #include "train/run_config.h"
 #include "train/trainer.h"
 
@@ -17,15 +19,47 @@ int cmd_train(int argc, const char* const* argv, std::ostream& out) {
   options.add_options()
       ("config", "Run config (JSON)", cxxopts::value<std::string>())
       ("out", "Run directory", cxxopts::value<std::string>())
-      ("resume", "Continue the run in --out from its latest.h5")
+      ("resume", "Continue a run directory (from its latest.h5), or start a new stage from a checkpoint "
+                 "file such as a grown model (then --out names the new run)", cxxopts::value<std::string>())
       ("data", "Corpus file, overriding the config's \"data\"", cxxopts::value<std::string>())
-      ("steps", "Total steps, overriding train.steps", cxxopts::value<int64_t>())
+      ("steps", "Steps of this stage, overriding train.steps", cxxopts::value<int64_t>())
       ("threads", "Threads, overriding train.threads (0: all cores)", cxxopts::value<int64_t>());
   cxxopts::ParseResult args;
   if (!parse_options(options, argc, argv, args, out)) return 0;
-  require_flag(args, "train", "config");
-  require_flag(args, "train", "out");
-  RunConfig config = load_run_config(args["config"].as<std::string>());
+  // What to start from: nothing, a run directory to resume, or a checkpoint file.
+  std::string start_checkpoint, out_dir = args.count("out") ? args["out"].as<std::string>() : "";
+  if (args.count("resume")) {
+    const std::string resume = args["resume"].as<std::string>();
+    if (std::filesystem::is_directory(resume)) {
+      start_checkpoint = (std::filesystem::path(resume) / "latest.h5").string();
+      if (!std::filesystem::exists(start_checkpoint))
+        throw UserError(resume + ": nothing to resume (no latest.h5 in this directory)");
+      if (out_dir.empty()) out_dir = resume;
+      else if (!std::filesystem::equivalent(out_dir, resume))
+        throw UserError("tokengrow train: --resume " + resume + " continues that directory; drop --out or make it the same");
+    } else {
+      start_checkpoint = resume;
+      if (out_dir.empty()) throw UserError("tokengrow train: --resume with a checkpoint file needs --out for the new run");
+    }
+  } else {
+    require_flag(args, "train", "config");
+    require_flag(args, "train", "out");
+  }
+  RunConfig config;
+  if (args.count("config")) {
+    config = load_run_config(args["config"].as<std::string>());
+    if (!start_checkpoint.empty()) {
+      const nlohmann::json stored = read_checkpoint_config(start_checkpoint);
+      const ModelConfig stored_model =
+          parse_model_config(ConfigReader(stored.at("model"), start_checkpoint + " /config", "model"));
+      if (stored_model.to_json() != config.model.to_json())
+        throw UserError(args["config"].as<std::string>() + ": model differs from the model in " + start_checkpoint +
+                        " (" + stored_model.to_json().dump() + "); use that model, or omit --config to reuse the "
+                        "checkpoint's config");
+    }
+  } else {
+    config = parse_run_config(read_checkpoint_config(start_checkpoint), start_checkpoint + " /config");
+  }
   if (args.count("data")) config.data_path = args["data"].as<std::string>();
   if (args.count("steps")) {
     const int64_t steps = args["steps"].as<int64_t>();
@@ -39,7 +73,7 @@ int cmd_train(int argc, const char* const* argv, std::ostream& out) {
   }
   Engine engine(static_cast<int>(config.train.threads));
   Trainer trainer(config, engine, out);
-  const TrainResult r = trainer.run(args["out"].as<std::string>(), args.count("resume") > 0);
+  const TrainResult r = trainer.run(out_dir, start_checkpoint);
   out << "done: " << r.steps << " steps, " << r.tokens << " tokens, " << r.flops / 1e12 << " TFLOP, "
       << r.wall_s << " s; final train loss " << r.final_train_loss << ", val loss " << r.final_val_loss
       << " (val ppl " << std::exp(r.final_val_loss) << ")\n";

@@ -219,6 +219,13 @@ void H5File::append_doubles(const std::string& path, const std::vector<double>& 
     fail(path, "append failed (disk full?)");
 }
 
+void H5File::resize_doubles(const std::string& path, size_t n) {
+  if (!exists(path)) fail(path, "missing dataset");
+  Handle set{H5Dopen2(id_, path.c_str(), H5P_DEFAULT), H5Dclose};
+  const hsize_t size = n;
+  if (set.id < 0 || H5Dset_extent(set.id, &size) < 0) fail(path, "cannot resize dataset");
+}
+
 std::vector<double> H5File::read_doubles(const std::string& path) const {
   const auto dims = shape(path);
   std::vector<double> out(dims.empty() ? 1 : dims[0]);

@@ -45,6 +45,8 @@ class H5File {
   // Appends to an extendible 1-D float64 dataset, creating it on first use.
   void append_doubles(const std::string& path, const std::vector<double>& values);
   std::vector<double> read_doubles(const std::string& path) const;
+  // Shrinks (or grows, zero-filled) an extendible 1-D dataset to n elements.
+  void resize_doubles(const std::string& path, size_t n);
 
   void set_attr(const std::string& path, const std::string& name, const std::string& value);
   void set_attr(const std::string& path, const std::string& name, double value);

@@ -12,6 +12,7 @@
 // Row norms carry eps inside the square root: ||a|| = sqrt(sum a^2 + eps), so an
 // all-zero score row gives zeros instead of NaN. tau is stored per layer: sqrt(n)
 // at creation. Growth may keep it (exact growth with zero keys) or recompute it.
+#include <algorithm>
 #include <string>
 
 #include "core/rng.h"
@@ -45,7 +46,26 @@ class Pattention : public Mapping {
   int64_t d_out() const { return d_out_; }
   PattentionNorm norm() const { return norm_; }
   float tau() const { return tau_; }
-  void set_tau(float tau) { tau_ = tau; }
+  void set_tau(float tau) {
+    tau_ = tau;
+    anneal_ = {};
+  }
+
+  // tau moving linearly from `from` to `to` over steps [start_step, start_step + steps]
+  // (used after growth: exact at the moment of growth, then towards the new sqrt(n)).
+  struct TauAnneal {
+    float from = 0, to = 0;
+    int64_t start_step = 0, steps = 0;  // steps == 0: no anneal
+  };
+  // Stores the anneal; tau itself changes only through update_tau(step).
+  void set_tau_anneal(const TauAnneal& anneal) { anneal_ = anneal; }
+  const TauAnneal& tau_anneal() const { return anneal_; }
+  // Sets tau for the given global training step (no-op without an anneal).
+  void update_tau(int64_t step) {
+    if (anneal_.steps <= 0) return;
+    const double frac = std::clamp(static_cast<double>(step - anneal_.start_step) / anneal_.steps, 0.0, 1.0);
+    tau_ = static_cast<float>(anneal_.from + (anneal_.to - anneal_.from) * frac);
+  }
   Parameter& keys() { return keys_; }
   Parameter& values() { return values_; }
 
@@ -55,6 +75,7 @@ class Pattention : public Mapping {
   PattentionNorm norm_;
   float eps_;
   float tau_;
+  TauAnneal anneal_;
   Parameter keys_, values_;
 
   // Saved by forward for backward.

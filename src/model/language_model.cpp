@@ -79,6 +79,10 @@ double LanguageModel::forward_flops(int64_t batch, int64_t seq) const {
   return flops;
 }
 
+void LanguageModel::set_step(int64_t step) {
+  for (Pattention* p : pattentions_) p->update_tau(step);
+}
+
 void LanguageModel::zero_grad() {
   for (Parameter* p : parameters_) p->grad.zero();
 }

@@ -37,6 +37,8 @@ class LanguageModel {
   // Logits (batch * seq) x vocab for sampling.
   void logits(Engine& engine, const std::vector<int32_t>& inputs, int64_t batch, int64_t seq, Tensor& out);
 
+  // Moves step-dependent state (annealed Pattention tau) to the given global step.
+  void set_step(int64_t step);
   void zero_grad();
   const std::vector<Parameter*>& parameters() { return parameters_; }
   Parameter* find_parameter(const std::string& name);

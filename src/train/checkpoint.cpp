@@ -32,6 +32,13 @@ void save_checkpoint(const std::string& path, const nlohmann::json& config, Lang
     for (Pattention* p : model.pattentions()) {
       file.set_attr(model_path(p->name()), "tau", static_cast<double>(p->tau()));
       file.set_attr(model_path(p->name()), "normalization", to_string(p->norm()));
+      const auto& a = p->tau_anneal();
+      if (a.steps > 0) {
+        file.set_attr(model_path(p->name()), "tau_anneal_from", static_cast<double>(a.from));
+        file.set_attr(model_path(p->name()), "tau_anneal_to", static_cast<double>(a.to));
+        file.set_attr(model_path(p->name()), "tau_anneal_start_step", a.start_step);
+        file.set_attr(model_path(p->name()), "tau_anneal_steps", a.steps);
+      }
     }
     if (optimizer) {
       for (auto& [name, s] : optimizer->states()) {
@@ -47,6 +54,7 @@ void save_checkpoint(const std::string& path, const nlohmann::json& config, Lang
     file.write_ints("state/data_rng", rng_to_ints(state.data_rng));
     file.set_attr("state", "flops", state.flops);
     file.set_attr("state", "wall_s", state.wall_s);
+    file.set_attr("state", "peak_lr", state.peak_lr);
     file.flush();
   }
   std::error_code ec;
@@ -87,6 +95,15 @@ void load_checkpoint(const std::string& path, LanguageModel& model, AdamW* optim
     // Dynamic tau is a function of n; fixed tau is whatever the file stored.
     if (model.config().tau_mode == TauMode::Dynamic) p->set_tau(std::sqrt(static_cast<float>(p->n_tokens())));
     else p->set_tau(static_cast<float>(file.get_attr_double(model_path(p->name()), "tau")));
+    const std::string group = model_path(p->name());
+    if (file.has_attr(group, "tau_anneal_steps")) {
+      Pattention::TauAnneal a;
+      a.from = static_cast<float>(file.get_attr_double(group, "tau_anneal_from"));
+      a.to = static_cast<float>(file.get_attr_double(group, "tau_anneal_to"));
+      a.start_step = file.get_attr_int(group, "tau_anneal_start_step");
+      a.steps = file.get_attr_int(group, "tau_anneal_steps");
+      p->set_tau_anneal(a);  // tau stays the stored value, the one at the checkpoint's step
+    }
   }
   if (optimizer) {
     for (auto& [name, s] : optimizer->states()) {
@@ -107,6 +124,7 @@ void load_checkpoint(const std::string& path, LanguageModel& model, AdamW* optim
     for (int i = 0; i < 4; ++i) state->data_rng[i] = static_cast<uint64_t>(rng[i]);
     state->flops = file.get_attr_double("state", "flops");
     state->wall_s = file.get_attr_double("state", "wall_s");
+    state->peak_lr = file.get_attr_double("state", "peak_lr");
   }
 }
 

@@ -51,3 +51,16 @@ std::vector<MetricsRow> MetricsLog::read() const {
 }
 
 }  // namespace tg
+
+namespace tg {
+
+void MetricsLog::truncate_after(int64_t step) {
+  const auto rows = read();
+  size_t keep = 0;
+  while (keep < rows.size() && rows[keep].step <= step) ++keep;
+  H5File file = H5File::open_rw(path_);
+  for (const char* c : kColumns) file.resize_doubles(c, keep);
+  file.flush();
+}
+
+}  // namespace tg

@@ -26,6 +26,12 @@ struct TrainConfig {
   int64_t eval_every = 100;  // 0: only at the end
   int64_t eval_batches = 8;  // validation = first eval_batches * batch_size windows of the val split
   int64_t checkpoint_every = 0;  // 0: same as eval_every
+  // LR schedule across growth stages. "stage": every stage (a grown checkpoint's
+  // training) has its own warmup + cosine over its `steps`; "global": one schedule over
+  // global_steps counted from step 0 of the first stage.
+  std::string schedule = "stage";
+  int64_t global_steps = 0;      // "global" only; 0: steps
+  double lr_factor = 0;          // > 0: this stage's peak lr = lr_factor x the previous stage's
   nlohmann::json to_json() const;
 };
 

@@ -12,6 +12,7 @@ struct TrainState {
   int64_t tokens = 0;      // training tokens consumed
   double flops = 0;        // cumulative training FLOPs (3 x forward, see docs/flops.md)
   double wall_s = 0;       // cumulative training wall time
+  double peak_lr = 0;      // peak LR of the current stage (a next stage's lr_factor scales it)
   std::array<uint64_t, 4> data_rng{};  // batch sampler state: the data position
 };
 

@@ -54,30 +54,50 @@ double Trainer::validate() {
       .loss;
 }
 
-TrainResult Trainer::run(const std::string& out_dir, bool resume) {
+TrainResult Trainer::run(const std::string& out_dir, const std::string& start_checkpoint) {
   const TrainConfig& tc = config_.train;
   const int64_t batch = tc.batch_size, seq = config_.model.seq_len;
   const fs::path dir(out_dir);
   const fs::path latest = dir / "latest.h5";
+  const fs::path metrics_path = dir / "metrics.h5";
   std::error_code ec;
+  const bool resume = !start_checkpoint.empty() && fs::exists(latest) &&
+                      fs::equivalent(fs::path(start_checkpoint), latest, ec);
+  if (!resume && (fs::exists(latest) || fs::exists(metrics_path)))
+    throw UserError(out_dir + ": already holds a run (latest.h5 / metrics.h5); resume it with --resume " + out_dir +
+                    " or choose another --out");
   fs::create_directories(dir, ec);
   if (ec) throw UserError(out_dir + ": cannot create run directory: " + ec.message());
 
   BatchSampler sampler(&corpus_.train, batch, seq, data_seed(tc.seed));
-  if (resume) {
-    if (!fs::exists(latest)) throw UserError(out_dir + ": nothing to resume (no latest.h5)");
-    load_checkpoint(latest.string(), *model_, optimizer_.get(), &state_);
-    sampler.set_rng_state(state_.data_rng);
-    out_ << "resumed " << latest.string() << " at step " << state_.step << "\n";
-  } else {
-    if (fs::exists(latest) || fs::exists(dir / "metrics.h5"))
-      throw UserError(out_dir + ": already holds a run (latest.h5 / metrics.h5); use --resume or another --out");
+  if (start_checkpoint.empty()) {
     Rng init_rng(tc.seed);
     model_->init(init_rng);
+  } else {
+    load_checkpoint(start_checkpoint, *model_, optimizer_.get(), &state_);
+    if (resume) {
+      sampler.set_rng_state(state_.data_rng);
+      out_ << "resumed " << start_checkpoint << " at step " << state_.step << "\n";
+    } else {
+      // A new stage from a checkpoint: fresh data order for this stage, seeded by
+      // the run seed and the step the stage starts at.
+      sampler = BatchSampler(&corpus_.train, batch, seq, data_seed(tc.seed) + static_cast<uint64_t>(state_.step));
+      out_ << "stage " << state_.stage << " from " << start_checkpoint << " at step " << state_.step << "\n";
+    }
   }
+  if (resume && fs::exists(metrics_path)) MetricsLog(metrics_path.string()).truncate_after(state_.step);
+
+  // This stage's schedule: `steps` steps from stage_start_step (or one global schedule).
+  const int64_t stage_start = state_.stage_start_step;
+  const bool new_stage = !resume;
+  if (new_stage) state_.peak_lr = tc.lr_factor > 0 && state_.peak_lr > 0 ? tc.lr_factor * state_.peak_lr : tc.lr;
+  const double min_lr = tc.lr > 0 ? tc.min_lr * state_.peak_lr / tc.lr : tc.min_lr;
+  const bool global = tc.schedule == "global";
+  const int64_t end_step = global ? std::max(tc.global_steps, tc.steps) : stage_start + tc.steps;
+  const LrSchedule schedule{state_.peak_lr, min_lr, tc.warmup_steps, global ? end_step : tc.steps};
+  auto lr_at = [&](int64_t step) { return schedule.at(global ? step : step - stage_start); };
 
   MetricsLog metrics((dir / "metrics.h5").string());
-  const LrSchedule schedule{tc.lr, tc.min_lr, tc.warmup_steps, tc.steps};
   const double step_flops = 3.0 * model_->forward_flops(batch, seq);
   const int64_t n_params = model_->n_params();
   const int64_t eval_every = tc.eval_every > 0 ? tc.eval_every : tc.steps;
@@ -94,11 +114,13 @@ TrainResult Trainer::run(const std::string& out_dir, bool resume) {
                     std::isnan(val_loss) ? val_loss : std::exp(val_loss), lr, state_.wall_s, n_params, state_.stage});
   };
 
-  if (state_.step == 0) {
+  model_->set_step(state_.step);
+  if (new_stage) {
+    // The stage's starting point: step 0, or the grown model right after growth.
     const double v0 = validate();
     result.first_val_loss = v0;
-    out_ << "step 0 | val loss " << v0 << " | val ppl " << std::exp(v0) << "\n";
-    write_row(std::numeric_limits<double>::quiet_NaN(), v0, schedule.at(0));
+    out_ << "step " << state_.step << " | val loss " << v0 << " | val ppl " << std::exp(v0) << "\n";
+    write_row(std::numeric_limits<double>::quiet_NaN(), v0, lr_at(state_.step));
   }
 
   std::vector<int32_t> inputs, targets;
@@ -106,9 +128,10 @@ TrainResult Trainer::run(const std::string& out_dir, bool resume) {
   int64_t loss_count = 0;
   auto interval_start = std::chrono::steady_clock::now();
   int64_t interval_tokens = 0;
-  while (state_.step < tc.steps) {
+  while (state_.step < end_step) {
     const auto t0 = std::chrono::steady_clock::now();
-    const double lr = schedule.at(state_.step - state_.stage_start_step);
+    const double lr = lr_at(state_.step);
+    model_->set_step(state_.step);
     sampler.next(inputs, targets);
     model_->zero_grad();
     const double loss = model_->forward(engine_, inputs, targets, batch, seq, true);
@@ -126,19 +149,21 @@ TrainResult Trainer::run(const std::string& out_dir, bool resume) {
     ++loss_count;
     interval_tokens += batch * seq;
 
-    const bool last = state_.step == tc.steps;
-    const bool do_log = state_.step % tc.log_every == 0 || last;
-    const bool do_eval = state_.step % eval_every == 0 || last;
-    const bool do_ckpt = state_.step % ckpt_every == 0 || last;
+    model_->set_step(state_.step);
+    const int64_t stage_step = state_.step - stage_start;
+    const bool last = state_.step == end_step;
+    const bool do_log = stage_step % tc.log_every == 0 || last;
+    const bool do_eval = stage_step % eval_every == 0 || last;
+    const bool do_ckpt = stage_step % ckpt_every == 0 || last;
     if (do_log || do_eval) {
       const double train_loss = loss_sum / loss_count;
       const auto now = std::chrono::steady_clock::now();
       const double interval_s = std::chrono::duration<double>(now - interval_start).count();
       const double tok_per_s = interval_tokens / std::max(interval_s, 1e-9);
-      const double eta = (tc.steps - state_.step) * batch * seq / std::max(tok_per_s, 1e-9);
+      const double eta = static_cast<double>(end_step - state_.step) * batch * seq / std::max(tok_per_s, 1e-9);
       char line[256];
       std::snprintf(line, sizeof line, "step %ld/%ld | loss %.4f | lr %.2e | %.0f tok/s | ETA %s",
-                    static_cast<long>(state_.step), static_cast<long>(tc.steps), train_loss, lr, tok_per_s,
+                    static_cast<long>(state_.step), static_cast<long>(end_step), train_loss, lr, tok_per_s,
                     format_duration(eta).c_str());
       out_ << line;
       double val_loss = std::numeric_limits<double>::quiet_NaN();
@@ -161,7 +186,12 @@ TrainResult Trainer::run(const std::string& out_dir, bool resume) {
       save_checkpoint(ckpt.string(), config_json, *model_, optimizer_.get(), state_);
       save_checkpoint(latest.string(), config_json, *model_, optimizer_.get(), state_);
     }
+    if (!last && stop_hook_ && stop_hook_()) {
+      result.interrupted = true;
+      break;
+    }
   }
+  if (!result.interrupted && result.final_val_loss == 0) result.final_val_loss = validate();  // already finished
   result.steps = state_.step;
   result.tokens = state_.tokens;
   result.flops = state_.flops;

@@ -5,6 +5,7 @@
 // gradient norm, AdamW with the stage's warmup+cosine LR. Every log_every steps a
 // progress line and a metrics row; every eval_every steps a validation pass; every
 // checkpoint_every steps ckpt_<step>.h5 and latest.h5.
+#include <functional>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -19,6 +20,7 @@
 namespace tg {
 
 struct TrainResult {
+  bool interrupted = false;  // stopped by the stop hook before the end
   int64_t steps = 0;
   double final_train_loss = 0;
   double final_val_loss = 0;
@@ -33,9 +35,17 @@ class Trainer {
   // Reads the corpus named by the config and checks it fits the model.
   Trainer(const RunConfig& config, Engine& engine, std::ostream& out);
 
-  // Trains into out_dir (created if needed). With resume, continues from
-  // out_dir/latest.h5; without, refuses a directory that already holds a run.
-  TrainResult run(const std::string& out_dir, bool resume);
+  // Trains into out_dir (created if needed).
+  //   start_checkpoint empty: a fresh run; out_dir must not hold one.
+  //   start_checkpoint = out_dir/latest.h5: resume; metrics rows after its step are dropped.
+  //   any other checkpoint (e.g. a grown model): a new stage in a fresh out_dir, with
+  //   step, tokens and FLOPs continuing from the checkpoint.
+  // The model in the config must be the checkpoint's.
+  TrainResult run(const std::string& out_dir, const std::string& start_checkpoint = "");
+
+  // Called after every step; returning true stops the run there without a final
+  // checkpoint, as a kill would (used to test and exercise resumption).
+  void set_stop_hook(std::function<bool()> hook) { stop_hook_ = std::move(hook); }
 
   LanguageModel& model() { return *model_; }
 
@@ -49,6 +59,7 @@ class Trainer {
   std::unique_ptr<LanguageModel> model_;
   std::unique_ptr<AdamW> optimizer_;
   TrainState state_;
+  std::function<bool()> stop_hook_;
 };
 
 }  // namespace tg

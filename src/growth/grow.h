@@ -1,0 +1,45 @@
+#pragma once
+// The growth operator: append parameter tokens to every Pattention layer.
+//
+// For a layer with n_old tokens grown to n_new, the new K and V are
+//   K' = [K; K_new] (n_new x d_in),  V' = [V; V_new] (n_new x d_out)
+// with old rows copied bit for bit. Why zero new keys with a kept tau is exact:
+// the new scores A_new = X K_new^T are 0, so row norms are unchanged, the old
+// normalised scores are unchanged, and GELU(0) = 0 makes S_new V_new vanish
+// whatever V_new is. Their gradient is not zero: dK_new = dA_new^T X with
+// dA_new = tau/r * GELU'(0) * (dY V_new^T) (projected), non-zero when V_new != 0.
+// With V_new = 0 as well, dV_new = S_new^T dY = 0 and dK_new = 0: those tokens never train.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "growth/growth_options.h"
+#include "model/language_model.h"
+#include "train/adamw.h"
+#include "train/train_state.h"
+
+namespace tg {
+
+struct GrowthTarget {
+  int64_t qkv_tokens = 0, proj_tokens = 0, ffn_tokens = 0;
+};
+
+struct GrownModel {
+  std::unique_ptr<LanguageModel> model;
+  std::unique_ptr<AdamW> optimizer;
+  TrainState state;
+  std::vector<std::string> warnings;
+  std::vector<std::string> notes;  // what changed, e.g. the tau rescale per kind
+};
+
+// Throws UserError when the target shrinks any layer or the model is not a TokenFormer.
+GrowthTarget growth_target_from_factor(const ModelConfig& from, double factor);
+void check_growth_target(const ModelConfig& from, const GrowthTarget& to);
+
+// `optimizer` may be null (then the result has a fresh optimizer whatever the
+// option). The returned state is the old one with stage + 1 and stage_start_step
+// = step: training the result starts a new stage.
+GrownModel grow_model(LanguageModel& model, AdamW* optimizer, const AdamWConfig& adam_config, const TrainState& state,
+                      const GrowthTarget& target, const GrowthOptions& options);
+
+}  // namespace tg

@@ -1,0 +1,59 @@
+#include "growth/growth_options.h"
+
+#include "core/error.h"
+
+namespace tg {
+
+namespace {
+template <class E>
+E pick(const std::string& what, const std::string& s, std::initializer_list<std::pair<const char*, E>> choices) {
+  std::string names;
+  for (const auto& [name, value] : choices) {
+    if (s == name) return value;
+    names += (names.empty() ? "" : ", ") + std::string(name);
+  }
+  throw UserError(what + ": expected one of " + names + ", got \"" + s + "\"");
+}
+}  // namespace
+
+KeyInit parse_key_init(const std::string& s) {
+  return pick<KeyInit>("key init", s, {{"zero", KeyInit::Zero}, {"normal", KeyInit::Normal}});
+}
+ValueInit parse_value_init(const std::string& s) {
+  return pick<ValueInit>("value init", s, {{"normal", ValueInit::Normal}, {"zero", ValueInit::Zero}});
+}
+TauGrowth parse_tau_growth(const std::string& s) {
+  return pick<TauGrowth>("tau", s, {{"fixed", TauGrowth::Fixed}, {"dynamic", TauGrowth::Dynamic}, {"anneal", TauGrowth::Anneal}});
+}
+OptimizerGrowth parse_optimizer_growth(const std::string& s) {
+  return pick<OptimizerGrowth>("optimizer", s, {{"keep", OptimizerGrowth::Keep}, {"reset", OptimizerGrowth::Reset}});
+}
+
+GrowthOptions parse_growth_options(ConfigReader r) {
+  GrowthOptions o;
+  o.key_init = parse_key_init(r.get_string("key_init", "normal", {"zero", "normal"}));
+  o.value_init = parse_value_init(r.get_string("value_init", "normal", {"normal", "zero"}));
+  o.key_std = r.get_double("key_std", -1.0, -1.0, 10.0);
+  o.value_std = r.get_double("value_std", -1.0, -1.0, 10.0);
+  o.tau = parse_tau_growth(r.get_string("tau", "dynamic", {"fixed", "dynamic", "anneal"}));
+  o.anneal_steps = r.get_int("anneal_steps", 0, 0, int64_t{1} << 40);
+  if (o.tau == TauGrowth::Anneal && o.anneal_steps == 0) r.fail("anneal_steps", "must be > 0 when tau is \"anneal\"");
+  o.optimizer = parse_optimizer_growth(r.get_string("optimizer", "reset", {"keep", "reset"}));
+  o.seed = static_cast<uint64_t>(r.get_int("seed", 0, 0, int64_t{1} << 53));
+  r.finish();
+  return o;
+}
+
+nlohmann::json GrowthOptions::to_json() const {
+  const char* tau_names[] = {"fixed", "dynamic", "anneal"};
+  return {{"key_init", key_init == KeyInit::Zero ? "zero" : "normal"},
+          {"value_init", value_init == ValueInit::Zero ? "zero" : "normal"},
+          {"key_std", key_std},
+          {"value_std", value_std},
+          {"tau", tau_names[static_cast<int>(tau)]},
+          {"anneal_steps", anneal_steps},
+          {"optimizer", optimizer == OptimizerGrowth::Keep ? "keep" : "reset"},
+          {"seed", seed}};
+}
+
+}  // namespace tg

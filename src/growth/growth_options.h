@@ -1,0 +1,40 @@
+#pragma once
+// How new parameter tokens are added to every Pattention layer.
+#include <cstdint>
+#include <string>
+
+#include "core/config_reader.h"
+
+namespace tg {
+
+enum class KeyInit { Zero, Normal };
+enum class ValueInit { Normal, Zero };
+// fixed: keep each layer's tau (with zero new keys growth is exact);
+// dynamic: tau = sqrt(new n), as the reference code (not exact);
+// anneal: exact at growth, then tau moves linearly to sqrt(new n) over anneal_steps.
+enum class TauGrowth { Fixed, Dynamic, Anneal };
+// keep: old Adam moments kept, new rows start at zero moments with their own step
+// count (their first update is an ordinary first Adam step); reset: fresh optimizer.
+enum class OptimizerGrowth { Keep, Reset };
+
+struct GrowthOptions {
+  // Defaults: the measured best recipe of the README's growth-small experiment.
+  KeyInit key_init = KeyInit::Normal;
+  ValueInit value_init = ValueInit::Normal;
+  double key_std = -1;    // < 0: the model's init_std
+  double value_std = -1;  // < 0: the model's value init, 2 / (n_layers sqrt(d))
+  TauGrowth tau = TauGrowth::Dynamic;
+  int64_t anneal_steps = 0;
+  OptimizerGrowth optimizer = OptimizerGrowth::Reset;
+  uint64_t seed = 0;      // draws of the new rows
+
+  nlohmann::json to_json() const;
+};
+
+GrowthOptions parse_growth_options(ConfigReader reader);
+KeyInit parse_key_init(const std::string& s);
+ValueInit parse_value_init(const std::string& s);
+TauGrowth parse_tau_growth(const std::string& s);
+OptimizerGrowth parse_optimizer_growth(const std::string& s);
+
+}  // namespace tg
