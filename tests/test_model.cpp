@@ -158,7 +158,7 @@ TEST_CASE("Checkpoint save and load round trip is bit-exact", "[checkpoint]") {
   REQUIRE(rebuilt->forward(engine, in, tgt, 2, 5, false) == model.forward(engine, in, tgt, 2, 5, false));
 }
 
-TEST_CASE("Two runs with the same seed give identical losses; another seed differs", "[train][determinism]") {
+TEST_CASE("Two runs with the same seed give identical losses and another seed differs", "[train][determinism]") {
   TempDir dir("determinism");
   const std::string corpus = make_corpus(dir);
   Engine engine(2);
