@@ -47,7 +47,9 @@ nlohmann::json TrainConfig::to_json() const {
 }
 
 nlohmann::json RunConfig::to_json() const {
-  return {{"data", data_path}, {"model", model.to_json()}, {"train", train.to_json()}};
+  nlohmann::json j = {{"data", data_path}, {"model", model.to_json()}, {"train", train.to_json()}};
+  if (!growth.is_null()) j["growth"] = growth;
+  return j;
 }
 
 RunConfig parse_run_config(const nlohmann::json& json, const std::string& file) {
@@ -57,6 +59,7 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& file) 
   c.model = parse_model_config(root.get_object("model"));
   c.train = parse_train_config(root.get_object("train"));
   root.get_string("description", "");  // free text for the reader of the config
+  if (root.has("growth")) c.growth = root.raw("growth");
   root.finish();
   return c;
 }

@@ -39,6 +39,8 @@ struct RunConfig {
   std::string data_path;
   ModelConfig model;
   TrainConfig train;
+  // The growth options that produced this model (set by `grow`; informational).
+  nlohmann::json growth;
   nlohmann::json to_json() const;
 };
 

@@ -1,0 +1,103 @@
+#include <cmath>
+#include <filesystem>
+
+#include <cxxopts.hpp>
+
+#include "cli/cli.h"
+#include "cli/cli_options.h"
+#include "core/error.h"
+#include "growth/grow_checkpoint.h"
+#include "train/checkpoint.h"
+
+namespace tg {
+
+int cmd_grow(int argc, const char* const* argv, std::ostream& out) {
+  cxxopts::Options options("tokengrow grow",
+                           "Append parameter tokens to every Pattention layer of a checkpoint. The target is "
+                           "--to CONFIG.json (its model; its train section becomes the next stage's), token counts, "
+                           "or --factor. Prints validation loss before and after.");
+  options.add_options()
+      ("from", "Checkpoint to grow", cxxopts::value<std::string>())
+      ("out", "Grown checkpoint to write (must not exist)", cxxopts::value<std::string>())
+      ("to", "Run config whose model is the target", cxxopts::value<std::string>())
+      ("qkv-tokens", "Target Q/K/V tokens", cxxopts::value<int64_t>())
+      ("proj-tokens", "Target output-projection tokens", cxxopts::value<int64_t>())
+      ("ffn-tokens", "Target FFN tokens", cxxopts::value<int64_t>())
+      ("factor", "Multiply every token count by this (>= 1)", cxxopts::value<double>())
+      ("key-init", "New keys: zero or normal", cxxopts::value<std::string>()->default_value("normal"))
+      ("value-init", "New values: normal or zero", cxxopts::value<std::string>()->default_value("normal"))
+      ("key-std", "Std of normal new keys (default: the model's init_std)", cxxopts::value<double>())
+      ("value-std", "Std of normal new values (default: 2 / (n_layers sqrt(d)))", cxxopts::value<double>())
+      ("tau", "fixed (keep tau: exact with zero keys), dynamic (sqrt(new n)) or anneal",
+       cxxopts::value<std::string>()->default_value("dynamic"))
+      ("anneal-steps", "Steps over which tau moves to sqrt(new n) (with --tau anneal)", cxxopts::value<int64_t>()->default_value("0"))
+      ("optimizer", "keep (old Adam moments, fresh per-row state for new rows) or reset",
+       cxxopts::value<std::string>()->default_value("reset"))
+      ("seed", "Seed for the new rows", cxxopts::value<int64_t>()->default_value("0"))
+      ("data", "Corpus for the before/after validation (default: the checkpoint config's)", cxxopts::value<std::string>())
+      ("threads", "Threads (0: all cores)", cxxopts::value<int64_t>()->default_value("0"));
+  cxxopts::ParseResult args;
+  if (!parse_options(options, argc, argv, args, out)) return 0;
+  require_flag(args, "grow", "from");
+  require_flag(args, "grow", "out");
+  const std::string from = args["from"].as<std::string>(), out_path = args["out"].as<std::string>();
+  const int targets = static_cast<int>(args.count("to") > 0) + static_cast<int>(args.count("factor") > 0) +
+                      static_cast<int>(args.count("qkv-tokens") + args.count("proj-tokens") + args.count("ffn-tokens") > 0);
+  if (targets != 1)
+    throw UserError("tokengrow grow: give exactly one target: --to CONFIG.json, token counts (--qkv-tokens, "
+                    "--proj-tokens, --ffn-tokens) or --factor");
+  if (std::filesystem::exists(out_path))
+    throw UserError(out_path + ": already exists; grow never overwrites a file (choose another --out)");
+
+  const RunConfig source = parse_run_config(read_checkpoint_config(from), from + " /config");
+  const ModelConfig& m = source.model;
+  GrowthTarget target{m.qkv_tokens, m.proj_tokens, m.ffn_tokens};
+  std::optional<TrainConfig> next_train;
+  if (args.count("to")) {
+    const std::string to_path = args["to"].as<std::string>();
+    const RunConfig to = load_run_config(to_path);
+    ModelConfig expect = to.model;  // everything but the token counts must match
+    expect.qkv_tokens = m.qkv_tokens;
+    expect.proj_tokens = m.proj_tokens;
+    expect.ffn_tokens = m.ffn_tokens;
+    expect.tau_mode = m.tau_mode;
+    if (expect.to_json() != m.to_json())
+      throw UserError(to_path + ": model differs from " + from + " in more than token counts; growing width, depth, "
+                      "heads or other settings is not supported yet (only parameter tokens can be appended)");
+    target = {to.model.qkv_tokens, to.model.proj_tokens, to.model.ffn_tokens};
+    next_train = to.train;
+  } else if (args.count("factor")) {
+    target = growth_target_from_factor(m, args["factor"].as<double>());
+  } else {
+    if (args.count("qkv-tokens")) target.qkv_tokens = args["qkv-tokens"].as<int64_t>();
+    if (args.count("proj-tokens")) target.proj_tokens = args["proj-tokens"].as<int64_t>();
+    if (args.count("ffn-tokens")) target.ffn_tokens = args["ffn-tokens"].as<int64_t>();
+  }
+
+  GrowthOptions opts;
+  opts.key_init = parse_key_init(args["key-init"].as<std::string>());
+  opts.value_init = parse_value_init(args["value-init"].as<std::string>());
+  if (args.count("key-std")) opts.key_std = args["key-std"].as<double>();
+  if (args.count("value-std")) opts.value_std = args["value-std"].as<double>();
+  opts.tau = parse_tau_growth(args["tau"].as<std::string>());
+  opts.anneal_steps = args["anneal-steps"].as<int64_t>();
+  if (opts.tau == TauGrowth::Anneal && opts.anneal_steps <= 0)
+    throw UserError("tokengrow grow: --tau anneal needs --anneal-steps > 0");
+  opts.optimizer = parse_optimizer_growth(args["optimizer"].as<std::string>());
+  opts.seed = static_cast<uint64_t>(args["seed"].as<int64_t>());
+
+  Engine engine(static_cast<int>(args["threads"].as<int64_t>()));
+  const GrowReport r = grow_checkpoint(engine, from, out_path, target, opts, next_train,
+                                       args.count("data") ? args["data"].as<std::string>() : "");
+  for (const auto& w : r.warnings) out << "warning: " << w << "\n";
+  for (const auto& n : r.notes) out << "note: " << n << "\n";
+  out << "grew " << from << " (step " << r.step << ") -> " << out_path << ": tokens q/k/v " << r.from.qkv_tokens
+      << " -> " << r.to.qkv_tokens << ", proj " << r.from.proj_tokens << " -> " << r.to.proj_tokens << ", ffn "
+      << r.from.ffn_tokens << " -> " << r.to.ffn_tokens << "\n";
+  out << "val loss before " << r.val_loss_before << ", after " << r.val_loss_after << " (change "
+      << r.val_loss_after - r.val_loss_before << ", relative " << (r.val_loss_after - r.val_loss_before) / r.val_loss_before
+      << ")\n";
+  return 0;
+}
+
+}  // namespace tg

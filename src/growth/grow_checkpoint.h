@@ -1,0 +1,32 @@
+#pragma once
+// Growth applied to checkpoint files: read C.h5, grow, validate before and after,
+// write G.h5 (atomically). Shared by `tokengrow grow` and the experiment runner.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/engine.h"
+#include "growth/grow.h"
+#include "train/run_config.h"
+
+namespace tg {
+
+struct GrowReport {
+  int64_t step = 0;
+  int64_t tokens = 0;
+  double flops = 0;
+  double val_loss_before = 0;
+  double val_loss_after = 0;
+  ModelConfig from, to;
+  std::vector<std::string> warnings, notes;
+};
+
+// next_train: the train section the grown checkpoint carries for its next stage
+// (default: the source checkpoint's). data_path: corpus for the before/after
+// validation (default: the checkpoint config's "data").
+GrowReport grow_checkpoint(Engine& engine, const std::string& from_path, const std::string& out_path,
+                           const GrowthTarget& target, const GrowthOptions& options,
+                           const std::optional<TrainConfig>& next_train = std::nullopt,
+                           const std::string& data_path = "");
+
+}  // namespace tg

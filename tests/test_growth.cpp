@@ -1,0 +1,268 @@
+// The growth operator: exactness, trainability of new tokens, tau modes, and
+// optimizer state carried across growth.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+#include "core/error.h"
+#include "growth/grow.h"
+#include "growth/grow_checkpoint.h"
+#include "gradcheck.h"
+#include "test_data.h"
+#include "train/checkpoint.h"
+#include "train/trainer.h"
+
+using namespace tg;
+using namespace tg::testing;
+
+namespace {
+
+struct Trained {
+  TempDir dir{"growth"};
+  std::string corpus;
+  RunConfig config;
+  std::unique_ptr<LanguageModel> model;
+  std::unique_ptr<AdamW> optimizer;
+  TrainState state;
+};
+
+// A small TokenFormer trained for 30 steps on generated text (so growth starts
+// from a real, non-random model).
+std::unique_ptr<Trained> trained_model(Engine& engine) {
+  auto t = std::make_unique<Trained>();
+  t->corpus = make_corpus(t->dir);
+  RunConfig& rc = t->config;
+  rc.data_path = t->corpus;
+  rc.model.d_model = 16;
+  rc.model.n_layers = 2;
+  rc.model.n_heads = 2;
+  rc.model.seq_len = 16;
+  rc.model.qkv_tokens = 8;
+  rc.model.proj_tokens = 8;
+  rc.model.ffn_tokens = 16;
+  rc.train.steps = 30;
+  rc.train.batch_size = 8;
+  rc.train.lr = 5e-3;
+  rc.train.eval_every = 30;
+  rc.train.log_every = 10;
+  std::ostringstream log;
+  Trainer trainer(rc, engine, log);
+  trainer.run(t->dir.file("base"));
+  t->model = std::make_unique<LanguageModel>(rc.model);
+  t->optimizer = std::make_unique<AdamW>(rc.train.adamw, t->model->parameters());
+  load_checkpoint(t->dir.file("base/latest.h5"), *t->model, t->optimizer.get(), &t->state);
+  return t;
+}
+
+struct Batch {
+  std::vector<int32_t> inputs, targets;
+};
+
+Batch a_batch(const Trained& t) {
+  const Corpus corpus = load_corpus(t.corpus);
+  Batch b;
+  window_batch(corpus.val, t.config.model.seq_len, 0, 8, b.inputs, b.targets);
+  return b;
+}
+
+double loss_of(Engine& engine, LanguageModel& m, const Batch& b, bool grad = false) {
+  if (grad) m.zero_grad();
+  const double loss = m.forward(engine, b.inputs, b.targets, 8, 16, grad);
+  if (grad) m.backward(engine);
+  return loss;
+}
+
+// Max |x| over the rows from `first_row` on.
+double max_abs_rows(const Tensor& t, int64_t first_row) {
+  double mx = 0;
+  for (int64_t i = first_row * t.cols(); i < t.numel(); ++i) mx = std::max(mx, static_cast<double>(std::abs(t[i])));
+  return mx;
+}
+
+const GrowthTarget kTarget{24, 20, 40};
+
+}  // namespace
+
+TEST_CASE("Growth with zero new keys and fixed tau is exact and the new tokens train", "[growth]") {
+  Engine engine(2);
+  auto t = trained_model(engine);
+  const Batch batch = a_batch(*t);
+  const double before = loss_of(engine, *t->model, batch);
+  GrowthOptions o;
+  o.key_init = KeyInit::Zero;
+  o.value_init = ValueInit::Normal;
+  o.tau = TauGrowth::Fixed;
+  GrownModel g = grow_model(*t->model, t->optimizer.get(), t->config.train.adamw, t->state, kTarget, o);
+  REQUIRE(g.warnings.empty());
+  const double after = loss_of(engine, *g.model, batch, true);
+  REQUIRE(std::abs(after - before) / before < 1e-6);
+  // Old rows copied bit for bit; new key rows zero.
+  for (Parameter* p : g.model->parameters()) {
+    const Parameter* old = t->model->find_parameter(p->name);
+    REQUIRE(std::memcmp(p->value.data(), old->value.data(), old->value.bytes()) == 0);
+  }
+  for (size_t i = 0; i < g.model->pattentions().size(); ++i) {
+    Pattention* p = g.model->pattentions()[i];
+    const int64_t old_n = t->model->pattentions()[i]->n_tokens();
+    REQUIRE(max_abs_rows(p->keys().value, old_n) == 0.0);
+    REQUIRE(p->tau() == t->model->pattentions()[i]->tau());
+    // New keys get gradient through GELU'(0) = 0.5 and V_new != 0. (dV_new = S_new^T dY
+    // is 0 at this instant since S_new = GELU(0) = 0; it becomes non-zero once the keys move.)
+    REQUIRE(max_abs_rows(p->keys().grad, old_n) > 0.0);
+  }
+}
+
+TEST_CASE("Growth keeps each layer's tau when fixed and recomputes it when dynamic", "[growth]") {
+  Engine engine(2);
+  auto t = trained_model(engine);
+  const Batch batch = a_batch(*t);
+  const double before = loss_of(engine, *t->model, batch);
+  GrowthOptions o;
+  o.key_init = KeyInit::Zero;
+  o.tau = TauGrowth::Dynamic;
+  GrownModel g = grow_model(*t->model, t->optimizer.get(), t->config.train.adamw, t->state, kTarget, o);
+  for (size_t i = 0; i < g.model->pattentions().size(); ++i) {
+    Pattention* p = g.model->pattentions()[i];
+    REQUIRE(p->tau() == Approx(std::sqrt(static_cast<float>(p->n_tokens()))));
+    REQUIRE(p->tau() > t->model->pattentions()[i]->tau());
+  }
+  REQUIRE(g.model->config().tau_mode == TauMode::Dynamic);
+  REQUIRE_FALSE(g.notes.empty());
+  // Not output-preserving: the loss moves (by far more than the 1e-6 of exact
+  // growth) and a layer's output changes substantially.
+  const double after = loss_of(engine, *g.model, batch);
+  REQUIRE(std::abs(after - before) / before > 1e-5);
+  Rng rng(1);
+  Tensor x({16, 16}), y_old, y_new;
+  fill_normal(x, rng);
+  Pattention* old_ffn = t->model->pattentions().back();
+  Pattention* new_ffn = g.model->pattentions().back();
+  old_ffn->forward(engine, x, y_old);
+  new_ffn->forward(engine, x, y_new);
+  double diff = 0, norm = 0;
+  for (int64_t i = 0; i < y_old.numel(); ++i) {
+    diff += (y_new[i] - y_old[i]) * (y_new[i] - y_old[i]);
+    norm += y_old[i] * y_old[i];
+  }
+  REQUIRE(std::sqrt(diff / norm) > 0.1);
+}
+
+TEST_CASE("Annealed tau starts exact and ends at the new sqrt(n)", "[growth]") {
+  Engine engine(2);
+  auto t = trained_model(engine);
+  const Batch batch = a_batch(*t);
+  const double before = loss_of(engine, *t->model, batch);
+  GrowthOptions o;
+  o.key_init = KeyInit::Zero;
+  o.tau = TauGrowth::Anneal;
+  o.anneal_steps = 50;
+  GrownModel g = grow_model(*t->model, t->optimizer.get(), t->config.train.adamw, t->state, kTarget, o);
+  REQUIRE(std::abs(loss_of(engine, *g.model, batch) - before) / before < 1e-6);
+  Pattention* ffn = g.model->pattentions().back();
+  const float old_tau = t->model->pattentions().back()->tau();
+  g.model->set_step(t->state.step + 25);
+  REQUIRE(ffn->tau() == Approx(0.5f * (old_tau + std::sqrt(40.0f))));
+  g.model->set_step(t->state.step + 50);
+  REQUIRE(ffn->tau() == Approx(std::sqrt(40.0f)));
+  g.model->set_step(t->state.step + 500);
+  REQUIRE(ffn->tau() == Approx(std::sqrt(40.0f)));
+  // The anneal survives a checkpoint round trip.
+  save_checkpoint(t->dir.file("g.h5"), t->config.to_json(), *g.model, g.optimizer.get(), g.state);
+  ModelConfig mc = g.model->config();
+  LanguageModel loaded(mc);
+  load_checkpoint(t->dir.file("g.h5"), loaded, nullptr, nullptr);
+  loaded.set_step(t->state.step + 25);
+  REQUIRE(loaded.pattentions().back()->tau() == Approx(0.5f * (old_tau + std::sqrt(40.0f))));
+}
+
+TEST_CASE("New tokens with zero keys and zero values get exactly zero gradient", "[growth]") {
+  Engine engine(2);
+  auto t = trained_model(engine);
+  const Batch batch = a_batch(*t);
+  GrowthOptions o;
+  o.key_init = KeyInit::Zero;
+  o.value_init = ValueInit::Zero;
+  o.tau = TauGrowth::Fixed;
+  GrownModel g = grow_model(*t->model, t->optimizer.get(), t->config.train.adamw, t->state, kTarget, o);
+  REQUIRE(g.warnings.size() == 1);
+  loss_of(engine, *g.model, batch, true);
+  for (Pattention* p : g.model->pattentions()) {
+    const int64_t old_n = t->model->find_parameter(p->keys().name)->value.dim(0);
+    REQUIRE(max_abs_rows(p->keys().grad, old_n) == 0.0);
+    REQUIRE(max_abs_rows(p->values().grad, old_n) == 0.0);
+    REQUIRE(max_abs_rows(p->keys().grad, 0) > 0.0);  // old tokens still train
+  }
+}
+
+TEST_CASE("With optimizer keep a new row's first update equals a fresh Adam step", "[growth][adam]") {
+  Engine engine(2);
+  auto t = trained_model(engine);
+  const Batch batch = a_batch(*t);
+  GrowthOptions o;
+  o.optimizer = OptimizerGrowth::Keep;
+  GrownModel g = grow_model(*t->model, t->optimizer.get(), t->config.train.adamw, t->state, kTarget, o);
+  // The same grown model, stepped once by the kept optimizer and once by a fresh one.
+  GrownModel fresh_copy = grow_model(*t->model, t->optimizer.get(), t->config.train.adamw, t->state, kTarget, o);
+  AdamW fresh(t->config.train.adamw, fresh_copy.model->parameters());
+  loss_of(engine, *g.model, batch, true);
+  loss_of(engine, *fresh_copy.model, batch, true);
+  g.optimizer->step(1e-3);
+  fresh.step(1e-3);
+  bool old_rows_differ = false;
+  for (Pattention* p : g.model->pattentions()) {
+    const int64_t old_n = t->model->find_parameter(p->keys().name)->value.dim(0);
+    for (Parameter* param : {&p->keys(), &p->values()}) {
+      const Tensor& kept = param->value;
+      const Tensor& reset = fresh_copy.model->find_parameter(param->name)->value;
+      const int64_t cols = kept.cols();
+      REQUIRE(std::memcmp(kept.data() + old_n * cols, reset.data() + old_n * cols,
+                          sizeof(float) * (kept.numel() - old_n * cols)) == 0);
+      old_rows_differ |= std::memcmp(kept.data(), reset.data(), sizeof(float) * old_n * cols) != 0;
+      // Old rows kept their step counts, new rows have taken exactly one step.
+      const auto& steps = g.optimizer->state(param->name).row_steps;
+      REQUIRE(steps.front() == t->state.step + 1);
+      REQUIRE(steps.back() == 1);
+    }
+  }
+  REQUIRE(old_rows_differ);  // old rows used their kept moments
+}
+
+TEST_CASE("Growth refuses shrinking and non-TokenFormer models", "[growth][errors]") {
+  ModelConfig m;
+  m.qkv_tokens = 32;
+  m.proj_tokens = 32;
+  m.ffn_tokens = 128;
+  REQUIRE_THROWS_WITH(check_growth_target(m, {16, 32, 128}), Catch::Contains("fewer tokens"));
+  REQUIRE_THROWS_AS(growth_target_from_factor(m, 0.5), UserError);
+  m.architecture = Architecture::Transformer;
+  REQUIRE_THROWS_WITH(check_growth_target(m, {64, 64, 256}), Catch::Contains("only tokenformer"));
+  const GrowthTarget doubled = growth_target_from_factor(ModelConfig{}, 2.0);
+  REQUIRE(doubled.qkv_tokens == 256);
+  REQUIRE(doubled.ffn_tokens == 1024);
+}
+
+TEST_CASE("grow_checkpoint writes a checkpoint that trains as a new stage", "[growth][stage]") {
+  Engine engine(2);
+  auto t = trained_model(engine);
+  GrowthOptions o;
+  o.key_init = KeyInit::Zero;
+  o.tau = TauGrowth::Fixed;
+  const GrowReport r = grow_checkpoint(engine, t->dir.file("base/latest.h5"), t->dir.file("grown.h5"), kTarget, o);
+  REQUIRE(r.val_loss_after == Approx(r.val_loss_before).epsilon(1e-6));
+  RunConfig next = parse_run_config(read_checkpoint_config(t->dir.file("grown.h5")), "grown");
+  REQUIRE(next.model.ffn_tokens == 40);
+  REQUIRE(next.growth["tau"] == "fixed");
+  next.train.steps = 10;
+  std::ostringstream log;
+  Trainer trainer(next, engine, log);
+  const TrainResult res = trainer.run(t->dir.file("stage1"), t->dir.file("grown.h5"));
+  REQUIRE(res.steps == 40);  // 30 base steps + 10 in the new stage
+  REQUIRE(res.first_val_loss == Approx(r.val_loss_after).epsilon(1e-9));
+  TrainState s;
+  load_model(t->dir.file("stage1/latest.h5"), &s);
+  REQUIRE(s.stage == 1);
+  REQUIRE(s.stage_start_step == 30);
+  REQUIRE(s.tokens == 40 * 8 * 16);
+}
