@@ -23,7 +23,8 @@ const char* kUsage =
     "  eval      loss and perplexity of a checkpoint on a corpus split or a text file\n"
     "  sample    generate text from a checkpoint\n"
     "  inspect   print a checkpoint's config, state and parameters per layer\n"
-    "  grow      append parameter tokens to every Pattention layer of a checkpoint\n";
+    "  grow      append parameter tokens to every Pattention layer of a checkpoint\n"
+    "  experiment  run growth recipes against from-scratch baselines from one config\n";
 }  // namespace
 
 int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
@@ -39,6 +40,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
     if (command == "sample") return cmd_sample(argc - 1, argv + 1, out);
     if (command == "inspect") return cmd_inspect(argc - 1, argv + 1, out);
     if (command == "grow") return cmd_grow(argc - 1, argv + 1, out);
+    if (command == "experiment") return cmd_experiment(argc - 1, argv + 1, out);
     err << "error: unknown command \"" << command << "\"\n\n" << kUsage;
     return 2;
   } catch (const UserError& e) {

@@ -1,0 +1,45 @@
+#include <fstream>
+#include <sstream>
+
+#include <cxxopts.hpp>
+
+#include "cli/cli.h"
+#include "cli/cli_options.h"
+#include "core/error.h"
+#include "train/experiment_runner.h"
+
+namespace tg {
+
+int cmd_experiment(int argc, const char* const* argv, std::ostream& out) {
+  cxxopts::Options options("tokengrow experiment",
+                           "Run an experiment config: growth recipes against from-scratch baselines "
+                           "(docs/experiments.md). Re-run the same command to continue after a stop.");
+  options.add_options()
+      ("config", "Experiment config (JSON)", cxxopts::value<std::string>())
+      ("out", "Experiment directory", cxxopts::value<std::string>())
+      ("plan", "Print the runs and their FLOPs without training")
+      ("threads", "Threads (0: all cores)", cxxopts::value<int64_t>()->default_value("0"));
+  options.parse_positional({"config"});
+  options.positional_help("CONFIG.json");
+  cxxopts::ParseResult args;
+  if (!parse_options(options, argc, argv, args, out)) return 0;
+  require_flag(args, "experiment", "config");
+  require_flag(args, "experiment", "out");
+  const ExperimentConfig config = load_experiment_config(args["config"].as<std::string>());
+  Engine engine(static_cast<int>(args["threads"].as<int64_t>()));
+  ExperimentRunner runner(config, args["out"].as<std::string>(), engine, out);
+  if (args.count("plan")) {
+    for (const auto& run : runner.plan()) {
+      out << run.name << " (" << run.kind << "): " << run.planned_flops / 1e12 << " TFLOP, steps";
+      for (const auto& s : run.stages) out << " " << s.train.steps;
+      out << "\n";
+    }
+    return 0;
+  }
+  if (!runner.run()) return 3;
+  std::ifstream summary(args["out"].as<std::string>() + "/summary.md");
+  out << "\n" << summary.rdbuf();
+  return 0;
+}
+
+}  // namespace tg

@@ -1,0 +1,54 @@
+#pragma once
+// An experiment: growth recipes against from-scratch baselines, from one file.
+// docs/experiments.md describes every key; configs/quickstart.json is an example.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "growth/growth_options.h"
+#include "train/run_config.h"
+
+namespace tg {
+
+struct StageSpec {
+  int64_t qkv_tokens = 0, proj_tokens = 0, ffn_tokens = 0;
+  // Exactly one of: tokens to train in this stage, or train until the run's total
+  // FLOPs equal those of a from-scratch run of match_scratch_tokens at this size.
+  int64_t tokens = 0;
+  int64_t match_scratch_tokens = 0;
+  nlohmann::json train_overrides = nlohmann::json::object();  // merged into "train"
+  GrowthOptions growth;                                       // how this stage is grown into (k > 0)
+};
+
+struct RecipeSpec {
+  std::string name;
+  std::vector<StageSpec> stages;
+};
+
+struct BaselineSpec {
+  std::vector<double> frontier_budgets = {0.5, 0.75, 1.0, 1.5};  // x the first recipe's FLOPs
+  bool stage_sizes = true;   // from scratch at each earlier stage's size, 1x budget
+  bool transformer = true;   // a Transformer of matched parameter count, 1x budget
+};
+
+struct ExperimentConfig {
+  std::string file;
+  std::string description;
+  std::string data_path;
+  nlohmann::json model;  // the model family: everything but token counts
+  nlohmann::json train;  // shared train settings: everything but steps
+  std::vector<uint64_t> seeds = {0};
+  std::vector<RecipeSpec> recipes;
+  BaselineSpec baselines;
+
+  // The run config of a model size trained for `steps` with `seed`, the train
+  // section merged with `overrides`. Errors name the file and `where`.
+  RunConfig run_config(const nlohmann::json& model_overrides, const nlohmann::json& train_overrides, int64_t steps,
+                       uint64_t seed, const std::string& where) const;
+};
+
+ExperimentConfig load_experiment_config(const std::string& path);
+
+}  // namespace tg

@@ -1,0 +1,234 @@
+#include "train/experiment_runner.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "core/error.h"
+#include "growth/grow_checkpoint.h"
+#include "model/language_model.h"
+#include "train/experiment_report.h"
+#include "train/trainer.h"
+
+namespace tg {
+
+namespace fs = std::filesystem;
+
+namespace {
+// Training FLOPs of one step (3 x forward) for a run config.
+double step_flops(const RunConfig& rc) {
+  LanguageModel model(rc.model);
+  return 3.0 * model.forward_flops(rc.train.batch_size, rc.model.seq_len);
+}
+
+int64_t steps_for_flops(double flops, double per_step) {
+  return std::max<int64_t>(1, static_cast<int64_t>(std::llround(flops / per_step)));
+}
+
+std::string budget_name(double budget) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", budget);
+  return buf;
+}
+
+nlohmann::json token_counts(const StageSpec& s) {
+  return {{"qkv_tokens", s.qkv_tokens}, {"proj_tokens", s.proj_tokens}, {"ffn_tokens", s.ffn_tokens}};
+}
+
+void write_json_atomically(const fs::path& path, const nlohmann::json& j) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << j.dump(2) << "\n";
+    if (!out) throw UserError(tmp.string() + ": write failed");
+  }
+  fs::rename(tmp, path);
+}
+}  // namespace
+
+ExperimentRunner::ExperimentRunner(const ExperimentConfig& config, std::string out_dir, Engine& engine, std::ostream& out)
+    : config_(config), out_dir_(std::move(out_dir)), engine_(engine), out_(out) {
+  make_plan();
+}
+
+void ExperimentRunner::make_plan() {
+  // Stage configs and FLOPs of every recipe (independent of the seed).
+  struct RecipePlan {
+    std::vector<RunConfig> stages;
+    std::vector<double> step_flops;
+    double total_flops = 0;
+  };
+  std::vector<RecipePlan> recipes;
+  for (const RecipeSpec& recipe : config_.recipes) {
+    RecipePlan rp;
+    double cumulative = 0;
+    for (size_t k = 0; k < recipe.stages.size(); ++k) {
+      const StageSpec& s = recipe.stages[k];
+      const std::string where = "recipe " + recipe.name + " stage " + std::to_string(k);
+      RunConfig probe = config_.run_config(token_counts(s), s.train_overrides, int64_t{1} << 30, 0, where);
+      const double per_step = step_flops(probe);
+      const int64_t tokens_per_step = probe.train.batch_size * probe.model.seq_len;
+      int64_t steps = 0;
+      if (s.tokens > 0) {
+        steps = std::max<int64_t>(1, static_cast<int64_t>(std::llround(static_cast<double>(s.tokens) / tokens_per_step)));
+      } else {
+        const double target = static_cast<double>(s.match_scratch_tokens) * per_step / static_cast<double>(tokens_per_step);
+        if (target <= cumulative + per_step)
+          throw UserError(config_.file + ": " + where + ": match_scratch_tokens " + std::to_string(s.match_scratch_tokens) +
+                          " is already used up by the earlier stages (" + std::to_string(cumulative) + " FLOPs)");
+        steps = steps_for_flops(target - cumulative, per_step);
+      }
+      cumulative += static_cast<double>(steps) * per_step;
+      rp.stages.push_back(config_.run_config(token_counts(s), s.train_overrides, steps, 0, where));
+      rp.step_flops.push_back(per_step);
+    }
+    rp.total_flops = cumulative;
+    recipes.push_back(std::move(rp));
+  }
+  reference_flops_ = recipes.front().total_flops;
+  const StageSpec& final_size = config_.recipes.front().stages.back();
+
+  for (uint64_t seed : config_.seeds) {
+    const std::string sfx = "-seed" + std::to_string(seed);
+    std::map<std::string, std::string> stage0_dirs;  // identical first stages are trained once
+    for (size_t i = 0; i < config_.recipes.size(); ++i) {
+      const RecipeSpec& recipe = config_.recipes[i];
+      PlannedRun run;
+      run.name = recipe.name + sfx;
+      run.kind = "recipe";
+      run.recipe = recipe.name;
+      run.seed = seed;
+      run.planned_flops = recipes[i].total_flops;
+      for (size_t k = 0; k < recipe.stages.size(); ++k) {
+        RunConfig rc = recipes[i].stages[k];
+        rc.train.seed = seed;
+        // The grown checkpoint records how tau evolves; keep the run config in step.
+        if (k > 0) rc.model.tau_mode = recipe.stages[k].growth.tau == TauGrowth::Dynamic ? TauMode::Dynamic : TauMode::Fixed;
+        run.stages.push_back(rc);
+        run.growth.push_back(recipe.stages[k].growth);
+        std::string dir = (fs::path(out_dir_) / run.name / ("stage" + std::to_string(k))).string();
+        if (k == 0) {
+          const std::string key = rc.to_json().dump();
+          auto [it, fresh] = stage0_dirs.emplace(key, dir);
+          dir = it->second;
+        }
+        run.stage_dirs.push_back(dir);
+      }
+      plan_.push_back(std::move(run));
+    }
+    auto baseline = [&](const std::string& name, const std::string& kind, const nlohmann::json& model, double flops) {
+      PlannedRun run;
+      run.name = name + sfx;
+      run.kind = kind;
+      run.seed = seed;
+      RunConfig probe = config_.run_config(model, nlohmann::json::object(), int64_t{1} << 30, seed, name);
+      const int64_t steps = steps_for_flops(flops, step_flops(probe));
+      run.stages.push_back(config_.run_config(model, nlohmann::json::object(), steps, seed, name));
+      run.growth.emplace_back();
+      run.stage_dirs.push_back((fs::path(out_dir_) / run.name).string());
+      run.planned_flops = static_cast<double>(steps) * step_flops(probe);
+      return run;
+    };
+    for (double budget : config_.baselines.frontier_budgets) {
+      PlannedRun run = baseline("frontier-" + budget_name(budget) + "x", "frontier", token_counts(final_size),
+                                budget * reference_flops_);
+      run.budget = budget;
+      plan_.push_back(std::move(run));
+    }
+    if (config_.baselines.stage_sizes) {
+      const auto& stages = config_.recipes.front().stages;
+      for (size_t k = 0; k + 1 < stages.size(); ++k)
+        plan_.push_back(baseline("scratch-stage" + std::to_string(k), "stage_size", token_counts(stages[k]), reference_flops_));
+    }
+    if (config_.baselines.transformer) {
+      // Match the final TokenFormer's parameter count with the MLP width:
+      //   V d + 2 d + L (4 d^2 + 2 d h) = P  ->  h = (P - V d - 2 d - 4 L d^2) / (2 L d)
+      const ModelConfig& m = recipes.front().stages.back().model;
+      const double p = static_cast<double>(LanguageModel(m).n_params());
+      const double d = m.d_model, L = m.n_layers, V = m.vocab_size;
+      const int64_t h = std::max<int64_t>(1, std::llround((p - V * d - 2 * d - 4 * L * d * d) / (2 * L * d)));
+      nlohmann::json model = token_counts(final_size);
+      model["architecture"] = "transformer";
+      model["ffn_hidden"] = h;
+      plan_.push_back(baseline("transformer", "transformer", model, reference_flops_));
+    }
+  }
+}
+
+bool ExperimentRunner::train_stage(const RunConfig& config, const std::string& dir, const std::string& start_checkpoint) {
+  const fs::path latest = fs::path(dir) / "latest.h5";
+  std::string start = start_checkpoint;
+  if (fs::exists(latest)) {
+    start = latest.string();
+  } else if (fs::exists(fs::path(dir) / "metrics.h5")) {
+    // Stopped before its first checkpoint: only a partial log exists, which the
+    // restarted (deterministic) run writes again.
+    fs::remove(fs::path(dir) / "metrics.h5");
+  }
+  Trainer trainer(config, engine_, out_);
+  if (step_budget_ >= 0) trainer.set_stop_hook([this] { return --step_budget_ <= 0; });
+  const TrainResult r = trainer.run(dir, start);
+  return !r.interrupted;
+}
+
+bool ExperimentRunner::execute(const PlannedRun& run) {
+  const fs::path dir = fs::path(out_dir_) / run.name;
+  fs::create_directories(dir);
+  for (size_t k = 0; k < run.stages.size(); ++k) {
+    std::string start;
+    if (k > 0) {
+      const fs::path grown = dir / ("grown_" + std::to_string(k) + ".h5");
+      const fs::path event = dir / ("growth_" + std::to_string(k) + ".json");
+      if (!fs::exists(event)) {
+        const ModelConfig& to = run.stages[k].model;
+        out_ << run.name << ": growing stage " << k - 1 << " -> " << k << "\n";
+        const std::string from = (fs::path(run.stage_dirs[k - 1]) / "latest.h5").string();
+        if (fs::exists(grown)) fs::remove(grown);  // grown but not recorded: grow again (deterministic)
+        const GrowReport g = grow_checkpoint(engine_, from, grown.string(), {to.qkv_tokens, to.proj_tokens, to.ffn_tokens},
+                                             run.growth[k], run.stages[k].train, run.stages[k].data_path);
+        for (const auto& w : g.warnings) out_ << "warning: " << w << "\n";
+        out_ << run.name << ": val loss before growth " << g.val_loss_before << ", after " << g.val_loss_after << "\n";
+        write_json_atomically(event, {{"stage", k},
+                                      {"step", g.step},
+                                      {"tokens", g.tokens},
+                                      {"flops", g.flops},
+                                      {"loss_before", g.val_loss_before},
+                                      {"loss_after", g.val_loss_after},
+                                      {"growth", run.growth[k].to_json()}});
+      }
+      start = grown.string();
+    }
+    out_ << run.name << ": stage " << k << " (" << run.stages[k].train.steps << " steps)\n";
+    if (!train_stage(run.stages[k], run.stage_dirs[k], start)) return false;
+  }
+  write_json_atomically(dir / "done.json", {{"name", run.name}, {"kind", run.kind}, {"seed", run.seed}});
+  return true;
+}
+
+bool ExperimentRunner::run() {
+  fs::create_directories(out_dir_);
+  out_ << "experiment " << config_.file << ": " << plan_.size() << " runs into " << out_dir_
+       << "; reference (1x) FLOPs " << reference_flops_ << "\n";
+  for (size_t i = 0; i < plan_.size(); ++i) {
+    const PlannedRun& run = plan_[i];
+    if (fs::exists(fs::path(out_dir_) / run.name / "done.json")) {
+      out_ << "[" << i + 1 << "/" << plan_.size() << "] " << run.name << ": done, skipped\n";
+      continue;
+    }
+    out_ << "[" << i + 1 << "/" << plan_.size() << "] " << run.name << " (" << run.kind << ", "
+         << run.planned_flops / 1e12 << " TFLOP)\n";
+    if (!execute(run)) {
+      out_ << "stopped; re-run the same command to continue\n";
+      return false;
+    }
+    write_report();
+  }
+  write_report();
+  return true;
+}
+
+void ExperimentRunner::write_report() { write_experiment_report(config_, out_dir_, plan_, out_); }
+
+}  // namespace tg

@@ -1,0 +1,63 @@
+#pragma once
+// Runs an experiment: every recipe (stages trained, grown, trained again) and
+// every baseline, for every seed, in order; then writes experiment.h5 and the
+// summary. Each run lives in out_dir/<run name>/ and is marked done by done.json
+// (written atomically), so the runner can be killed at any moment and re-run: done
+// runs are skipped, an unfinished stage resumes from its latest checkpoint.
+//
+// Run names: <recipe>-seed<s> (stage<k>/ sub-runs, grown_<k>.h5, growth_<k>.json),
+// frontier-<budget>x-seed<s>, scratch-stage<k>-seed<s>, transformer-seed<s>.
+#include <functional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "core/engine.h"
+#include "train/experiment_config.h"
+
+namespace tg {
+
+// One planned run with everything needed to execute it.
+struct PlannedRun {
+  std::string name;
+  std::string kind;    // recipe, frontier, stage_size, transformer
+  std::string recipe;  // recipe name (kind recipe)
+  uint64_t seed = 0;
+  double budget = 0;   // frontier: x the reference FLOPs
+  std::vector<RunConfig> stages;                 // one per stage (one for baselines)
+  std::vector<GrowthOptions> growth;             // growth into stage k (index k, k >= 1)
+  std::vector<std::string> stage_dirs;           // where each stage trains
+  double planned_flops = 0;
+};
+
+class ExperimentRunner {
+ public:
+  ExperimentRunner(const ExperimentConfig& config, std::string out_dir, Engine& engine, std::ostream& out);
+
+  const std::vector<PlannedRun>& plan() const { return plan_; }
+  // FLOPs of the first recipe's grown run: the frontier budgets' 1x.
+  double reference_flops() const { return reference_flops_; }
+
+  // Runs what is not done yet; returns false if stopped by the step budget.
+  bool run();
+  // Stop (as a kill would) after this many training steps in this invocation; for tests.
+  void set_step_budget(int64_t steps) { step_budget_ = steps; }
+
+  // Reads the finished runs and writes experiment.h5, summary.md and summary.csv.
+  void write_report();
+
+ private:
+  void make_plan();
+  bool execute(const PlannedRun& run);
+  bool train_stage(const RunConfig& config, const std::string& dir, const std::string& start_checkpoint);
+
+  ExperimentConfig config_;
+  std::string out_dir_;
+  Engine& engine_;
+  std::ostream& out_;
+  std::vector<PlannedRun> plan_;
+  double reference_flops_ = 0;
+  int64_t step_budget_ = -1;
+};
+
+}  // namespace tg
