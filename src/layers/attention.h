@@ -3,11 +3,28 @@
 // rotate_half on the first rot_dims of each head). No parameters: the Q/K/V and
 // output projections are Mappings owned by the block.
 //
-// Shapes: q, k, v, out are (B*T) x d, row b*T + t; head h owns columns [h*hd, (h+1)*hd).
-//   q', k' = rope(q), rope(k)                    per head, (B*H) x T x hd
-//   S = q' k'^T / sqrt(hd)                       (B*H) x T x T, causal: j > i masked
-//   P = softmax(S)  (row-wise, masked entries exactly 0)
-//   out = P v                                    (B*H) x T x hd -> back to (B*T) x d
+// B batch rows, T positions, H heads, hd = d / H, r = rot_dims, half = r / 2.
+// q, k, v, out are (B*T) x d, row b*T + t; head h owns columns [h*hd, (h+1)*hd).
+//
+// Rotary (position t, first r dims of a head; dims >= r pass through):
+//   theta_i = t * base^(-2i / r),  i in [0, half)
+//   y_i        = x_i cos theta_i - x_{i+half} sin theta_i
+//   y_{i+half} = x_{i+half} cos theta_i + x_i sin theta_i
+// Each (i, i+half) pair is rotated by theta_i, so rope(q at t1) . rope(k at t2)
+// depends on t1 - t2 only.
+//
+// Forward, per (b, h) problem (batched over B*H in every matmul):
+//   q', k' = rope(q), rope(k)      (B*H) x T x hd   (v is only rearranged)
+//   S = q' k'^T / sqrt(hd)         (B*H) x T x T
+//   P = softmax(S) row-wise over j <= i; P_ij = 0 exactly for j > i (causal)
+//   out = P v                      (B*H) x T x hd  -> back to (B*T) x d
+// Backward:
+//   dv  = P^T dout                 (B*H) x T x hd
+//   dP  = dout v^T                 (B*H) x T x T
+//   dS  = P * (dP - rowsum(dP * P))   (softmax Jacobian; 0 where masked)
+//   dq' = dS k' / sqrt(hd),  dk' = dS^T q' / sqrt(hd)
+//   dq, dk = rope^-1(dq'), rope^-1(dk')   (rotation is orthogonal: its
+//                                          transpose is the rotation by -theta)
 #include <cstdint>
 
 #include "core/engine.h"
@@ -17,11 +34,14 @@ namespace tg {
 
 class CausalSelfAttention {
  public:
+  // rot_dims = floor(head_dim * rotary_fraction) rounded down to even (0 => no rotary).
   CausalSelfAttention(int64_t d_model, int64_t n_heads, double rotary_fraction = 0.25, double rotary_base = 10000.0);
 
+  // q, k, v: (batch*seq) x d_model. out is resized to (batch*seq) x d_model.
+  // Caches q', k', v and P for backward.
   void forward(Engine& engine, const Tensor& q, const Tensor& k, const Tensor& v, int64_t batch, int64_t seq,
                Tensor& out);
-  // dout -> dq, dk, dv (overwritten) for the q, k, v of the last forward.
+  // dout -> dq, dk, dv (resized and overwritten) for the q, k, v of the last forward.
   void backward(Engine& engine, const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv);
 
   int64_t rotary_dims() const { return rot_dims_; }
@@ -29,19 +49,23 @@ class CausalSelfAttention {
   static double forward_flops(int64_t batch, int64_t seq, int64_t d_model);
 
  private:
-  // (B*T) x d  <->  (B*H) x T x hd, rotating by +angle (to heads) or -angle (from heads).
+  // (B*T) x d  <->  (B*H) x T x hd, rotating by +theta (to heads) or -theta (from heads).
   void to_heads(const Tensor& x, Tensor& heads, bool rotate) const;
   void from_heads(const Tensor& heads, Tensor& x, bool unrotate) const;
-  void build_rotary_tables(int64_t seq);
+  // cos/sin for positions [0, seq); grows only, since position t's row never changes.
+  void ensure_rotary_tables(int64_t seq);
 
   int64_t d_model_, n_heads_, head_dim_, rot_dims_;
   double rotary_base_;
-  int64_t batch_ = 0, seq_ = 0;
-  Tensor cos_, sin_;          // T x rot_dims/2
-  Tensor qh_, kh_, vh_;       // (B*H) x T x hd, q and k rotated
-  Tensor probs_;              // (B*H) x T x T
+  int64_t batch_ = 0, seq_ = 0;  // of the last forward; seq_ == 0 means no forward yet
+  int64_t table_positions_ = 0;
+  Tensor cos_, sin_;          // table_positions_ x rot_dims/2
+  Tensor qh_, kh_, vh_;       // (B*H) x T x hd: q', k', v
+  Tensor probs_;              // (B*H) x T x T: P
   Tensor out_heads_;          // (B*H) x T x hd
-  Tensor d_heads_, d_probs_, dq_heads_, dk_heads_, dv_heads_;
+  Tensor d_heads_;            // (B*H) x T x hd: dout rearranged
+  Tensor d_scores_;           // (B*H) x T x T: dP, then dS in place
+  Tensor dq_heads_, dk_heads_, dv_heads_;
 };
 
 }  // namespace tg

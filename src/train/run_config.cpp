@@ -25,6 +25,7 @@ TrainConfig parse_train_config(ConfigReader r) {
   c.eval_every = r.get_int("eval_every", 100, 0, big);
   c.eval_batches = r.get_int("eval_batches", 8, 1, 1 << 20);
   c.checkpoint_every = r.get_int("checkpoint_every", 0, 0, big);
+  c.keep_checkpoints = r.get_int("keep_checkpoints", 0, 0, big);
   c.schedule = r.get_string("schedule", "stage", {"stage", "global"});
   c.global_steps = r.get_int("global_steps", 0, 0, big);
   c.lr_factor = r.get_double("lr_factor", 0.0, 0.0, 1e3);
@@ -42,7 +43,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"seed", seed},           {"threads", threads},
           {"log_every", log_every}, {"eval_every", eval_every},
           {"eval_batches", eval_batches}, {"checkpoint_every", checkpoint_every},
-          {"schedule", schedule},   {"global_steps", global_steps},
+          {"keep_checkpoints", keep_checkpoints}, {"schedule", schedule},   {"global_steps", global_steps},
           {"lr_factor", lr_factor}};
 }
 

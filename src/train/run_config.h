@@ -26,6 +26,7 @@ struct TrainConfig {
   int64_t eval_every = 100;  // 0: only at the end
   int64_t eval_batches = 8;  // validation = first eval_batches * batch_size windows of the val split
   int64_t checkpoint_every = 0;  // 0: same as eval_every
+  int64_t keep_checkpoints = 0;  // ckpt_<step>.h5 files kept, newest first (0: all); latest.h5 always
   // LR schedule across growth stages. "stage": every stage (a grown checkpoint's
   // training) has its own warmup + cosine over its `steps`; "global": one schedule over
   // global_steps counted from step 0 of the first stage.

@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -24,6 +25,23 @@ std::string format_duration(double seconds) {
   else if (s >= 60) std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
   else std::snprintf(buf, sizeof buf, "%lds", s);
   return buf;
+}
+
+// Keeps the `keep` newest ckpt_<step>.h5 files of a run directory (including
+// those of earlier, resumed invocations); latest.h5 is not among them.
+void remove_old_checkpoints(const fs::path& dir, int64_t keep) {
+  std::vector<std::pair<int64_t, fs::path>> found;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("ckpt_", 0) != 0 || entry.path().extension() != ".h5") continue;
+    try {
+      found.emplace_back(std::stoll(name.substr(5)), entry.path());
+    } catch (const std::exception&) {
+    }
+  }
+  std::sort(found.begin(), found.end());
+  std::error_code ec;
+  for (size_t i = 0; i + keep < found.size(); ++i) fs::remove(found[i].second, ec);
 }
 
 // The data sampler's seed: derived from the run seed but a different stream from init.
@@ -185,6 +203,7 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
       const fs::path ckpt = dir / ("ckpt_" + std::to_string(state_.step) + ".h5");
       save_checkpoint(ckpt.string(), config_json, *model_, optimizer_.get(), state_);
       save_checkpoint(latest.string(), config_json, *model_, optimizer_.get(), state_);
+      if (tc.keep_checkpoints > 0) remove_old_checkpoints(dir, tc.keep_checkpoints);
     }
     if (!last && stop_hook_ && stop_hook_()) {
       result.interrupted = true;

@@ -1,0 +1,129 @@
+"""Reading tokengrow's experiment.h5 and drawing grown-vs-scratch curves.
+
+Shared by experiments/plot.py (PNG from the command line) and
+notebooks/growth_analysis.ipynb. Needs Debian's python3-h5py and python3-matplotlib.
+"""
+import csv
+import math
+import os
+
+import h5py
+import numpy as np
+
+COLORS = {"frontier": "#555555", "stage_size": "#999999", "transformer": "#b07aa1"}
+RECIPE_COLORS = ["#4e79a7", "#e15759", "#59a14f", "#f28e2b", "#76b7b2", "#edc948", "#ff9da7"]
+
+
+def load_experiment(path):
+    """Returns a list of runs: dicts with name, kind, recipe, seed, budget, attrs,
+    the validation curve (step, tokens, flops, val_loss) and growth events."""
+    runs = []
+    with h5py.File(path, "r") as f:
+        for name, group in f["runs"].items():
+            metrics = {k: group["metrics"][k][:] for k in group["metrics"]}
+            has_val = ~np.isnan(metrics["val_loss"])
+            events = {k: group["growth_events"][k][:] for k in group["growth_events"]}
+            attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in group.attrs.items()}
+            runs.append({
+                "name": name,
+                "kind": attrs["kind"],
+                "recipe": attrs.get("recipe", ""),
+                "seed": int(attrs["seed"]),
+                "budget": float(attrs.get("budget", 0.0)),
+                "attrs": attrs,
+                "flops": metrics["flops"][has_val],
+                "tokens": metrics["tokens"][has_val],
+                "step": metrics["step"][has_val],
+                "val_loss": metrics["val_loss"][has_val],
+                "growth": events,
+            })
+    return runs
+
+
+def load_summary(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def plot_curves(runs, axes=None):
+    """Validation loss against cumulative training FLOPs and against tokens: every
+    recipe (one line per seed) against the from-scratch frontier and baselines;
+    growth points marked with circles."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(14, 5.5))
+    else:
+        fig = axes[0].figure
+    recipes = sorted({r["recipe"] for r in runs if r["kind"] == "recipe"})
+    color_of = {name: RECIPE_COLORS[i % len(RECIPE_COLORS)] for i, name in enumerate(recipes)}
+    labelled = set()
+    for run in sorted(runs, key=lambda r: (r["kind"] != "frontier", r["name"])):
+        if run["kind"] == "recipe":
+            color, label, style, width = color_of[run["recipe"]], run["recipe"], "-", 1.8
+        elif run["kind"] == "frontier":
+            color, label, style, width = COLORS["frontier"], "scratch %gx" % run["budget"], "--", 1.0
+        elif run["kind"] == "stage_size":
+            color, label, style, width = COLORS["stage_size"], "scratch, smaller size", ":", 1.0
+        else:
+            color, label, style, width = COLORS["transformer"], "Transformer (matched params)", "-.", 1.2
+        key = (label, run["kind"])
+        for ax, x in zip(axes, ("flops", "tokens")):
+            ax.plot(run[x], run["val_loss"], style, color=color, lw=width,
+                    label=label if key not in labelled else None, alpha=0.9)
+            if run["kind"] == "recipe" and len(run["growth"].get("flops", [])):
+                gx = run["growth"]["flops" if x == "flops" else "tokens"]
+                ax.plot(gx, run["growth"]["loss_before"], "o", color=color, ms=5, mfc="white")
+                ax.plot(gx, run["growth"]["loss_after"], "o", color=color, ms=5)
+        labelled.add(key)
+    for ax, x in zip(axes, ("FLOPs (cumulative, training)", "tokens")):
+        ax.set_xscale("log")
+        ax.set_xlabel(x)
+        ax.set_ylabel("validation loss (nats/token)")
+        ax.grid(alpha=0.3, which="both")
+    finals = [r["val_loss"][-1] for r in runs if len(r["val_loss"])]
+    if finals:
+        lo = min(finals)
+        axes[0].set_ylim(lo - 0.05, lo + 0.8)
+        axes[1].set_ylim(lo - 0.05, lo + 0.8)
+    axes[0].set_title("validation loss vs compute (o: before / after growth)")
+    axes[1].set_title("validation loss vs tokens")
+    axes[1].legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def recipe_table(summary_rows):
+    """Markdown table: per recipe, mean and std over seeds of final loss and compute saved."""
+    def stats(values):
+        values = [float(v) for v in values if v not in ("", "nan") and math.isfinite(float(v))]
+        if not values:
+            return "n/a"
+        mean = sum(values) / len(values)
+        std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
+        return mean, std
+
+    lines = ["| recipe | seeds | final val loss | saved vs frontier (incl. base) | excl. base | conservative (incl. base) |",
+             "|---|---|---|---|---|---|"]
+    recipes = []
+    for row in summary_rows:
+        if row["kind"] == "recipe" and row["recipe"] not in recipes:
+            recipes.append(row["recipe"])
+    for recipe in recipes:
+        rows = [r for r in summary_rows if r["kind"] == "recipe" and r["recipe"] == recipe]
+        cells = []
+        for column, percent in (("final_val_loss", False), ("compute_saved", True),
+                                ("compute_saved_without_base", True), ("compute_saved_conservative", True)):
+            s = stats([r[column] for r in rows])
+            if s == "n/a":
+                cells.append(s)
+            elif percent:
+                cells.append("%+.1f%% ± %.1f" % (100 * s[0], 100 * s[1]))
+            else:
+                cells.append("%.4f ± %.4f" % s)
+        lines.append("| %s | %d | %s |" % (recipe, len(rows), " | ".join(cells)))
+    return "\n".join(lines)
+
+
+def experiment_paths(run_dir):
+    return os.path.join(run_dir, "experiment.h5"), os.path.join(run_dir, "summary.csv")
