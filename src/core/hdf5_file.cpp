@@ -1,67 +1,105 @@
 #include "core/hdf5_file.h"
 
-#include <filesystem>
 #include <algorithm>
+#include <cmath>
+#include <filesystem>
 
 #include "core/error.h"
 
 namespace tg {
 
 namespace {
-// HDF5 prints its error stack to stderr by default; our errors say it in one line.
-void silence_hdf5() {
-  static const bool done = [] {
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    return true;
-  }();
-  (void)done;
-}
+// HDF5 prints its whole error stack to stderr by default; our UserErrors say what
+// went wrong in one line. The setting is per thread in thread-safe builds (Debian's
+// is one), so it is applied on every open rather than once per process.
+void silence_hdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
 // Closes an HDF5 handle at scope exit.
-struct Handle {
-  hid_t id;
-  herr_t (*close)(hid_t);
+class Handle {
+ public:
+  Handle(hid_t id, herr_t (*close)(hid_t)) : id(id), close_(close) {}
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
   ~Handle() {
-    if (id >= 0) close(id);
+    if (id >= 0) close_(id);
   }
+  const hid_t id;
+
+ private:
+  herr_t (*close_)(hid_t);
 };
 
-std::string norm_path(const std::string& p) { return p.empty() ? "/" : p; }
+// "/a//b/" -> "a/b"; the root ("", "/") -> "".
+std::string clean(const std::string& path) {
+  std::string out;
+  size_t start = 0;
+  while (start < path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    if (end > start) out += (out.empty() ? "" : "/") + path.substr(start, end - start);
+    start = end + 1;
+  }
+  return out;
+}
+
+// The name HDF5 calls take (relative to the root group).
+std::string h5_name(const std::string& path) {
+  const std::string c = clean(path);
+  return c.empty() ? "/" : c;
+}
+
+// Link creation property list that makes HDF5 create missing parent groups.
+hid_t intermediate_groups() {
+  const hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  return lcpl;
+}
+
+// Why `path` cannot be opened as an HDF5 file, or "" if it can.
+std::string open_problem(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (!fs::exists(status)) return "no such file";
+  if (fs::is_directory(status)) return "is a directory, not a file";
+  if (!fs::is_regular_file(status)) return "not a regular file";
+  const htri_t is_h5 = H5Fis_hdf5(path.c_str());
+  if (is_h5 < 0) return "cannot read the file (permission denied?)";
+  if (is_h5 == 0) return "not an HDF5 file";
+  return "";
+}
+
 }  // namespace
 
 bool H5File::is_hdf5(const std::string& path) {
   silence_hdf5();
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) return false;
-  return H5Fis_hdf5(path.c_str()) > 0;
+  return open_problem(path).empty();
 }
 
 H5File H5File::create(const std::string& path) {
   silence_hdf5();
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!parent.empty() && !std::filesystem::is_directory(parent, ec))
+    throw UserError(path + ": cannot create file: directory " + parent.string() + " does not exist");
   const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (id < 0) throw UserError(path + ": cannot create HDF5 file (check the directory exists and is writable)");
+  if (id < 0) throw UserError(path + ": cannot create HDF5 file (directory not writable, or the file is open?)");
   return H5File(id, path);
 }
 
-
 H5File H5File::open_read(const std::string& path) {
   silence_hdf5();
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw UserError(path + ": no such file");
-  if (!std::filesystem::is_regular_file(path, ec)) throw UserError(path + ": not a regular file");
-  if (H5Fis_hdf5(path.c_str()) <= 0) throw UserError(path + ": not an HDF5 file");
+  if (const std::string problem = open_problem(path); !problem.empty()) throw UserError(path + ": " + problem);
   const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (id < 0) throw UserError(path + ": cannot open HDF5 file (damaged or truncated?)");
+  if (id < 0) throw UserError(path + ": cannot open HDF5 file (damaged, or being written by another process?)");
   return H5File(id, path);
 }
 
 H5File H5File::open_rw(const std::string& path) {
   silence_hdf5();
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw UserError(path + ": no such file");
-  if (H5Fis_hdf5(path.c_str()) <= 0) throw UserError(path + ": not an HDF5 file");
+  if (const std::string problem = open_problem(path); !problem.empty()) throw UserError(path + ": " + problem);
   const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-  if (id < 0) throw UserError(path + ": cannot open HDF5 file for writing");
+  if (id < 0) throw UserError(path + ": cannot open HDF5 file for writing (read-only, damaged, or open elsewhere?)");
   return H5File(id, path);
 }
 
@@ -82,37 +120,45 @@ H5File::~H5File() {
 }
 
 void H5File::fail(const std::string& where, const std::string& what) const {
-  throw UserError(path_ + ": " + (where.empty() ? "" : norm_path(where) + ": ") + what);
+  const std::string object = clean(where);
+  throw UserError(path_ + ": " + (object.empty() ? "" : "/" + object + ": ") + what);
 }
 
 void H5File::flush() {
-  if (H5Fflush(id_, H5F_SCOPE_LOCAL) < 0) fail("", "flush failed");
+  if (H5Fflush(id_, H5F_SCOPE_LOCAL) < 0) fail("", "flush failed (disk full?)");
 }
 
+// ---- groups and datasets -------------------------------------------------------
+
 bool H5File::exists(const std::string& path) const {
-  if (path.empty() || path == "/") return true;
-  // Check every prefix: H5Lexists fails (not false) when a parent is missing.
-  std::string prefix;
-  size_t start = path[0] == '/' ? 1 : 0;
-  while (start <= path.size()) {
-    const size_t slash = path.find('/', start);
-    prefix = path.substr(0, slash);
-    if (H5Lexists(id_, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
-    if (slash == std::string::npos) break;
-    start = slash + 1;
+  // H5Lexists fails (rather than returning false) when a parent is missing, so
+  // every prefix is checked in turn.
+  const std::string target = clean(path);
+  size_t end = 0;
+  while (end < target.size()) {
+    end = std::min(target.find('/', end + 1), target.size());
+    if (H5Lexists(id_, target.substr(0, end).c_str(), H5P_DEFAULT) <= 0) return false;
   }
   return true;
 }
 
 hid_t H5File::open_object(const std::string& path) const {
   if (!exists(path)) fail(path, "missing");
-  const hid_t id = H5Oopen(id_, norm_path(path).c_str(), H5P_DEFAULT);
+  const hid_t id = H5Oopen(id_, h5_name(path).c_str(), H5P_DEFAULT);
   if (id < 0) fail(path, "cannot open");
   return id;
 }
 
+hid_t H5File::open_dataset(const std::string& path) const {
+  if (!exists(path)) fail(path, "missing dataset");
+  const hid_t id = H5Dopen2(id_, h5_name(path).c_str(), H5P_DEFAULT);
+  if (id < 0) fail(path, "not a dataset");
+  return id;
+}
+
 std::vector<std::string> H5File::list(const std::string& group) const {
-  Handle g{open_object(group), H5Oclose};
+  Handle g(open_object(group), H5Oclose);
+  if (H5Iget_type(g.id) != H5I_GROUP) fail(group, "not a group");
   std::vector<std::string> names;
   H5Literate(
       g.id, H5_INDEX_NAME, H5_ITER_INC, nullptr,
@@ -125,47 +171,61 @@ std::vector<std::string> H5File::list(const std::string& group) const {
   return names;
 }
 
-void H5File::write_dataset(const std::string& path, hid_t mem_type, hid_t file_type, const std::vector<hsize_t>& dims,
-                           const void* data) {
-  if (exists(path) && H5Ldelete(id_, path.c_str(), H5P_DEFAULT) < 0) fail(path, "cannot replace dataset");
-  Handle lcpl{H5Pcreate(H5P_LINK_CREATE), H5Pclose};
-  H5Pset_create_intermediate_group(lcpl.id, 1);
-  Handle space{H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose};
-  Handle set{H5Dcreate2(id_, path.c_str(), file_type, space.id, lcpl.id, H5P_DEFAULT, H5P_DEFAULT), H5Dclose};
-  if (set.id < 0) fail(path, "cannot create dataset");
-  if (H5Dwrite(set.id, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) fail(path, "write failed (disk full?)");
-}
-
 std::vector<int64_t> H5File::shape(const std::string& path) const {
-  Handle set{H5Dopen2(id_, path.c_str(), H5P_DEFAULT), H5Dclose};
-  if (!exists(path) || set.id < 0) fail(path, "missing dataset");
-  Handle space{H5Dget_space(set.id), H5Sclose};
+  Handle set(open_dataset(path), H5Dclose);
+  Handle space(H5Dget_space(set.id), H5Sclose);
   const int rank = H5Sget_simple_extent_ndims(space.id);
-  std::vector<hsize_t> dims(std::max(rank, 0));
+  if (rank < 0) fail(path, "cannot read the dataset's shape");
+  std::vector<hsize_t> dims(rank);
   H5Sget_simple_extent_dims(space.id, dims.data(), nullptr);
   return std::vector<int64_t>(dims.begin(), dims.end());
 }
 
-void H5File::read_dataset(const std::string& path, hid_t mem_type, void* data, size_t expected_elements) const {
-  if (!exists(path)) fail(path, "missing dataset");
-  Handle set{H5Dopen2(id_, path.c_str(), H5P_DEFAULT), H5Dclose};
-  if (set.id < 0) fail(path, "not a dataset");
-  Handle space{H5Dget_space(set.id), H5Sclose};
+size_t H5File::element_count(const std::string& path) const {
+  Handle set(open_dataset(path), H5Dclose);
+  Handle space(H5Dget_space(set.id), H5Sclose);
   const hssize_t n = H5Sget_simple_extent_npoints(space.id);
-  if (n < 0 || static_cast<size_t>(n) != expected_elements)
-    fail(path, "has " + std::to_string(n) + " elements, expected " + std::to_string(expected_elements));
-  if (n > 0 && H5Dread(set.id, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-    fail(path, "read failed (wrong type, or the file is damaged)");
+  if (n < 0) fail(path, "cannot read the dataset's size");
+  return static_cast<size_t>(n);
+}
+
+void H5File::write_dataset(const std::string& path, hid_t mem_type, hid_t file_type, const std::vector<hsize_t>& dims,
+                           const void* data) {
+  const std::string name = h5_name(path);
+  if (clean(path).empty()) fail(path, "cannot write a dataset at the root");
+  if (exists(path) && H5Ldelete(id_, name.c_str(), H5P_DEFAULT) < 0) fail(path, "cannot replace the existing object");
+  Handle lcpl(intermediate_groups(), H5Pclose);
+  // Contiguous layout: these datasets are written once, whole, so chunking would
+  // only add overhead (contiguous datasets have no 4 GiB chunk limit either).
+  Handle space(dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+               H5Sclose);
+  Handle set(H5Dcreate2(id_, name.c_str(), file_type, space.id, lcpl.id, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  if (set.id < 0) fail(path, "cannot create dataset (is a parent a dataset?)");
+  hsize_t n = 1;
+  for (hsize_t d : dims) n *= d;
+  if (n > 0 && H5Dwrite(set.id, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    fail(path, "write failed (disk full?)");
+}
+
+void H5File::read_dataset(const std::string& path, hid_t mem_type, bool integers_only, void* data) const {
+  Handle set(open_dataset(path), H5Dclose);
+  Handle type(H5Dget_type(set.id), H5Tclose);
+  const H5T_class_t cls = H5Tget_class(type.id);
+  if (integers_only && cls != H5T_INTEGER) fail(path, "expected an integer dataset");
+  if (cls != H5T_INTEGER && cls != H5T_FLOAT) fail(path, "expected a numeric dataset");
+  Handle space(H5Dget_space(set.id), H5Sclose);
+  if (H5Sget_simple_extent_npoints(space.id) > 0 && H5Dread(set.id, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    fail(path, "read failed (the file may be damaged)");
 }
 
 void H5File::write_tensor(const std::string& path, const Tensor& t) {
-  std::vector<hsize_t> dims(t.shape().begin(), t.shape().end());
+  const std::vector<hsize_t> dims(t.shape().begin(), t.shape().end());
   write_dataset(path, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, dims, t.data());
 }
 
 Tensor H5File::read_tensor(const std::string& path) const {
   Tensor t(shape(path));
-  read_dataset(path, H5T_NATIVE_FLOAT, t.data(), static_cast<size_t>(t.numel()));
+  read_dataset(path, H5T_NATIVE_FLOAT, false, t.data());
   return t;
 }
 
@@ -174,77 +234,113 @@ void H5File::write_ints(const std::string& path, const std::vector<int64_t>& val
 }
 
 std::vector<int64_t> H5File::read_ints(const std::string& path) const {
-  const auto dims = shape(path);
-  std::vector<int64_t> out(dims.empty() ? 1 : dims[0]);
-  read_dataset(path, H5T_NATIVE_INT64, out.data(), out.size());
+  std::vector<int64_t> out(element_count(path));
+  read_dataset(path, H5T_NATIVE_INT64, true, out.data());
   return out;
 }
 
-void H5File::write_u8(const std::string& path, const std::vector<uint8_t>& values) {
+void H5File::write_uints(const std::string& path, const std::vector<uint64_t>& values) {
+  write_dataset(path, H5T_NATIVE_UINT64, H5T_STD_U64LE, {values.size()}, values.data());
+}
+
+std::vector<uint64_t> H5File::read_uints(const std::string& path) const {
+  std::vector<uint64_t> out(element_count(path));
+  read_dataset(path, H5T_NATIVE_UINT64, true, out.data());
+  return out;
+}
+
+void H5File::write_bytes_u8(const std::string& path, const std::vector<uint8_t>& values) {
   write_dataset(path, H5T_NATIVE_UINT8, H5T_STD_U8LE, {values.size()}, values.data());
 }
 
 std::vector<int32_t> H5File::read_tokens(const std::string& path) const {
-  const auto dims = shape(path);
-  if (dims.size() != 1) fail(path, "expected a 1-D token dataset");
-  std::vector<int32_t> out(dims[0]);
-  read_dataset(path, H5T_NATIVE_INT32, out.data(), out.size());
+  if (shape(path).size() != 1) fail(path, "expected a 1-D token dataset");
+  std::vector<int32_t> out(element_count(path));
+  read_dataset(path, H5T_NATIVE_INT32, true, out.data());
   return out;
 }
 
+std::vector<double> H5File::read_doubles(const std::string& path) const {
+  std::vector<double> out(element_count(path));
+  read_dataset(path, H5T_NATIVE_DOUBLE, false, out.data());
+  return out;
+}
+
+// ---- extendible logs -------------------------------------------------------------
+
 void H5File::append_doubles(const std::string& path, const std::vector<double>& values) {
-  const hsize_t n = values.size();
+  const std::string name = h5_name(path);
   if (!exists(path)) {
-    Handle lcpl{H5Pcreate(H5P_LINK_CREATE), H5Pclose};
-    H5Pset_create_intermediate_group(lcpl.id, 1);
+    // Unlimited 1-D, in chunks of 256 values (2 KiB): small enough that a short
+    // log stays small, large enough that appending row by row is cheap.
+    Handle lcpl(intermediate_groups(), H5Pclose);
     const hsize_t zero = 0, unlimited = H5S_UNLIMITED, chunk = 256;
-    Handle space{H5Screate_simple(1, &zero, &unlimited), H5Sclose};
-    Handle dcpl{H5Pcreate(H5P_DATASET_CREATE), H5Pclose};
+    Handle space(H5Screate_simple(1, &zero, &unlimited), H5Sclose);
+    Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
     H5Pset_chunk(dcpl.id, 1, &chunk);
-    Handle set{H5Dcreate2(id_, path.c_str(), H5T_IEEE_F64LE, space.id, lcpl.id, dcpl.id, H5P_DEFAULT), H5Dclose};
-    if (set.id < 0) fail(path, "cannot create dataset");
+    Handle set(H5Dcreate2(id_, name.c_str(), H5T_IEEE_F64LE, space.id, lcpl.id, dcpl.id, H5P_DEFAULT), H5Dclose);
+    if (set.id < 0) fail(path, "cannot create dataset (is a parent a dataset?)");
   }
-  Handle set{H5Dopen2(id_, path.c_str(), H5P_DEFAULT), H5Dclose};
-  hsize_t old_size = 0;
+  Handle set(open_dataset(path), H5Dclose);
+  hsize_t old_size = 0, max_size = 0;
   {
-    Handle space{H5Dget_space(set.id), H5Sclose};
-    H5Sget_simple_extent_dims(space.id, &old_size, nullptr);
+    Handle space(H5Dget_space(set.id), H5Sclose);
+    if (H5Sget_simple_extent_ndims(space.id) != 1) fail(path, "cannot append: not a 1-D dataset");
+    H5Sget_simple_extent_dims(space.id, &old_size, &max_size);
   }
+  if (max_size != H5S_UNLIMITED) fail(path, "cannot append: not an extendible dataset");
+  const hsize_t n = values.size();
+  if (n == 0) return;
   const hsize_t new_size = old_size + n;
   if (H5Dset_extent(set.id, &new_size) < 0) fail(path, "cannot extend dataset");
-  Handle file_space{H5Dget_space(set.id), H5Sclose};
+  Handle file_space(H5Dget_space(set.id), H5Sclose);
   H5Sselect_hyperslab(file_space.id, H5S_SELECT_SET, &old_size, nullptr, &n, nullptr);
-  Handle mem_space{H5Screate_simple(1, &n, nullptr), H5Sclose};
+  Handle mem_space(H5Screate_simple(1, &n, nullptr), H5Sclose);
   if (H5Dwrite(set.id, H5T_NATIVE_DOUBLE, mem_space.id, file_space.id, H5P_DEFAULT, values.data()) < 0)
     fail(path, "append failed (disk full?)");
 }
 
 void H5File::resize_doubles(const std::string& path, size_t n) {
-  if (!exists(path)) fail(path, "missing dataset");
-  Handle set{H5Dopen2(id_, path.c_str(), H5P_DEFAULT), H5Dclose};
+  Handle set(open_dataset(path), H5Dclose);
   const hsize_t size = n;
-  if (set.id < 0 || H5Dset_extent(set.id, &size) < 0) fail(path, "cannot resize dataset");
+  if (H5Dset_extent(set.id, &size) < 0) fail(path, "cannot resize: not an extendible dataset");
 }
 
-std::vector<double> H5File::read_doubles(const std::string& path) const {
-  const auto dims = shape(path);
-  std::vector<double> out(dims.empty() ? 1 : dims[0]);
-  read_dataset(path, H5T_NATIVE_DOUBLE, out.data(), out.size());
-  return out;
+// ---- attributes ------------------------------------------------------------------
+
+hid_t H5File::open_attr(const std::string& path, const std::string& name) const {
+  if (!has_attr(path, name)) fail(path, "missing attribute \"" + name + "\"");
+  Handle obj(open_object(path), H5Oclose);
+  const hid_t attr = H5Aopen(obj.id, name.c_str(), H5P_DEFAULT);
+  if (attr < 0) fail(path, "cannot open attribute \"" + name + "\"");
+  // Every attribute we read is a single value; an array would overrun the buffer.
+  Handle space(H5Aget_space(attr), H5Sclose);
+  if (H5Sget_simple_extent_npoints(space.id) != 1) {
+    H5Aclose(attr);
+    fail(path, "attribute \"" + name + "\" is not a single value");
+  }
+  return attr;
 }
 
 void H5File::set_attr_raw(const std::string& path, const std::string& name, hid_t type, const void* data) {
-  Handle obj{open_object(path), H5Oclose};
-  if (H5Aexists(obj.id, name.c_str()) > 0) H5Adelete(obj.id, name.c_str());
-  Handle space{H5Screate(H5S_SCALAR), H5Sclose};
-  Handle attr{H5Acreate2(obj.id, name.c_str(), type, space.id, H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
-  if (attr.id < 0 || H5Awrite(attr.id, type, data) < 0) fail(path, "cannot write attribute " + name);
+  if (!exists(path)) {
+    Handle lcpl(intermediate_groups(), H5Pclose);
+    Handle group(H5Gcreate2(id_, h5_name(path).c_str(), lcpl.id, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+    if (group.id < 0) fail(path, "cannot create group");
+  }
+  Handle obj(open_object(path), H5Oclose);
+  if (H5Aexists(obj.id, name.c_str()) > 0 && H5Adelete(obj.id, name.c_str()) < 0)
+    fail(path, "cannot replace attribute \"" + name + "\"");
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle attr(H5Acreate2(obj.id, name.c_str(), type, space.id, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (attr.id < 0 || H5Awrite(attr.id, type, data) < 0) fail(path, "cannot write attribute \"" + name + "\"");
 }
 
 void H5File::set_attr(const std::string& path, const std::string& name, const std::string& value) {
-  // Variable-length UTF-8 string: h5py reads it back as str, and it has no size cap
-  // beyond the 64 KiB attribute limit.
-  Handle type{H5Tcopy(H5T_C_S1), H5Tclose};
+  // Variable-length UTF-8: h5py reads it back as str, and the text lives in the
+  // global heap, so long values (a JSON config) are not bound by the 64 KiB
+  // object-header limit.
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_size(type.id, H5T_VARIABLE);
   H5Tset_cset(type.id, H5T_CSET_UTF8);
   const char* ptr = value.c_str();
@@ -261,49 +357,59 @@ void H5File::set_attr(const std::string& path, const std::string& name, int64_t 
 
 bool H5File::has_attr(const std::string& path, const std::string& name) const {
   if (!exists(path)) return false;
-  Handle obj{open_object(path), H5Oclose};
+  Handle obj(open_object(path), H5Oclose);
   return H5Aexists(obj.id, name.c_str()) > 0;
 }
 
 std::string H5File::get_attr_string(const std::string& path, const std::string& name) const {
-  if (!has_attr(path, name)) fail(path, "missing attribute \"" + name + "\"");
-  Handle obj{open_object(path), H5Oclose};
-  Handle attr{H5Aopen(obj.id, name.c_str(), H5P_DEFAULT), H5Aclose};
-  Handle stored{H5Aget_type(attr.id), H5Tclose};
+  Handle attr(open_attr(path, name), H5Aclose);
+  Handle stored(H5Aget_type(attr.id), H5Tclose);
   if (H5Tget_class(stored.id) != H5T_STRING) fail(path, "attribute \"" + name + "\" is not a string");
   if (H5Tis_variable_str(stored.id) > 0) {
-    Handle type{H5Tcopy(H5T_C_S1), H5Tclose};
+    Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(type.id, H5T_VARIABLE);
     H5Tset_cset(type.id, H5Tget_cset(stored.id));
     char* ptr = nullptr;
-    if (H5Aread(attr.id, type.id, &ptr) < 0 || !ptr) fail(path, "cannot read attribute " + name);
-    std::string value(ptr);
+    if (H5Aread(attr.id, type.id, &ptr) < 0) fail(path, "cannot read attribute \"" + name + "\"");
+    std::string value = ptr ? ptr : "";
     H5free_memory(ptr);
     return value;
   }
+  // Fixed-length (as other tools may write): NUL-padded or space-padded.
   const size_t size = H5Tget_size(stored.id);
   std::string value(size, '\0');
-  if (H5Aread(attr.id, stored.id, value.data()) < 0) fail(path, "cannot read attribute " + name);
-  value.resize(value.find('\0') == std::string::npos ? size : value.find('\0'));
+  if (H5Aread(attr.id, stored.id, value.data()) < 0) fail(path, "cannot read attribute \"" + name + "\"");
+  value.resize(std::min(value.find('\0'), size));
+  if (H5Tget_strpad(stored.id) == H5T_STR_SPACEPAD) value.erase(value.find_last_not_of(' ') + 1);
   return value;
 }
 
 double H5File::get_attr_double(const std::string& path, const std::string& name) const {
-  if (!has_attr(path, name)) fail(path, "missing attribute \"" + name + "\"");
-  Handle obj{open_object(path), H5Oclose};
-  Handle attr{H5Aopen(obj.id, name.c_str(), H5P_DEFAULT), H5Aclose};
+  Handle attr(open_attr(path, name), H5Aclose);
+  Handle stored(H5Aget_type(attr.id), H5Tclose);
+  const H5T_class_t cls = H5Tget_class(stored.id);
   double value = 0;
-  if (H5Aread(attr.id, H5T_NATIVE_DOUBLE, &value) < 0) fail(path, "attribute \"" + name + "\" is not a number");
+  if ((cls != H5T_INTEGER && cls != H5T_FLOAT) || H5Aread(attr.id, H5T_NATIVE_DOUBLE, &value) < 0)
+    fail(path, "attribute \"" + name + "\" is not a number");
   return value;
 }
 
 int64_t H5File::get_attr_int(const std::string& path, const std::string& name) const {
-  if (!has_attr(path, name)) fail(path, "missing attribute \"" + name + "\"");
-  Handle obj{open_object(path), H5Oclose};
-  Handle attr{H5Aopen(obj.id, name.c_str(), H5P_DEFAULT), H5Aclose};
-  int64_t value = 0;
-  if (H5Aread(attr.id, H5T_NATIVE_INT64, &value) < 0) fail(path, "attribute \"" + name + "\" is not an integer");
-  return value;
+  Handle attr(open_attr(path, name), H5Aclose);
+  Handle stored(H5Aget_type(attr.id), H5Tclose);
+  const H5T_class_t cls = H5Tget_class(stored.id);
+  if (cls == H5T_INTEGER) {
+    int64_t value = 0;
+    if (H5Aread(attr.id, H5T_NATIVE_INT64, &value) < 0) fail(path, "cannot read attribute \"" + name + "\"");
+    return value;
+  }
+  // A float holding a whole number (e.g. written by a tool that stores all numbers
+  // as float64) is accepted; anything else would silently truncate.
+  double value = 0;
+  if (cls != H5T_FLOAT || H5Aread(attr.id, H5T_NATIVE_DOUBLE, &value) < 0 || value != std::floor(value) ||
+      std::abs(value) > 9.0e18)
+    fail(path, "attribute \"" + name + "\" is not an integer");
+  return static_cast<int64_t>(value);
 }
 
 }  // namespace tg

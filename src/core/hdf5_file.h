@@ -1,9 +1,15 @@
 #pragma once
 // A small RAII layer over the HDF5 C API: what checkpoints, corpora and metrics
-// need, with every failure turned into a UserError that names the file and path.
+// need, with every failure turned into a UserError of one line that names the file
+// (and the object inside it): "data.h5: no such file", "ckpt.h5: /state/step: missing".
 //
-// Paths are slash-separated ("model/layers/0/ffn/keys"); writing creates the
-// intermediate groups. Attribute paths "" and "/" mean the root group.
+// Paths are slash-separated ("model/layers/0/ffn/keys"), relative to the root;
+// writing a dataset or an attribute creates the missing groups on the way. "" and
+// "/" mean the root group.
+//
+// Stored types (what h5py sees): tensors float32, ints int64, uints uint64, bytes
+// uint8, logs float64 (extendible, chunked), string attributes variable-length UTF-8
+// (read back by h5py as str).
 #include <hdf5.h>
 
 #include <cstdint>
@@ -16,10 +22,10 @@ namespace tg {
 
 class H5File {
  public:
-  static H5File create(const std::string& path);     // truncates
+  static H5File create(const std::string& path);  // truncates an existing file
   static H5File open_read(const std::string& path);
   static H5File open_rw(const std::string& path);
-  // True if path is an HDF5 file (false for missing, unreadable or other files).
+  // True if path is a readable HDF5 file (false for missing, unreadable or other files).
   static bool is_hdf5(const std::string& path);
 
   H5File(H5File&& other) noexcept;
@@ -29,25 +35,33 @@ class H5File {
   ~H5File();
 
   const std::string& path() const { return path_; }
+  // True if the object exists; false (never an error) when a parent is missing.
   bool exists(const std::string& path) const;
-  std::vector<std::string> list(const std::string& group) const;  // child names, sorted
-
-  void write_tensor(const std::string& path, const Tensor& t);
-  Tensor read_tensor(const std::string& path) const;
-  void write_ints(const std::string& path, const std::vector<int64_t>& values);
-  std::vector<int64_t> read_ints(const std::string& path) const;
-  void write_u8(const std::string& path, const std::vector<uint8_t>& values);
-  // Any integer dataset, converted by HDF5 to int32.
-  std::vector<int32_t> read_tokens(const std::string& path) const;
-  // Shape of a dataset.
+  // Names of a group's children, sorted.
+  std::vector<std::string> list(const std::string& group) const;
+  // Dimensions of a dataset (empty for a scalar).
   std::vector<int64_t> shape(const std::string& path) const;
+
+  // Writing a dataset replaces any existing object of that name.
+  void write_tensor(const std::string& path, const Tensor& t);
+  Tensor read_tensor(const std::string& path) const;  // any numeric dataset, as float32
+  void write_ints(const std::string& path, const std::vector<int64_t>& values);
+  std::vector<int64_t> read_ints(const std::string& path) const;  // any integer dataset
+  void write_uints(const std::string& path, const std::vector<uint64_t>& values);  // e.g. RNG states
+  std::vector<uint64_t> read_uints(const std::string& path) const;
+  void write_bytes_u8(const std::string& path, const std::vector<uint8_t>& values);
+  // Any 1-D integer dataset, converted by HDF5 to int32 (token ids).
+  std::vector<int32_t> read_tokens(const std::string& path) const;
 
   // Appends to an extendible 1-D float64 dataset, creating it on first use.
   void append_doubles(const std::string& path, const std::vector<double>& values);
-  std::vector<double> read_doubles(const std::string& path) const;
+  std::vector<double> read_doubles(const std::string& path) const;  // any numeric dataset
   // Shrinks (or grows, zero-filled) an extendible 1-D dataset to n elements.
   void resize_doubles(const std::string& path, size_t n);
 
+  // Attributes of a group or dataset; setting one replaces it (and creates a
+  // missing group). Numeric getters convert between integer and float storage but
+  // reject a non-integral value for get_attr_int.
   void set_attr(const std::string& path, const std::string& name, const std::string& value);
   void set_attr(const std::string& path, const std::string& name, double value);
   void set_attr(const std::string& path, const std::string& name, int64_t value);
@@ -62,9 +76,14 @@ class H5File {
   H5File(hid_t id, std::string path) : id_(id), path_(std::move(path)) {}
   [[noreturn]] void fail(const std::string& where, const std::string& what) const;
   hid_t open_object(const std::string& path) const;  // caller closes with H5Oclose
+  hid_t open_dataset(const std::string& path) const;  // caller closes with H5Dclose
+  hid_t open_attr(const std::string& path, const std::string& name) const;  // caller closes with H5Aclose
   void write_dataset(const std::string& path, hid_t mem_type, hid_t file_type, const std::vector<hsize_t>& dims,
                      const void* data);
-  void read_dataset(const std::string& path, hid_t mem_type, void* data, size_t expected_elements) const;
+  // Reads a whole numeric dataset (integer-typed only, if asked) converted to
+  // mem_type; data must hold element_count(path) values.
+  void read_dataset(const std::string& path, hid_t mem_type, bool integers_only, void* data) const;
+  size_t element_count(const std::string& path) const;
   void set_attr_raw(const std::string& path, const std::string& name, hid_t type, const void* data);
 
   hid_t id_ = -1;

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <filesystem>
 
+#include "core/checksum.h"
+#include "core/durable_file.h"
 #include "core/error.h"
 #include "core/hdf5_file.h"
 #include "train/run_config.h"
@@ -22,31 +24,50 @@ std::string model_path(const std::string& name) { return "model/" + name; }
 
 void save_checkpoint(const std::string& path, const nlohmann::json& config, LanguageModel& model, AdamW* optimizer,
                      const TrainState& state) {
-  const std::string tmp = path + ".tmp";
-  {
+  const std::string tmp = temp_path_for(path);
+  try {
     H5File file = H5File::create(tmp);
     file.set_attr("/", "format", std::string(kFormat));
     file.set_attr("/", "format_version", int64_t{1});
-    file.set_attr("/", "config", config.dump());
-    for (Parameter* p : model.parameters()) file.write_tensor(model_path(p->name), p->value);
+    const std::string config_text = config.dump();
+    file.set_attr("/", "config", config_text);
+    // One checksum per section, so a reader that loads only the model verifies only it.
+    Checksum model_sum, optimizer_sum, state_sum;
+    model_sum.add(config_text);
+    for (Parameter* p : model.parameters()) {
+      file.write_tensor(model_path(p->name), p->value);
+      model_sum.add(p->name);
+      model_sum.add(p->value.data(), p->value.bytes());
+    }
     for (Pattention* p : model.pattentions()) {
-      file.set_attr(model_path(p->name()), "tau", static_cast<double>(p->tau()));
-      file.set_attr(model_path(p->name()), "normalization", to_string(p->norm()));
+      const std::string group = model_path(p->name());
+      const double tau = p->tau();
+      file.set_attr(group, "tau", tau);
+      file.set_attr(group, "normalization", to_string(p->norm()));
+      model_sum.add_value(tau);
       const auto& a = p->tau_anneal();
       if (a.steps > 0) {
-        file.set_attr(model_path(p->name()), "tau_anneal_from", static_cast<double>(a.from));
-        file.set_attr(model_path(p->name()), "tau_anneal_to", static_cast<double>(a.to));
-        file.set_attr(model_path(p->name()), "tau_anneal_start_step", a.start_step);
-        file.set_attr(model_path(p->name()), "tau_anneal_steps", a.steps);
+        file.set_attr(group, "tau_anneal_from", static_cast<double>(a.from));
+        file.set_attr(group, "tau_anneal_to", static_cast<double>(a.to));
+        file.set_attr(group, "tau_anneal_start_step", a.start_step);
+        file.set_attr(group, "tau_anneal_steps", a.steps);
+        model_sum.add_value(a);
       }
     }
+    crash_point("checkpoint.model_written");
     if (optimizer) {
       for (auto& [name, s] : optimizer->states()) {
         file.write_tensor("optimizer/exp_avg/" + name, s.exp_avg);
         file.write_tensor("optimizer/exp_avg_sq/" + name, s.exp_avg_sq);
         file.write_ints("optimizer/row_steps/" + name, s.row_steps);
+        optimizer_sum.add(name);
+        optimizer_sum.add(s.exp_avg.data(), s.exp_avg.bytes());
+        optimizer_sum.add(s.exp_avg_sq.data(), s.exp_avg_sq.bytes());
+        optimizer_sum.add_vector(s.row_steps);
       }
+      file.set_attr("/", "optimizer_checksum", optimizer_sum.hex());
     }
+    const std::vector<int64_t> ints = {state.step, state.stage, state.stage_start_step, state.tokens};
     file.write_ints("state/step", {state.step});
     file.write_ints("state/stage", {state.stage});
     file.write_ints("state/stage_start_step", {state.stage_start_step});
@@ -55,14 +76,18 @@ void save_checkpoint(const std::string& path, const nlohmann::json& config, Lang
     file.set_attr("state", "flops", state.flops);
     file.set_attr("state", "wall_s", state.wall_s);
     file.set_attr("state", "peak_lr", state.peak_lr);
+    state_sum.add_vector(ints);
+    state_sum.add_vector(rng_to_ints(state.data_rng));
+    for (double v : {state.flops, state.wall_s, state.peak_lr}) state_sum.add_value(v);
+    file.set_attr("/", "model_checksum", model_sum.hex());
+    file.set_attr("/", "state_checksum", state_sum.hex());
     file.flush();
+  } catch (...) {
+    discard_file(tmp);
+    throw;
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp);
-    throw UserError(path + ": cannot write checkpoint: " + ec.message());
-  }
+  crash_point("checkpoint.written");
+  publish_file(tmp, path);
 }
 
 static void check_format(const H5File& file) {
@@ -83,6 +108,13 @@ nlohmann::json read_checkpoint_config(const std::string& path) {
 void load_checkpoint(const std::string& path, LanguageModel& model, AdamW* optimizer, TrainState* state) {
   H5File file = H5File::open_read(path);
   check_format(file);
+  auto verify = [&](const char* attr, const Checksum& sum, const char* what) {
+    if (!file.has_attr("/", attr)) throw UserError(path + ": no " + attr + " attribute; cannot verify the " + what);
+    if (file.get_attr_string("/", attr) != sum.hex())
+      throw UserError(path + ": " + what + " checksum mismatch (the file is damaged); use an earlier checkpoint");
+  };
+  Checksum model_sum, optimizer_sum, state_sum;
+  model_sum.add(file.get_attr_string("/", "config"));
   for (Parameter* p : model.parameters()) {
     const std::string where = model_path(p->name);
     if (!file.exists(where)) throw UserError(path + ": missing parameter /" + where);
@@ -90,21 +122,27 @@ void load_checkpoint(const std::string& path, LanguageModel& model, AdamW* optim
       throw UserError(path + ": /" + where + " has shape " + Tensor(file.shape(where)).shape_string() +
                       ", the model expects " + p->value.shape_string());
     p->value = file.read_tensor(where);
+    model_sum.add(p->name);
+    model_sum.add(p->value.data(), p->value.bytes());
   }
   for (Pattention* p : model.pattentions()) {
+    const std::string group = model_path(p->name());
+    const double stored_tau = file.get_attr_double(group, "tau");
+    model_sum.add_value(stored_tau);
     // Dynamic tau is a function of n; fixed tau is whatever the file stored.
     if (model.config().tau_mode == TauMode::Dynamic) p->set_tau(std::sqrt(static_cast<float>(p->n_tokens())));
-    else p->set_tau(static_cast<float>(file.get_attr_double(model_path(p->name()), "tau")));
-    const std::string group = model_path(p->name());
+    else p->set_tau(static_cast<float>(stored_tau));
     if (file.has_attr(group, "tau_anneal_steps")) {
       Pattention::TauAnneal a;
       a.from = static_cast<float>(file.get_attr_double(group, "tau_anneal_from"));
       a.to = static_cast<float>(file.get_attr_double(group, "tau_anneal_to"));
       a.start_step = file.get_attr_int(group, "tau_anneal_start_step");
       a.steps = file.get_attr_int(group, "tau_anneal_steps");
+      model_sum.add_value(a);
       p->set_tau_anneal(a);  // tau stays the stored value, the one at the checkpoint's step
     }
   }
+  verify("model_checksum", model_sum, "model");
   if (optimizer) {
     for (auto& [name, s] : optimizer->states()) {
       const std::string m = "optimizer/exp_avg/" + name;
@@ -112,7 +150,14 @@ void load_checkpoint(const std::string& path, LanguageModel& model, AdamW* optim
       s.exp_avg = file.read_tensor(m);
       s.exp_avg_sq = file.read_tensor("optimizer/exp_avg_sq/" + name);
       s.row_steps = file.read_ints("optimizer/row_steps/" + name);
+      if (s.exp_avg.shape() != s.exp_avg_sq.shape() || s.exp_avg.numel() % static_cast<int64_t>(std::max<size_t>(1, s.row_steps.size())) != 0)
+        throw UserError(path + ": optimizer state of " + name + " has inconsistent shapes");
+      optimizer_sum.add(name);
+      optimizer_sum.add(s.exp_avg.data(), s.exp_avg.bytes());
+      optimizer_sum.add(s.exp_avg_sq.data(), s.exp_avg_sq.bytes());
+      optimizer_sum.add_vector(s.row_steps);
     }
+    verify("optimizer_checksum", optimizer_sum, "optimizer state");
   }
   if (state) {
     state->step = file.read_ints("state/step").at(0);
@@ -125,6 +170,10 @@ void load_checkpoint(const std::string& path, LanguageModel& model, AdamW* optim
     state->flops = file.get_attr_double("state", "flops");
     state->wall_s = file.get_attr_double("state", "wall_s");
     state->peak_lr = file.get_attr_double("state", "peak_lr");
+    state_sum.add_vector(std::vector<int64_t>{state->step, state->stage, state->stage_start_step, state->tokens});
+    state_sum.add_vector(rng);
+    for (double v : {state->flops, state->wall_s, state->peak_lr}) state_sum.add_value(v);
+    verify("state_checksum", state_sum, "training state");
   }
 }
 

@@ -1,9 +1,11 @@
 #include "train/corpus.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
@@ -11,6 +13,25 @@
 #include "core/hdf5_file.h"
 
 namespace tg {
+
+namespace {
+const char* const kCorpusFormat = "tokengrow-corpus";
+const int64_t kCorpusFormatVersion = 1;
+
+// The whole file as bytes; UserError naming the file if it cannot be read.
+std::string read_text_file(const std::string& file) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status status = fs::status(file, ec);
+  if (!fs::exists(status)) throw UserError(file + ": no such file");
+  if (!fs::is_regular_file(status)) throw UserError(file + ": not a regular file");
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream buffer;
+  if (in) buffer << in.rdbuf();
+  if (!in || in.bad()) throw UserError(file + ": cannot read text file (permission denied?)");
+  return buffer.str();
+}
+}  // namespace
 
 std::vector<int32_t> tokenize_bytes(const std::string& text) {
   std::vector<int32_t> tokens(text.size());
@@ -29,35 +50,35 @@ CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std:
     throw UserError("--val-fraction must be in [0, 0.5], got " + std::to_string(val_fraction));
   if (text_files.empty()) throw UserError("no text files given");
   std::string text;
-  for (const auto& file : text_files) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw UserError(file + ": cannot open text file");
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    text += buffer.str();
-  }
+  for (const auto& file : text_files) text += read_text_file(file);
   if (text.empty()) throw UserError("the text files are empty; nothing to prepare");
   const int64_t n = static_cast<int64_t>(text.size());
   const int64_t n_val = static_cast<int64_t>(std::floor(static_cast<double>(n) * val_fraction));
-  std::vector<uint8_t> train(text.begin(), text.end() - n_val), val(text.end() - n_val, text.end());
+  const std::vector<uint8_t> train(text.begin(), text.end() - n_val), val(text.end() - n_val, text.end());
 
+  // Written under a temporary name and renamed into place: a failure (disk full,
+  // Ctrl-C) never leaves a half-written corpus or clobbers an existing one.
   const std::string tmp = out_path + ".tmp";
-  {
+  try {
     H5File file = H5File::create(tmp);
-    file.write_u8("train", train);
-    file.write_u8("val", val);
-    file.set_attr("/", "format", std::string("tokengrow-corpus"));
-    file.set_attr("/", "format_version", int64_t{1});
+    file.write_bytes_u8("train", train);
+    file.write_bytes_u8("val", val);
+    file.set_attr("/", "format", std::string(kCorpusFormat));
+    file.set_attr("/", "format_version", kCorpusFormatVersion);
     file.set_attr("/", "tokenizer", std::string("bytes"));
     file.set_attr("/", "vocab_size", int64_t{256});
     file.set_attr("/", "sources", nlohmann::json(text_files).dump());
     file.set_attr("/", "val_fraction", val_fraction);
     file.flush();
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    throw;
   }
   std::error_code ec;
   std::filesystem::rename(tmp, out_path, ec);
   if (ec) {
-    std::filesystem::remove(tmp);
+    std::filesystem::remove(tmp, ec);
     throw UserError(out_path + ": cannot write corpus: " + ec.message());
   }
   return {"bytes", 256, static_cast<int64_t>(train.size()), n_val};
@@ -65,12 +86,19 @@ CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std:
 
 Corpus load_corpus(const std::string& path) {
   H5File file = H5File::open_read(path);
-  if (!file.has_attr("/", "format") || file.get_attr_string("/", "format") != "tokengrow-corpus")
-    throw UserError(path + ": not a tokengrow corpus (no format = \"tokengrow-corpus\" attribute; "
-                           "make one with `tokengrow prepare`)");
+  if (!file.has_attr("/", "format") || file.get_attr_string("/", "format") != kCorpusFormat)
+    throw UserError(path + ": not a tokengrow corpus (no format = \"" + std::string(kCorpusFormat) +
+                    "\" attribute; make one with `tokengrow prepare`)");
+  if (file.has_attr("/", "format_version") && file.get_attr_int("/", "format_version") > kCorpusFormatVersion)
+    throw UserError(path + ": corpus format version " + std::to_string(file.get_attr_int("/", "format_version")) +
+                    " is newer than this tokengrow understands (" + std::to_string(kCorpusFormatVersion) + ")");
   Corpus c;
   c.info.tokenizer = file.get_attr_string("/", "tokenizer");
+  if (c.info.tokenizer != "bytes")
+    throw UserError(path + ": unknown tokenizer \"" + c.info.tokenizer + "\" (this tokengrow knows \"bytes\")");
   c.info.vocab_size = file.get_attr_int("/", "vocab_size");
+  for (const char* split : {"train", "val"})
+    if (!file.exists(split)) throw UserError(path + ": corpus has no /" + std::string(split) + " dataset");
   c.train = file.read_tokens("train");
   c.val = file.read_tokens("val");
   c.info.train_tokens = static_cast<int64_t>(c.train.size());
@@ -85,9 +113,11 @@ Corpus load_corpus(const std::string& path) {
 
 BatchSampler::BatchSampler(const std::vector<int32_t>* tokens, int64_t batch, int64_t seq_len, uint64_t seed)
     : tokens_(tokens), batch_(batch), seq_len_(seq_len), rng_(seed) {
+  if (batch_ < 1 || seq_len_ < 1) throw std::invalid_argument("BatchSampler: batch and seq_len must be positive");
   if (static_cast<int64_t>(tokens_->size()) < seq_len_ + 1)
-    throw UserError("the training split has " + std::to_string(tokens_->size()) + " tokens, but one sequence needs " +
-                    std::to_string(seq_len_ + 1));
+    throw UserError("the training split has " + std::to_string(tokens_->size()) + " tokens, but one sequence of seq_len " +
+                    std::to_string(seq_len_) + " needs " + std::to_string(seq_len_ + 1) +
+                    " (use more text, or a smaller seq_len)");
 }
 
 void BatchSampler::next(std::vector<int32_t>& inputs, std::vector<int32_t>& targets) {
@@ -106,6 +136,10 @@ int64_t window_count(int64_t n_tokens, int64_t seq_len) { return n_tokens / (seq
 
 void window_batch(const std::vector<int32_t>& tokens, int64_t seq_len, int64_t first_window, int64_t count,
                   std::vector<int32_t>& inputs, std::vector<int32_t>& targets) {
+  if (first_window < 0 || count < 0 ||
+      first_window + count > window_count(static_cast<int64_t>(tokens.size()), seq_len))
+    throw std::out_of_range("window_batch: windows [" + std::to_string(first_window) + ", " +
+                            std::to_string(first_window + count) + ") beyond the token sequence");
   inputs.resize(count * seq_len);
   targets.resize(count * seq_len);
   for (int64_t w = 0; w < count; ++w) {

@@ -37,8 +37,10 @@ CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std:
 Corpus load_corpus(const std::string& path);
 
 // Training batches: `batch` windows of seq_len + 1 tokens at uniformly random
-// offsets; inputs are window[0..seq), targets window[1..seq]. The sampler's RNG
-// state is the run's data position (saved in checkpoints).
+// offsets in [0, N - seq_len - 1]; inputs are window[0..seq), targets
+// window[1..seq]. The sampler's RNG state is the run's data position (saved in
+// checkpoints). It keeps a pointer to the tokens, which must outlive it; a split
+// shorter than seq_len + 1 tokens is a UserError.
 class BatchSampler {
  public:
   BatchSampler(const std::vector<int32_t>* tokens, int64_t batch, int64_t seq_len, uint64_t seed);
@@ -53,7 +55,8 @@ class BatchSampler {
 };
 
 // Evaluation windows: consecutive, non-overlapping windows of seq_len + 1 tokens;
-// the last partial window is dropped.
+// the last partial window is dropped. window_batch fills `count` windows starting
+// at window `first_window` (std::out_of_range past the last whole window).
 int64_t window_count(int64_t n_tokens, int64_t seq_len);
 void window_batch(const std::vector<int32_t>& tokens, int64_t seq_len, int64_t first_window, int64_t count,
                   std::vector<int32_t>& inputs, std::vector<int32_t>& targets);

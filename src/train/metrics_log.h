@@ -2,8 +2,9 @@
 // A run's metrics file, metrics.h5: one 1-D float64 dataset per column, one row
 // per log point. Columns: step, tokens, flops, train_loss, val_loss, val_ppl, lr,
 // wall_s, n_params, stage (val_* are NaN where no validation ran; train_loss is
-// NaN for the step-0 row). Opened, appended and closed per row, so a crash loses
-// at most the row being written.
+// NaN for the step-0 row); root attribute format = "tokengrow-metrics". Opened,
+// appended and closed per row, so a crash loses at most the row being written (a
+// partial row is dropped on the next read or append).
 #include <cstdint>
 #include <string>
 #include <vector>

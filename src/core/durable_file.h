@@ -1,0 +1,26 @@
+#pragma once
+// Crash-safe publication of a file: written in full under a temporary name, then
+//   fsync(tmp) -> rename(tmp, final) -> fsync(directory)
+// so that at every instant `final` is either the old complete file or the new
+// complete file, also after a power cut. Used for checkpoints, corpora, grown
+// models and experiment summaries.
+#include <string>
+
+namespace tg {
+
+// The temporary name writers use for `final_path` (same directory, so rename is atomic).
+std::string temp_path_for(const std::string& final_path);
+
+// Publishes a finished temporary file. On failure removes it, leaves final_path
+// untouched and throws UserError naming the file and the OS error.
+void publish_file(const std::string& tmp_path, const std::string& final_path);
+
+// Removes a temporary file if present (after a failed write); never throws.
+void discard_file(const std::string& tmp_path) noexcept;
+
+// Test hook for the fault-injection tests: if the environment variable
+// TOKENGROW_CRASH_AT is "<name>" or "<name>:<n>", the process kills itself with
+// SIGKILL at the first (or n-th) time it passes this point. Otherwise a no-op.
+void crash_point(const char* name);
+
+}  // namespace tg
