@@ -79,7 +79,7 @@ std::vector<float> normal_vector(int64_t n, Rng& rng) {
 
 }  // namespace
 
-TEST_CASE("Rotary dims: floor(head_dim * fraction) rounded down to even; bad shapes rejected", "[attention]") {
+TEST_CASE("Rotary dims: floor(head_dim * fraction) rounded down to even, bad shapes rejected", "[attention]") {
   REQUIRE(CausalSelfAttention(8, 2, 0.0).rotary_dims() == 0);
   REQUIRE(CausalSelfAttention(8, 2, 0.25).rotary_dims() == 0);  // hd 4 -> 1 -> 0
   REQUIRE(CausalSelfAttention(8, 2, 1.0).rotary_dims() == 4);
