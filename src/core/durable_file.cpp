@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 
@@ -49,6 +50,20 @@ void publish_file(const std::string& tmp_path, const std::string& final_path) {
   fs::path dir = fs::path(final_path).parent_path();
   if (dir.empty()) dir = ".";
   fsync_or_throw(dir.string(), O_RDONLY | O_DIRECTORY, "directory");
+}
+
+void write_text_file_durably(const std::string& path, const std::string& text) {
+  const std::string tmp = temp_path_for(path);
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) {
+      discard_file(tmp);
+      throw UserError(path + ": cannot write (disk full or no permission?)");
+    }
+  }
+  publish_file(tmp, path);
 }
 
 void crash_point(const char* name) {

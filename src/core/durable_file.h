@@ -15,6 +15,9 @@ std::string temp_path_for(const std::string& final_path);
 // untouched and throws UserError naming the file and the OS error.
 void publish_file(const std::string& tmp_path, const std::string& final_path);
 
+// Writes `text` to path through a temporary file and publish_file().
+void write_text_file_durably(const std::string& path, const std::string& text);
+
 // Removes a temporary file if present (after a failed write); never throws.
 void discard_file(const std::string& tmp_path) noexcept;
 

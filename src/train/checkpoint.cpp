@@ -76,7 +76,12 @@ void save_checkpoint(const std::string& path, const nlohmann::json& config, Lang
     file.set_attr("state", "flops", state.flops);
     file.set_attr("state", "wall_s", state.wall_s);
     file.set_attr("state", "peak_lr", state.peak_lr);
+    file.set_attr("state", "lr_scale", state.lr_scale);
+    file.set_attr("state", "skipped_steps", state.skipped_steps);
+    file.set_attr("state", "rollbacks", state.rollbacks);
     state_sum.add_vector(ints);
+    state_sum.add_vector(std::vector<int64_t>{state.skipped_steps, state.rollbacks});
+    state_sum.add_value(state.lr_scale);
     state_sum.add_vector(rng_to_ints(state.data_rng));
     for (double v : {state.flops, state.wall_s, state.peak_lr}) state_sum.add_value(v);
     file.set_attr("/", "model_checksum", model_sum.hex());
@@ -170,7 +175,12 @@ void load_checkpoint(const std::string& path, LanguageModel& model, AdamW* optim
     state->flops = file.get_attr_double("state", "flops");
     state->wall_s = file.get_attr_double("state", "wall_s");
     state->peak_lr = file.get_attr_double("state", "peak_lr");
+    state->lr_scale = file.get_attr_double("state", "lr_scale");
+    state->skipped_steps = file.get_attr_int("state", "skipped_steps");
+    state->rollbacks = file.get_attr_int("state", "rollbacks");
     state_sum.add_vector(std::vector<int64_t>{state->step, state->stage, state->stage_start_step, state->tokens});
+    state_sum.add_vector(std::vector<int64_t>{state->skipped_steps, state->rollbacks});
+    state_sum.add_value(state->lr_scale);
     state_sum.add_vector(rng);
     for (double v : {state->flops, state->wall_s, state->peak_lr}) state_sum.add_value(v);
     verify("state_checksum", state_sum, "training state");

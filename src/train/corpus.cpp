@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/durable_file.h"
 #include "core/error.h"
 #include "core/hdf5_file.h"
 
@@ -56,9 +57,10 @@ CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std:
   const int64_t n_val = static_cast<int64_t>(std::floor(static_cast<double>(n) * val_fraction));
   const std::vector<uint8_t> train(text.begin(), text.end() - n_val), val(text.end() - n_val, text.end());
 
-  // Written under a temporary name and renamed into place: a failure (disk full,
-  // Ctrl-C) never leaves a half-written corpus or clobbers an existing one.
-  const std::string tmp = out_path + ".tmp";
+  // Written under a temporary name and published (fsync, rename, directory fsync):
+  // a failure (disk full, Ctrl-C) never leaves a half-written corpus or clobbers an
+  // existing one.
+  const std::string tmp = temp_path_for(out_path);
   try {
     H5File file = H5File::create(tmp);
     file.write_bytes_u8("train", train);
@@ -71,16 +73,10 @@ CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std:
     file.set_attr("/", "val_fraction", val_fraction);
     file.flush();
   } catch (...) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
+    discard_file(tmp);
     throw;
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, out_path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw UserError(out_path + ": cannot write corpus: " + ec.message());
-  }
+  publish_file(tmp, out_path);
   return {"bytes", 256, static_cast<int64_t>(train.size()), n_val};
 }
 

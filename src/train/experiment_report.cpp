@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/durable_file.h"
 #include "core/error.h"
 #include "core/hdf5_file.h"
 #include "train/compute_saved.h"
@@ -48,15 +49,6 @@ std::string fmt(double v, const char* f = "%.4f") {
 
 std::string pct(double v) { return std::isfinite(v) ? fmt(100.0 * v, "%+.1f%%") : "n/a"; }
 
-void write_text_atomically(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << text;
-    if (!out) throw UserError(tmp.string() + ": write failed");
-  }
-  fs::rename(tmp, path);
-}
 }  // namespace
 
 void write_experiment_report(const ExperimentConfig& config, const std::string& out_dir,
@@ -111,23 +103,25 @@ void write_experiment_report(const ExperimentConfig& config, const std::string& 
 
   // experiment.h5
   const fs::path h5_path = fs::path(out_dir) / "experiment.h5";
-  const std::string tmp = h5_path.string() + ".tmp";
-  {
+  const std::string tmp = temp_path_for(h5_path.string());
+  try {
     H5File file = H5File::create(tmp);
     file.set_attr("/", "format", std::string("tokengrow-experiment"));
     file.set_attr("/", "config_file", config.file);
     file.set_attr("/", "description", config.description);
     for (const RunResult& r : results) {
       const std::string g = "runs/" + r.plan->name;
-      const char* columns[] = {"step", "tokens", "flops", "train_loss", "val_loss", "val_ppl", "lr", "wall_s", "n_params", "stage"};
-      std::vector<std::vector<double>> cols(10);
+      const char* columns[] = {"step", "tokens", "flops", "train_loss", "val_loss", "val_ppl",
+                               "lr", "wall_s", "n_params", "stage", "skipped_steps", "rollbacks"};
+      std::vector<std::vector<double>> cols(12);
       for (const auto& row : r.rows) {
         const double v[] = {static_cast<double>(row.step), static_cast<double>(row.tokens), row.flops, row.train_loss,
                             row.val_loss, row.val_ppl, row.lr, row.wall_s, static_cast<double>(row.n_params),
-                            static_cast<double>(row.stage)};
-        for (int c = 0; c < 10; ++c) cols[c].push_back(v[c]);
+                            static_cast<double>(row.stage), static_cast<double>(row.skipped_steps),
+                            static_cast<double>(row.rollbacks)};
+        for (int c = 0; c < 12; ++c) cols[c].push_back(v[c]);
       }
-      for (int c = 0; c < 10; ++c) file.append_doubles(g + "/metrics/" + columns[c], cols[c]);
+      for (int c = 0; c < 12; ++c) file.append_doubles(g + "/metrics/" + columns[c], cols[c]);
       for (const char* field : {"stage", "step", "tokens", "flops", "loss_before", "loss_after"}) {
         std::vector<double> values;
         for (const auto& e : r.growth) values.push_back(e[field].get<double>());
@@ -151,8 +145,11 @@ void write_experiment_report(const ExperimentConfig& config, const std::string& 
       file.set_attr(g, "frontier_extrapolated", static_cast<int64_t>(r.extrapolated));
     }
     file.flush();
+  } catch (...) {
+    discard_file(tmp);
+    throw;
   }
-  fs::rename(tmp, h5_path);
+  publish_file(tmp, h5_path.string());
 
   // summary.csv
   std::ostringstream csv;
@@ -164,7 +161,7 @@ void write_experiment_report(const ExperimentConfig& config, const std::string& 
         << "," << r.n_params << "," << r.final_val_loss << "," << std::exp(r.final_val_loss) << "," << r.total_flops
         << "," << r.base_flops << "," << r.tokens << "," << r.wall_s << "," << r.saved << "," << r.saved_without_base
         << "," << r.conservative << "," << r.conservative_without_base << "," << (r.extrapolated ? 1 : 0) << "\n";
-  write_text_atomically(fs::path(out_dir) / "summary.csv", csv.str());
+  write_text_file_durably((fs::path(out_dir) / "summary.csv").string(), csv.str());
 
   // summary.md
   std::ostringstream md;
@@ -205,7 +202,7 @@ void write_experiment_report(const ExperimentConfig& config, const std::string& 
        << cell(loss, false) << " | " << cell(s, true) << " | " << cell(sb, true) << " | " << cell(c, true) << " | "
        << cell(cb, true) << " |\n";
   }
-  write_text_atomically(fs::path(out_dir) / "summary.md", md.str());
+  write_text_file_durably((fs::path(out_dir) / "summary.md").string(), md.str());
   (void)out;
 }
 

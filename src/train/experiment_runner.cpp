@@ -6,7 +6,9 @@
 #include <fstream>
 #include <map>
 
+#include "core/durable_file.h"
 #include "core/error.h"
+#include "core/run_lock.h"
 #include "growth/grow_checkpoint.h"
 #include "model/language_model.h"
 #include "train/experiment_report.h"
@@ -38,13 +40,7 @@ nlohmann::json token_counts(const StageSpec& s) {
 }
 
 void write_json_atomically(const fs::path& path, const nlohmann::json& j) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << j.dump(2) << "\n";
-    if (!out) throw UserError(tmp.string() + ": write failed");
-  }
-  fs::rename(tmp, path);
+  write_text_file_durably(path.string(), j.dump(2) + "\n");
 }
 }  // namespace
 
@@ -208,7 +204,7 @@ bool ExperimentRunner::execute(const PlannedRun& run) {
 }
 
 bool ExperimentRunner::run() {
-  fs::create_directories(out_dir_);
+  const RunLock lock(out_dir_);
   out_ << "experiment " << config_.file << ": " << plan_.size() << " runs into " << out_dir_
        << "; reference (1x) FLOPs " << reference_flops_ << "\n";
   for (size_t i = 0; i < plan_.size(); ++i) {

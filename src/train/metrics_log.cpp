@@ -12,13 +12,14 @@ namespace tg {
 namespace {
 const char* const kFormat = "tokengrow-metrics";
 const char* const kColumns[] = {"step", "tokens", "flops", "train_loss", "val_loss",
-                                "val_ppl", "lr", "wall_s", "n_params", "stage"};
+                                "val_ppl", "lr", "wall_s", "n_params", "stage", "skipped_steps", "rollbacks"};
 
 // Every column is float64 (one dataset type for plotting tools); the integer
 // columns are exact up to 2^53, far beyond any step, token or parameter count.
 std::vector<double> to_values(const MetricsRow& r) {
   return {static_cast<double>(r.step), static_cast<double>(r.tokens), r.flops, r.train_loss, r.val_loss, r.val_ppl,
-          r.lr, r.wall_s, static_cast<double>(r.n_params), static_cast<double>(r.stage)};
+          r.lr, r.wall_s, static_cast<double>(r.n_params), static_cast<double>(r.stage),
+          static_cast<double>(r.skipped_steps), static_cast<double>(r.rollbacks)};
 }
 
 // A crash between two column appends leaves columns of unequal length; the
@@ -70,6 +71,8 @@ std::vector<MetricsRow> MetricsLog::read() const {
     r.wall_s = cols[7][i];
     r.n_params = static_cast<int64_t>(cols[8][i]);
     r.stage = static_cast<int64_t>(cols[9][i]);
+    r.skipped_steps = static_cast<int64_t>(cols[10][i]);
+    r.rollbacks = static_cast<int64_t>(cols[11][i]);
   }
   return rows;
 }

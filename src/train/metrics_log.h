@@ -22,6 +22,8 @@ struct MetricsRow {
   double wall_s = 0;
   int64_t n_params = 0;
   int64_t stage = 0;
+  int64_t skipped_steps = 0;  // cumulative steps skipped for non-finite loss or gradient
+  int64_t rollbacks = 0;      // cumulative rollbacks to the last checkpoint
 };
 
 class MetricsLog {

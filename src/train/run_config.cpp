@@ -29,6 +29,9 @@ TrainConfig parse_train_config(ConfigReader r) {
   c.schedule = r.get_string("schedule", "stage", {"stage", "global"});
   c.global_steps = r.get_int("global_steps", 0, 0, big);
   c.lr_factor = r.get_double("lr_factor", 0.0, 0.0, 1e3);
+  c.max_bad_steps = r.get_int("max_bad_steps", 5, 1, 1 << 20);
+  c.on_divergence = r.get_string("on_divergence", "rollback", {"rollback", "stop"});
+  c.rollback_lr_factor = r.get_double("rollback_lr_factor", 0.5, 1e-6, 1.0);
   r.finish();
   return c;
 }
@@ -44,7 +47,8 @@ nlohmann::json TrainConfig::to_json() const {
           {"log_every", log_every}, {"eval_every", eval_every},
           {"eval_batches", eval_batches}, {"checkpoint_every", checkpoint_every},
           {"keep_checkpoints", keep_checkpoints}, {"schedule", schedule},   {"global_steps", global_steps},
-          {"lr_factor", lr_factor}};
+          {"lr_factor", lr_factor}, {"max_bad_steps", max_bad_steps},
+          {"on_divergence", on_divergence}, {"rollback_lr_factor", rollback_lr_factor}};
 }
 
 nlohmann::json RunConfig::to_json() const {

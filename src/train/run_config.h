@@ -33,6 +33,12 @@ struct TrainConfig {
   std::string schedule = "stage";
   int64_t global_steps = 0;      // "global" only; 0: steps
   double lr_factor = 0;          // > 0: this stage's peak lr = lr_factor x the previous stage's
+  // Non-finite loss or gradient norm: the step is skipped (no update) and counted.
+  // After max_bad_steps in a row: "rollback" reloads latest.h5 and multiplies the LR
+  // by rollback_lr_factor from then on; "stop" ends the run with an error.
+  int64_t max_bad_steps = 5;
+  std::string on_divergence = "rollback";
+  double rollback_lr_factor = 0.5;
   nlohmann::json to_json() const;
 };
 

@@ -12,6 +12,9 @@ struct TrainState {
   int64_t tokens = 0;      // training tokens consumed
   double flops = 0;        // cumulative training FLOPs (3 x forward, see docs/flops.md)
   double wall_s = 0;       // cumulative training wall time
+  double lr_scale = 1;     // product of rollback_lr_factor over rollbacks
+  int64_t skipped_steps = 0;  // steps skipped for a non-finite loss or gradient
+  int64_t rollbacks = 0;
   double peak_lr = 0;      // peak LR of the current stage (a next stage's lr_factor scales it)
   std::array<uint64_t, 4> data_rng{};  // batch sampler state: the data position
 };

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/run_lock.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
 #include "train/lr_schedule.h"
@@ -78,14 +79,13 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
   const fs::path dir(out_dir);
   const fs::path latest = dir / "latest.h5";
   const fs::path metrics_path = dir / "metrics.h5";
+  const RunLock lock(out_dir);  // before looking at or touching anything in the directory
   std::error_code ec;
   const bool resume = !start_checkpoint.empty() && fs::exists(latest) &&
                       fs::equivalent(fs::path(start_checkpoint), latest, ec);
   if (!resume && (fs::exists(latest) || fs::exists(metrics_path)))
     throw UserError(out_dir + ": already holds a run (latest.h5 / metrics.h5); resume it with --resume " + out_dir +
                     " or choose another --out");
-  fs::create_directories(dir, ec);
-  if (ec) throw UserError(out_dir + ": cannot create run directory: " + ec.message());
 
   BatchSampler sampler(&corpus_.train, batch, seq, data_seed(tc.seed));
   if (start_checkpoint.empty()) {
@@ -129,7 +129,8 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
 
   auto write_row = [&](double train_loss, double val_loss, double lr) {
     metrics.append({state_.step, state_.tokens, state_.flops, train_loss, val_loss,
-                    std::isnan(val_loss) ? val_loss : std::exp(val_loss), lr, state_.wall_s, n_params, state_.stage});
+                    std::isnan(val_loss) ? val_loss : std::exp(val_loss), lr, state_.wall_s, n_params, state_.stage,
+                    state_.skipped_steps, state_.rollbacks});
   };
 
   model_->set_step(state_.step);
@@ -142,21 +143,51 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
   }
 
   std::vector<int32_t> inputs, targets;
+  int64_t consecutive_bad = 0;
   double loss_sum = 0;
   int64_t loss_count = 0;
   auto interval_start = std::chrono::steady_clock::now();
   int64_t interval_tokens = 0;
   while (state_.step < end_step) {
     const auto t0 = std::chrono::steady_clock::now();
-    const double lr = lr_at(state_.step);
+    const double lr = lr_at(state_.step) * state_.lr_scale;
     model_->set_step(state_.step);
+    if (step_hook_) step_hook_(state_.step + 1, *model_);
     sampler.next(inputs, targets);
     model_->zero_grad();
     const double loss = model_->forward(engine_, inputs, targets, batch, seq, true);
-    if (!std::isfinite(loss))
-      throw std::runtime_error("training loss became non-finite at step " + std::to_string(state_.step + 1));
-    model_->backward(engine_);
-    optimizer_->clip_grad_norm(tc.grad_clip);
+    double grad_norm = loss;
+    if (std::isfinite(loss)) {
+      model_->backward(engine_);
+      grad_norm = optimizer_->clip_grad_norm(tc.grad_clip);
+    }
+    if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
+      // No update: the parameters and moments stay as they were.
+      ++state_.skipped_steps;
+      ++consecutive_bad;
+      state_.data_rng = sampler.rng_state();
+      out_ << "step " << state_.step + 1 << ": non-finite " << (std::isfinite(loss) ? "gradient" : "loss")
+           << ", skipped (" << consecutive_bad << " in a row, " << state_.skipped_steps << " in all)" << std::endl;
+      if (consecutive_bad < tc.max_bad_steps) continue;
+      const std::string why = std::to_string(consecutive_bad) + " consecutive non-finite steps at step " +
+                              std::to_string(state_.step + 1);
+      if (tc.on_divergence == "stop" || !fs::exists(latest))
+        throw UserError(out_dir + ": training diverged: " + why +
+                        (tc.on_divergence == "stop" ? "" : " and no checkpoint to roll back to") +
+                        "; lower train.lr or raise train.warmup_steps");
+      const TrainState failed = state_;
+      load_checkpoint(latest.string(), *model_, optimizer_.get(), &state_);
+      state_.skipped_steps = failed.skipped_steps;
+      state_.rollbacks = failed.rollbacks + 1;
+      state_.lr_scale = failed.lr_scale * tc.rollback_lr_factor;
+      sampler.set_rng_state(state_.data_rng);
+      if (fs::exists(metrics_path)) MetricsLog(metrics_path.string()).truncate_after(state_.step);
+      out_ << "rolled back to " << latest.string() << " (step " << state_.step << ") after " << why
+           << "; learning rate now x" << state_.lr_scale << std::endl;
+      consecutive_bad = 0;
+      continue;
+    }
+    consecutive_bad = 0;
     optimizer_->step(lr);
     ++state_.step;
     state_.tokens += batch * seq;

@@ -46,6 +46,9 @@ class Trainer {
   // Called after every step; returning true stops the run there without a final
   // checkpoint, as a kill would (used to test and exercise resumption).
   void set_stop_hook(std::function<bool()> hook) { stop_hook_ = std::move(hook); }
+  // Called before every forward pass with the step about to be taken (tests use it
+  // to inject faults such as a NaN parameter).
+  void set_step_hook(std::function<void(int64_t, LanguageModel&)> hook) { step_hook_ = std::move(hook); }
 
   LanguageModel& model() { return *model_; }
 
@@ -60,6 +63,7 @@ class Trainer {
   std::unique_ptr<AdamW> optimizer_;
   TrainState state_;
   std::function<bool()> stop_hook_;
+  std::function<void(int64_t, LanguageModel&)> step_hook_;
 };
 
 }  // namespace tg
