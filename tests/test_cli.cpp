@@ -126,12 +126,12 @@ TEST_CASE("CLI: bad configs give one clear error naming file and key, exit 2, no
   SECTION("missing data file") { expect_train_error(dir, config_text(dir.file("nope.h5")), {"nope.h5", "no such file"}); }
   SECTION("data file is not HDF5") {
     write_file(dir.file("fake.h5"), "just text");
-    expect_train_error(dir, config_text(dir.file("fake.h5")), {"fake.h5", "not an HDF5 file"});
+    expect_train_error(dir, config_text(dir.file("fake.h5")), {"fake.h5", "not a tokengrow corpus", "not HDF5"});
   }
   SECTION("HDF5 file that is not a corpus") {
     write_file(dir.file("good.json"), config_text(data));
     REQUIRE(cli({"train", "--config", dir.file("good.json"), "--out", dir.file("run_ok")}).code == 0);
-    expect_train_error(dir, config_text(dir.file("run_ok/metrics.h5")), {"metrics.h5", "not a tokengrow corpus"});
+    expect_train_error(dir, config_text(dir.file("run_ok/metrics.h5")), {"metrics.h5", "a tokengrow metrics, not a corpus"});
   }
   SECTION("corpus shorter than one sequence") {
     write_file(dir.file("short.txt"), "tiny text");
@@ -162,9 +162,9 @@ TEST_CASE("CLI: bad flags and files for each subcommand exit 2 with a clear mess
   expect(cli({"prepare", "--text", dir.file("t.txt"), "--out", dir.file("o.h5"), "--val-fraction", "0.9"}), "--val-fraction");
   REQUIRE_FALSE(fs::exists(dir.file("o.h5")));
   write_file(dir.file("notckpt.h5"), "plain");
-  expect(cli({"eval", "--ckpt", dir.file("notckpt.h5"), "--text", dir.file("t.txt")}), "not an HDF5 file");
+  expect(cli({"eval", "--ckpt", dir.file("notckpt.h5"), "--text", dir.file("t.txt")}), "not HDF5");
   REQUIRE(cli({"prepare", "--text", dir.file("t.txt"), "--out", dir.file("corpus.h5")}).code == 0);
-  expect(cli({"eval", "--ckpt", dir.file("corpus.h5"), "--text", dir.file("t.txt")}), "not a tokengrow checkpoint");
+  expect(cli({"eval", "--ckpt", dir.file("corpus.h5"), "--text", dir.file("t.txt")}), "a tokengrow corpus, not a checkpoint");
   expect(cli({"inspect", dir.file("absent.h5")}), "no such file");
   expect(cli({"sample", "--ckpt", dir.file("corpus.h5"), "--tokens", "-1"}), "--tokens");
   expect(cli({"eval", "--ckpt", dir.file("corpus.h5")}), "exactly one of --data or --text");

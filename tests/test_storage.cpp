@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/hdf5_file.h"
+#include "core/sealed_file.h"
 #include "core/rng.h"
 #include "test_data.h"
 #include "train/corpus.h"
@@ -227,7 +228,7 @@ TEST_CASE("H5File appends to extendible float64 logs across reopenings", "[hdf5]
   REQUIRE(f.read_doubles("logs/loss") == std::vector<double>{1.5, 2.5});
 }
 
-TEST_CASE("h5py reads string attributes back as str", "[hdf5]") {
+TEST_CASE("h5py reads sealed files, and string attributes back as str", "[hdf5][seal]") {
   // Debian's python3-h5py lives in the system interpreter, which a pyenv or venv
   // python3 earlier on PATH may hide.
   std::string python;
@@ -242,11 +243,10 @@ TEST_CASE("h5py reads string attributes back as str", "[hdf5]") {
   }
   TempDir dir("h5py");
   const std::string path = dir.file("s.h5");
-  {
-    H5File f = H5File::create(path);
+  write_sealed(path, "corpus", [](H5File& f) {
     f.set_attr("/", "format", std::string("tokengrow-corpus"));
     f.write_bytes_u8("train", {1, 2, 3});
-  }
+  });
   const std::string script = "import h5py, sys; f = h5py.File(sys.argv[1], 'r'); a = f.attrs['format']; "
                              "sys.exit(0 if isinstance(a, str) and a == 'tokengrow-corpus' and "
                              "f['train'].dtype == 'uint8' else 1)";
@@ -292,7 +292,7 @@ TEST_CASE("prepare_corpus splits off the last val_fraction and round-trips the b
 
   const H5File f = H5File::open_read(out);
   REQUIRE(f.get_attr_string("/", "format") == "tokengrow-corpus");
-  REQUIRE(f.get_attr_int("/", "format_version") == 1);
+  REQUIRE(f.get_attr_int("/", "format_version") == 2);
   REQUIRE(f.get_attr_string("/", "tokenizer") == "bytes");
   REQUIRE(f.get_attr_int("/", "vocab_size") == 256);
   REQUIRE(nlohmann::json::parse(f.get_attr_string("/", "sources")) ==
@@ -330,17 +330,20 @@ TEST_CASE("load_corpus rejects files that are not tokengrow corpora", "[corpus]"
   TempDir dir("corpus_load");
   { H5File::create(dir.file("other.h5")).write_ints("x", {1}); }
   write_file(dir.file("text.h5"), "hello");
-  require_user_error([&] { load_corpus(dir.file("other.h5")); }, {"other.h5", "not a tokengrow corpus", "format"});
-  require_user_error([&] { load_corpus(dir.file("text.h5")); }, {"text.h5", "not an HDF5 file"});
+  require_user_error([&] { load_corpus(dir.file("other.h5")); },
+                     {"other.h5", "HDF5 file without a tokengrow seal", "expected a tokengrow corpus"});
+  require_user_error([&] { load_corpus(dir.file("text.h5")); }, {"text.h5", "not a tokengrow corpus", "not HDF5"});
   require_user_error([&] { load_corpus(dir.file("absent.h5")); }, {"absent.h5", "no such file"});
-  {
-    H5File f = H5File::create(dir.file("no_val.h5"));
+  write_sealed(dir.file("no_val.h5"), "corpus", [](H5File& f) {
     f.set_attr("/", "format", std::string("tokengrow-corpus"));
     f.set_attr("/", "tokenizer", std::string("bytes"));
     f.set_attr("/", "vocab_size", int64_t{256});
     f.write_bytes_u8("train", {1, 2, 3});
-  }
+  });
   require_user_error([&] { load_corpus(dir.file("no_val.h5")); }, {"no_val.h5", "/val"});
+  write_sealed(dir.file("metrics_kind.h5"), "metrics", [](H5File& f) { f.write_ints("x", {1}); });
+  require_user_error([&] { load_corpus(dir.file("metrics_kind.h5")); },
+                     {"metrics_kind.h5", "a tokengrow metrics, not a corpus"});
 }
 
 TEST_CASE("BatchSampler draws deterministic in-range windows with shifted targets", "[corpus]") {
@@ -438,6 +441,8 @@ MetricsRow row(int64_t step, double val_loss) {
   r.wall_s = 0.5 * static_cast<double>(step);
   r.n_params = 123456789;
   r.stage = step / 20;
+  r.skipped_steps = step / 7;
+  r.rollbacks = step / 25;
   return r;
 }
 
@@ -452,6 +457,8 @@ void require_equal(const MetricsRow& a, const MetricsRow& b) {
   REQUIRE(a.wall_s == b.wall_s);
   REQUIRE(a.n_params == b.n_params);
   REQUIRE(a.stage == b.stage);
+  REQUIRE(a.skipped_steps == b.skipped_steps);
+  REQUIRE(a.rollbacks == b.rollbacks);
 }
 }  // namespace
 
@@ -481,29 +488,32 @@ TEST_CASE("MetricsLog appends rows, preserves NaN and continues after reopening"
   require_equal(reopened.read().back(), rows[2]);
 }
 
-TEST_CASE("MetricsLog drops a partial row left by a crash and keeps columns aligned", "[metrics]") {
+TEST_CASE("MetricsLog is rewritten whole: a write interrupted before publication leaves the previous log",
+          "[metrics]") {
   TempDir dir("metrics_crash");
   const std::string path = dir.file("metrics.h5");
   MetricsLog log(path);
   log.append(row(0, 3.0));
-  {
-    // A crash part-way through the second append: only three columns got it.
-    H5File f = H5File::open_rw(path);
-    for (const char* c : {"step", "tokens", "flops"}) f.append_doubles(c, {999.0});
-  }
-  REQUIRE(log.read().size() == 1);
-  log.append(row(10, 2.0));
-  const auto back = log.read();
+  // A crash part-way through the next write leaves only a partial temporary file.
+  write_file(path + ".tmp", "partial HDF5 bytes");
+  REQUIRE(MetricsLog(path).read().size() == 1);
+  MetricsLog resumed(path);
+  resumed.append(row(10, 2.0));
+  const auto back = MetricsLog(path).read();
   REQUIRE(back.size() == 2);
   require_equal(back[0], row(0, 3.0));
   require_equal(back[1], row(10, 2.0));
+  REQUIRE_FALSE(fs::exists(path + ".tmp"));
 }
 
 TEST_CASE("MetricsLog refuses files that are not metrics logs", "[metrics]") {
   TempDir dir("metrics_bad");
   TempDir corpus_dir("metrics_bad_corpus");
   const std::string corpus = testing::make_corpus(corpus_dir, 1000);
-  require_user_error([&] { MetricsLog(corpus).read(); }, {"corpus.h5", "not a tokengrow metrics file"});
-  require_user_error([&] { MetricsLog(corpus).append(row(0, 1.0)); }, {"corpus.h5", "not a tokengrow metrics file"});
+  require_user_error([&] { MetricsLog(corpus).read(); }, {"corpus.h5", "a tokengrow corpus, not a metrics"});
+  require_user_error([&] { MetricsLog(corpus).append(row(0, 1.0)); }, {"corpus.h5", "a tokengrow corpus, not a metrics"});
+  write_sealed(dir.file("unformatted.h5"), "metrics", [](H5File& f) { f.write_ints("x", {1}); });
+  require_user_error([&] { MetricsLog(dir.file("unformatted.h5")).read(); },
+                     {"unformatted.h5", "not a tokengrow metrics file"});
   require_user_error([&] { MetricsLog(dir.file("absent.h5")).read(); }, {"absent.h5", "no such file"});
 }

@@ -76,13 +76,15 @@ bool H5File::is_hdf5(const std::string& path) {
   return open_problem(path).empty();
 }
 
-H5File H5File::create(const std::string& path) {
+H5File H5File::create(const std::string& path, int64_t userblock_bytes) {
   silence_hdf5();
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   std::error_code ec;
   if (!parent.empty() && !std::filesystem::is_directory(parent, ec))
     throw UserError(path + ": cannot create file: directory " + parent.string() + " does not exist");
-  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+  if (userblock_bytes > 0) H5Pset_userblock(fcpl.id, static_cast<hsize_t>(userblock_bytes));
+  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.id, H5P_DEFAULT);
   if (id < 0) throw UserError(path + ": cannot create HDF5 file (directory not writable, or the file is open?)");
   return H5File(id, path);
 }
@@ -126,6 +128,12 @@ void H5File::fail(const std::string& where, const std::string& what) const {
 
 void H5File::flush() {
   if (H5Fflush(id_, H5F_SCOPE_LOCAL) < 0) fail("", "flush failed (disk full?)");
+}
+
+void H5File::close() {
+  const hid_t id = id_;
+  id_ = -1;
+  if (id >= 0 && H5Fclose(id) < 0) throw UserError(path_ + ": write failed when closing the file (disk full?)");
 }
 
 // ---- groups and datasets -------------------------------------------------------

@@ -22,7 +22,9 @@ namespace tg {
 
 class H5File {
  public:
-  static H5File create(const std::string& path);  // truncates an existing file
+  // Truncates an existing file. userblock_bytes > 0 reserves that many bytes at the
+  // start of the file that HDF5 never touches (see sealed_file.h).
+  static H5File create(const std::string& path, int64_t userblock_bytes = 0);
   static H5File open_read(const std::string& path);
   static H5File open_rw(const std::string& path);
   // True if path is a readable HDF5 file (false for missing, unreadable or other files).
@@ -71,6 +73,9 @@ class H5File {
   int64_t get_attr_int(const std::string& path, const std::string& name) const;
 
   void flush();
+  // Closes the file, reporting a failure (a full disk shows up here, when HDF5
+  // writes its cached metadata); the destructor closes silently.
+  void close();
 
  private:
   H5File(hid_t id, std::string path) : id_(id), path_(std::move(path)) {}

@@ -3,16 +3,17 @@
 #include <cmath>
 #include <filesystem>
 
-#include "core/checksum.h"
 #include "core/durable_file.h"
 #include "core/error.h"
 #include "core/hdf5_file.h"
+#include "core/sealed_file.h"
 #include "train/run_config.h"
 
 namespace tg {
 
 namespace {
-const char* kFormat = "tokengrow-checkpoint";
+const char* const kFormat = "tokengrow-checkpoint";
+const char* const kKind = "checkpoint";  // the seal's kind
 
 std::vector<int64_t> rng_to_ints(const std::array<uint64_t, 4>& s) {
   return {static_cast<int64_t>(s[0]), static_cast<int64_t>(s[1]), static_cast<int64_t>(s[2]), static_cast<int64_t>(s[3])};
@@ -24,34 +25,22 @@ std::string model_path(const std::string& name) { return "model/" + name; }
 
 void save_checkpoint(const std::string& path, const nlohmann::json& config, LanguageModel& model, AdamW* optimizer,
                      const TrainState& state) {
-  const std::string tmp = temp_path_for(path);
-  try {
-    H5File file = H5File::create(tmp);
+  // Sealed (whole-file CRC-32, checked before any load) and published atomically.
+  write_sealed(path, kKind, [&](H5File& file) {
     file.set_attr("/", "format", std::string(kFormat));
-    file.set_attr("/", "format_version", int64_t{1});
-    const std::string config_text = config.dump();
-    file.set_attr("/", "config", config_text);
-    // One checksum per section, so a reader that loads only the model verifies only it.
-    Checksum model_sum, optimizer_sum, state_sum;
-    model_sum.add(config_text);
-    for (Parameter* p : model.parameters()) {
-      file.write_tensor(model_path(p->name), p->value);
-      model_sum.add(p->name);
-      model_sum.add(p->value.data(), p->value.bytes());
-    }
+    file.set_attr("/", "format_version", int64_t{2});
+    file.set_attr("/", "config", config.dump());
+    for (Parameter* p : model.parameters()) file.write_tensor(model_path(p->name), p->value);
     for (Pattention* p : model.pattentions()) {
       const std::string group = model_path(p->name());
-      const double tau = p->tau();
-      file.set_attr(group, "tau", tau);
+      file.set_attr(group, "tau", static_cast<double>(p->tau()));
       file.set_attr(group, "normalization", to_string(p->norm()));
-      model_sum.add_value(tau);
       const auto& a = p->tau_anneal();
       if (a.steps > 0) {
         file.set_attr(group, "tau_anneal_from", static_cast<double>(a.from));
         file.set_attr(group, "tau_anneal_to", static_cast<double>(a.to));
         file.set_attr(group, "tau_anneal_start_step", a.start_step);
         file.set_attr(group, "tau_anneal_steps", a.steps);
-        model_sum.add_value(a);
       }
     }
     crash_point("checkpoint.model_written");
@@ -60,14 +49,8 @@ void save_checkpoint(const std::string& path, const nlohmann::json& config, Lang
         file.write_tensor("optimizer/exp_avg/" + name, s.exp_avg);
         file.write_tensor("optimizer/exp_avg_sq/" + name, s.exp_avg_sq);
         file.write_ints("optimizer/row_steps/" + name, s.row_steps);
-        optimizer_sum.add(name);
-        optimizer_sum.add(s.exp_avg.data(), s.exp_avg.bytes());
-        optimizer_sum.add(s.exp_avg_sq.data(), s.exp_avg_sq.bytes());
-        optimizer_sum.add_vector(s.row_steps);
       }
-      file.set_attr("/", "optimizer_checksum", optimizer_sum.hex());
     }
-    const std::vector<int64_t> ints = {state.step, state.stage, state.stage_start_step, state.tokens};
     file.write_ints("state/step", {state.step});
     file.write_ints("state/stage", {state.stage});
     file.write_ints("state/stage_start_step", {state.stage_start_step});
@@ -79,47 +62,30 @@ void save_checkpoint(const std::string& path, const nlohmann::json& config, Lang
     file.set_attr("state", "lr_scale", state.lr_scale);
     file.set_attr("state", "skipped_steps", state.skipped_steps);
     file.set_attr("state", "rollbacks", state.rollbacks);
-    state_sum.add_vector(ints);
-    state_sum.add_vector(std::vector<int64_t>{state.skipped_steps, state.rollbacks});
-    state_sum.add_value(state.lr_scale);
-    state_sum.add_vector(rng_to_ints(state.data_rng));
-    for (double v : {state.flops, state.wall_s, state.peak_lr}) state_sum.add_value(v);
-    file.set_attr("/", "model_checksum", model_sum.hex());
-    file.set_attr("/", "state_checksum", state_sum.hex());
-    file.flush();
-  } catch (...) {
-    discard_file(tmp);
-    throw;
-  }
-  crash_point("checkpoint.written");
-  publish_file(tmp, path);
+    file.set_attr("state", "log_loss_sum", state.log_loss_sum);
+    file.set_attr("state", "log_loss_count", state.log_loss_count);
+  });
 }
 
-static void check_format(const H5File& file) {
+namespace {
+// Opens a checkpoint after verifying its seal and format attribute.
+H5File open_checkpoint(const std::string& path) {
+  H5File file = open_sealed(path, kKind);
   if (!file.has_attr("/", "format") || file.get_attr_string("/", "format") != kFormat)
-    throw UserError(file.path() + ": not a tokengrow checkpoint (no format = \"" + std::string(kFormat) + "\" attribute)");
+    throw UserError(path + ": not a tokengrow checkpoint (no format = \"" + std::string(kFormat) + "\" attribute)");
+  return file;
 }
 
-nlohmann::json read_checkpoint_config(const std::string& path) {
-  H5File file = H5File::open_read(path);
-  check_format(file);
+nlohmann::json config_of(const H5File& file) {
   try {
     return nlohmann::json::parse(file.get_attr_string("/", "config"));
   } catch (const nlohmann::json::parse_error& e) {
-    throw UserError(path + ": the /config attribute is not valid JSON: " + e.what());
+    throw UserError(file.path() + ": the /config attribute is not valid JSON: " + e.what());
   }
 }
 
-void load_checkpoint(const std::string& path, LanguageModel& model, AdamW* optimizer, TrainState* state) {
-  H5File file = H5File::open_read(path);
-  check_format(file);
-  auto verify = [&](const char* attr, const Checksum& sum, const char* what) {
-    if (!file.has_attr("/", attr)) throw UserError(path + ": no " + attr + " attribute; cannot verify the " + what);
-    if (file.get_attr_string("/", attr) != sum.hex())
-      throw UserError(path + ": " + what + " checksum mismatch (the file is damaged); use an earlier checkpoint");
-  };
-  Checksum model_sum, optimizer_sum, state_sum;
-  model_sum.add(file.get_attr_string("/", "config"));
+void load_from(const H5File& file, LanguageModel& model, AdamW* optimizer, TrainState* state) {
+  const std::string& path = file.path();
   for (Parameter* p : model.parameters()) {
     const std::string where = model_path(p->name);
     if (!file.exists(where)) throw UserError(path + ": missing parameter /" + where);
@@ -127,13 +93,10 @@ void load_checkpoint(const std::string& path, LanguageModel& model, AdamW* optim
       throw UserError(path + ": /" + where + " has shape " + Tensor(file.shape(where)).shape_string() +
                       ", the model expects " + p->value.shape_string());
     p->value = file.read_tensor(where);
-    model_sum.add(p->name);
-    model_sum.add(p->value.data(), p->value.bytes());
   }
   for (Pattention* p : model.pattentions()) {
     const std::string group = model_path(p->name());
     const double stored_tau = file.get_attr_double(group, "tau");
-    model_sum.add_value(stored_tau);
     // Dynamic tau is a function of n; fixed tau is whatever the file stored.
     if (model.config().tau_mode == TauMode::Dynamic) p->set_tau(std::sqrt(static_cast<float>(p->n_tokens())));
     else p->set_tau(static_cast<float>(stored_tau));
@@ -143,11 +106,9 @@ void load_checkpoint(const std::string& path, LanguageModel& model, AdamW* optim
       a.to = static_cast<float>(file.get_attr_double(group, "tau_anneal_to"));
       a.start_step = file.get_attr_int(group, "tau_anneal_start_step");
       a.steps = file.get_attr_int(group, "tau_anneal_steps");
-      model_sum.add_value(a);
       p->set_tau_anneal(a);  // tau stays the stored value, the one at the checkpoint's step
     }
   }
-  verify("model_checksum", model_sum, "model");
   if (optimizer) {
     for (auto& [name, s] : optimizer->states()) {
       const std::string m = "optimizer/exp_avg/" + name;
@@ -157,12 +118,7 @@ void load_checkpoint(const std::string& path, LanguageModel& model, AdamW* optim
       s.row_steps = file.read_ints("optimizer/row_steps/" + name);
       if (s.exp_avg.shape() != s.exp_avg_sq.shape() || s.exp_avg.numel() % static_cast<int64_t>(std::max<size_t>(1, s.row_steps.size())) != 0)
         throw UserError(path + ": optimizer state of " + name + " has inconsistent shapes");
-      optimizer_sum.add(name);
-      optimizer_sum.add(s.exp_avg.data(), s.exp_avg.bytes());
-      optimizer_sum.add(s.exp_avg_sq.data(), s.exp_avg_sq.bytes());
-      optimizer_sum.add_vector(s.row_steps);
     }
-    verify("optimizer_checksum", optimizer_sum, "optimizer state");
   }
   if (state) {
     state->step = file.read_ints("state/step").at(0);
@@ -178,20 +134,24 @@ void load_checkpoint(const std::string& path, LanguageModel& model, AdamW* optim
     state->lr_scale = file.get_attr_double("state", "lr_scale");
     state->skipped_steps = file.get_attr_int("state", "skipped_steps");
     state->rollbacks = file.get_attr_int("state", "rollbacks");
-    state_sum.add_vector(std::vector<int64_t>{state->step, state->stage, state->stage_start_step, state->tokens});
-    state_sum.add_vector(std::vector<int64_t>{state->skipped_steps, state->rollbacks});
-    state_sum.add_value(state->lr_scale);
-    state_sum.add_vector(rng);
-    for (double v : {state->flops, state->wall_s, state->peak_lr}) state_sum.add_value(v);
-    verify("state_checksum", state_sum, "training state");
+    state->log_loss_sum = file.get_attr_double("state", "log_loss_sum");
+    state->log_loss_count = file.get_attr_int("state", "log_loss_count");
   }
+}
+}  // namespace
+
+nlohmann::json read_checkpoint_config(const std::string& path) { return config_of(open_checkpoint(path)); }
+
+void load_checkpoint(const std::string& path, LanguageModel& model, AdamW* optimizer, TrainState* state) {
+  load_from(open_checkpoint(path), model, optimizer, state);
 }
 
 std::unique_ptr<LanguageModel> load_model(const std::string& path, TrainState* state) {
-  const nlohmann::json config = read_checkpoint_config(path);
+  const H5File file = open_checkpoint(path);
+  const nlohmann::json config = config_of(file);
   if (!config.contains("model")) throw UserError(path + ": the /config attribute has no \"model\" object");
   auto model = std::make_unique<LanguageModel>(parse_model_config(ConfigReader(config["model"], path + " /config", "model")));
-  load_checkpoint(path, *model, nullptr, state);
+  load_from(file, *model, nullptr, state);
   return model;
 }
 

@@ -17,12 +17,13 @@
 
 namespace tg {
 
-// Writes to path + ".tmp" and renames over path, so an existing file is replaced
-// only by a complete one.
+// Writes a sealed file (core/sealed_file.h) under a temporary name and publishes it
+// atomically: an existing file is replaced only by a complete one.
 void save_checkpoint(const std::string& path, const nlohmann::json& config, LanguageModel& model, AdamW* optimizer,
                      const TrainState& state);
 
-// The /config attribute of a checkpoint (UserError naming the file if it is not one).
+// The /config attribute of a checkpoint. Every reader verifies the seal first: a
+// truncated, damaged or foreign file is a UserError naming the file and the fault.
 nlohmann::json read_checkpoint_config(const std::string& path);
 
 // Loads parameters (shapes must match the model), and optimizer moments and train

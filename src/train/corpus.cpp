@@ -9,15 +9,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/durable_file.h"
 #include "core/error.h"
 #include "core/hdf5_file.h"
+#include "core/sealed_file.h"
 
 namespace tg {
 
 namespace {
 const char* const kCorpusFormat = "tokengrow-corpus";
-const int64_t kCorpusFormatVersion = 1;
+const int64_t kCorpusFormatVersion = 2;  // 2: sealed (core/sealed_file.h)
+const char* const kSealKind = "corpus";
 
 // The whole file as bytes; UserError naming the file if it cannot be read.
 std::string read_text_file(const std::string& file) {
@@ -57,12 +58,9 @@ CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std:
   const int64_t n_val = static_cast<int64_t>(std::floor(static_cast<double>(n) * val_fraction));
   const std::vector<uint8_t> train(text.begin(), text.end() - n_val), val(text.end() - n_val, text.end());
 
-  // Written under a temporary name and published (fsync, rename, directory fsync):
-  // a failure (disk full, Ctrl-C) never leaves a half-written corpus or clobbers an
-  // existing one.
-  const std::string tmp = temp_path_for(out_path);
-  try {
-    H5File file = H5File::create(tmp);
+  // Sealed and published atomically: a failure (disk full, Ctrl-C) never leaves a
+  // half-written corpus or clobbers an existing one.
+  write_sealed(out_path, kSealKind, [&](H5File& file) {
     file.write_bytes_u8("train", train);
     file.write_bytes_u8("val", val);
     file.set_attr("/", "format", std::string(kCorpusFormat));
@@ -71,17 +69,12 @@ CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std:
     file.set_attr("/", "vocab_size", int64_t{256});
     file.set_attr("/", "sources", nlohmann::json(text_files).dump());
     file.set_attr("/", "val_fraction", val_fraction);
-    file.flush();
-  } catch (...) {
-    discard_file(tmp);
-    throw;
-  }
-  publish_file(tmp, out_path);
+  });
   return {"bytes", 256, static_cast<int64_t>(train.size()), n_val};
 }
 
 Corpus load_corpus(const std::string& path) {
-  H5File file = H5File::open_read(path);
+  H5File file = open_sealed(path, kSealKind);
   if (!file.has_attr("/", "format") || file.get_attr_string("/", "format") != kCorpusFormat)
     throw UserError(path + ": not a tokengrow corpus (no format = \"" + std::string(kCorpusFormat) +
                     "\" attribute; make one with `tokengrow prepare`)");

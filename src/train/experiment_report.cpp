@@ -11,6 +11,7 @@
 #include "core/durable_file.h"
 #include "core/error.h"
 #include "core/hdf5_file.h"
+#include "core/sealed_file.h"
 #include "train/compute_saved.h"
 #include "train/experiment_runner.h"
 #include "train/metrics_log.h"
@@ -103,25 +104,13 @@ void write_experiment_report(const ExperimentConfig& config, const std::string& 
 
   // experiment.h5
   const fs::path h5_path = fs::path(out_dir) / "experiment.h5";
-  const std::string tmp = temp_path_for(h5_path.string());
-  try {
-    H5File file = H5File::create(tmp);
+  write_sealed(h5_path.string(), "experiment", [&](H5File& file) {
     file.set_attr("/", "format", std::string("tokengrow-experiment"));
     file.set_attr("/", "config_file", config.file);
     file.set_attr("/", "description", config.description);
     for (const RunResult& r : results) {
       const std::string g = "runs/" + r.plan->name;
-      const char* columns[] = {"step", "tokens", "flops", "train_loss", "val_loss", "val_ppl",
-                               "lr", "wall_s", "n_params", "stage", "skipped_steps", "rollbacks"};
-      std::vector<std::vector<double>> cols(12);
-      for (const auto& row : r.rows) {
-        const double v[] = {static_cast<double>(row.step), static_cast<double>(row.tokens), row.flops, row.train_loss,
-                            row.val_loss, row.val_ppl, row.lr, row.wall_s, static_cast<double>(row.n_params),
-                            static_cast<double>(row.stage), static_cast<double>(row.skipped_steps),
-                            static_cast<double>(row.rollbacks)};
-        for (int c = 0; c < 12; ++c) cols[c].push_back(v[c]);
-      }
-      for (int c = 0; c < 12; ++c) file.append_doubles(g + "/metrics/" + columns[c], cols[c]);
+      write_metrics_columns(file, g + "/metrics", r.rows);
       for (const char* field : {"stage", "step", "tokens", "flops", "loss_before", "loss_after"}) {
         std::vector<double> values;
         for (const auto& e : r.growth) values.push_back(e[field].get<double>());
@@ -144,12 +133,7 @@ void write_experiment_report(const ExperimentConfig& config, const std::string& 
       file.set_attr(g, "compute_saved_conservative_without_base", r.conservative_without_base);
       file.set_attr(g, "frontier_extrapolated", static_cast<int64_t>(r.extrapolated));
     }
-    file.flush();
-  } catch (...) {
-    discard_file(tmp);
-    throw;
-  }
-  publish_file(tmp, h5_path.string());
+  });
 
   // summary.csv
   std::ostringstream csv;

@@ -1,13 +1,18 @@
 #pragma once
 // A run's metrics file, metrics.h5: one 1-D float64 dataset per column, one row
 // per log point. Columns: step, tokens, flops, train_loss, val_loss, val_ppl, lr,
-// wall_s, n_params, stage (val_* are NaN where no validation ran; train_loss is
-// NaN for the step-0 row); root attribute format = "tokengrow-metrics". Opened,
-// appended and closed per row, so a crash loses at most the row being written (a
-// partial row is dropped on the next read or append).
+// wall_s, n_params, stage, skipped_steps, rollbacks (val_* are NaN where no
+// validation ran; train_loss is NaN for a stage's first row); root attribute
+// format = "tokengrow-metrics".
+//
+// The file is small (a few hundred rows), so every change rewrites it whole as a
+// sealed file published atomically (core/sealed_file.h): a kill at any instant
+// leaves either the previous complete log or the new one, never a damaged file.
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "core/hdf5_file.h"
 
 namespace tg {
 
@@ -36,7 +41,14 @@ class MetricsLog {
   const std::string& path() const { return path_; }
 
  private:
+  void write(const std::vector<MetricsRow>& rows) const;
   std::string path_;
+  std::vector<MetricsRow> rows_;  // what the file holds, once loaded
+  bool loaded_ = false;
 };
+
+// The columns of `rows` as float64 datasets under `group` ("" for the root); also
+// how experiment.h5 stores each run's metrics.
+void write_metrics_columns(H5File& file, const std::string& group, const std::vector<MetricsRow>& rows);
 
 }  // namespace tg

@@ -17,6 +17,10 @@ struct TrainState {
   int64_t rollbacks = 0;
   double peak_lr = 0;      // peak LR of the current stage (a next stage's lr_factor scales it)
   std::array<uint64_t, 4> data_rng{};  // batch sampler state: the data position
+  // Training losses since the last log row (the row's train_loss is their mean), so
+  // a run resumed between two log points logs exactly what the uninterrupted run does.
+  double log_loss_sum = 0;
+  int64_t log_loss_count = 0;
 };
 
 }  // namespace tg

@@ -144,8 +144,6 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
 
   std::vector<int32_t> inputs, targets;
   int64_t consecutive_bad = 0;
-  double loss_sum = 0;
-  int64_t loss_count = 0;
   auto interval_start = std::chrono::steady_clock::now();
   int64_t interval_tokens = 0;
   while (state_.step < end_step) {
@@ -181,7 +179,7 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
       state_.rollbacks = failed.rollbacks + 1;
       state_.lr_scale = failed.lr_scale * tc.rollback_lr_factor;
       sampler.set_rng_state(state_.data_rng);
-      if (fs::exists(metrics_path)) MetricsLog(metrics_path.string()).truncate_after(state_.step);
+      if (fs::exists(metrics_path)) metrics.truncate_after(state_.step);
       out_ << "rolled back to " << latest.string() << " (step " << state_.step << ") after " << why
            << "; learning rate now x" << state_.lr_scale << std::endl;
       consecutive_bad = 0;
@@ -194,8 +192,8 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
     state_.flops += step_flops;
     state_.data_rng = sampler.rng_state();
     state_.wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    loss_sum += loss;
-    ++loss_count;
+    state_.log_loss_sum += loss;
+    ++state_.log_loss_count;
     interval_tokens += batch * seq;
 
     model_->set_step(state_.step);
@@ -205,7 +203,7 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
     const bool do_eval = stage_step % eval_every == 0 || last;
     const bool do_ckpt = stage_step % ckpt_every == 0 || last;
     if (do_log || do_eval) {
-      const double train_loss = loss_sum / loss_count;
+      const double train_loss = state_.log_loss_sum / static_cast<double>(state_.log_loss_count);
       const auto now = std::chrono::steady_clock::now();
       const double interval_s = std::chrono::duration<double>(now - interval_start).count();
       const double tok_per_s = interval_tokens / std::max(interval_s, 1e-9);
@@ -225,8 +223,8 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
       out_ << std::endl;
       write_row(train_loss, val_loss, lr);
       result.final_train_loss = train_loss;
-      loss_sum = 0;
-      loss_count = 0;
+      state_.log_loss_sum = 0;
+      state_.log_loss_count = 0;
       interval_tokens = 0;
       interval_start = std::chrono::steady_clock::now();
     }

@@ -1,0 +1,140 @@
+#include "core/sealed_file.h"
+
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "core/durable_file.h"
+#include "core/error.h"
+
+namespace tg {
+
+namespace {
+const char* const kMagic = "tokengrow sealed file 1";
+
+struct Seal {
+  std::string kind;
+  int64_t bytes = -1;
+  uint32_t crc = 0;
+};
+
+// CRC-32 of the file's bytes from `offset` to `end`. Reads in 4 MiB chunks so a
+// multi-GB corpus never needs a second copy in memory.
+uint32_t crc_of_range(std::ifstream& in, int64_t offset, int64_t end, const std::string& path) {
+  std::vector<char> buf(4 << 20);
+  uLong crc = crc32_z(0L, Z_NULL, 0);
+  in.seekg(offset);
+  for (int64_t pos = offset; pos < end;) {
+    const int64_t want = std::min<int64_t>(static_cast<int64_t>(buf.size()), end - pos);
+    in.read(buf.data(), want);
+    if (in.gcount() != want) throw UserError(path + ": read error while checking the seal");
+    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(buf.data()), static_cast<z_size_t>(want));
+    pos += want;
+  }
+  return static_cast<uint32_t>(crc);
+}
+
+std::string format_seal(const Seal& s) {
+  char text[kSealBytes] = {0};
+  std::snprintf(text, sizeof text, "%s\nkind %s\nbytes %lld\ncrc32 %08x\n", kMagic, s.kind.c_str(),
+                static_cast<long long>(s.bytes), s.crc);
+  return std::string(text, sizeof text);
+}
+
+// Parses a header; false if it is not a tokengrow seal in canonical form (so that
+// any change to any byte of the header is caught, not only to the file's body).
+bool parse_seal(const std::string& header, Seal& s) {
+  std::istringstream in(header.substr(0, header.find('\0')));
+  std::string magic, key;
+  if (!std::getline(in, magic) || magic != kMagic) return false;
+  std::string crc_hex;
+  if (!(in >> key >> s.kind) || key != "kind") return false;
+  if (!(in >> key >> s.bytes) || key != "bytes") return false;
+  if (!(in >> key >> crc_hex) || key != "crc32" || crc_hex.size() != 8) return false;
+  char* end = nullptr;
+  s.crc = static_cast<uint32_t>(std::strtoul(crc_hex.c_str(), &end, 16));
+  return end && *end == '\0' && format_seal(s) == header;
+}
+
+void write_seal(const std::string& tmp, const std::string& final_path, const std::string& kind) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(tmp, ec);
+  if (ec) throw UserError(final_path + ": cannot read back the written file: " + ec.message());
+  Seal seal{kind, static_cast<int64_t>(size), 0};
+  {
+    std::ifstream in(tmp, std::ios::binary);
+    seal.crc = crc_of_range(in, kSealBytes, seal.bytes, final_path);
+  }
+  std::fstream out(tmp, std::ios::binary | std::ios::in | std::ios::out);
+  const std::string header = format_seal(seal);
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  out.flush();
+  if (!out) throw UserError(final_path + ": cannot write the file's seal (disk full?)");
+}
+}  // namespace
+
+void write_sealed(const std::string& path, const std::string& kind, const std::function<void(H5File&)>& fill) {
+  const std::string tmp = temp_path_for(path);
+  try {
+    {
+      H5File file = H5File::create(tmp, kSealBytes);
+      fill(file);
+      file.close();
+    }
+    crash_point("seal.before_seal");
+    write_seal(tmp, path, kind);
+  } catch (...) {
+    discard_file(tmp);
+    throw;
+  }
+  publish_file(tmp, path);
+}
+
+std::string seal_problem(const std::string& path, const std::string& kind) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (!fs::exists(status)) return "no such file";
+  if (fs::is_directory(status)) return "is a directory, not a file";
+  if (!fs::is_regular_file(status)) return "not a regular file";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::string("cannot open: ") + std::strerror(errno);
+  const int64_t size = static_cast<int64_t>(fs::file_size(path, ec));
+  std::string header(kSealBytes, '\0');
+  in.read(header.data(), kSealBytes);
+  Seal seal;
+  if (in.gcount() < kSealBytes || !parse_seal(header, seal)) {
+    if (H5File::is_hdf5(path))
+      return "an HDF5 file without a tokengrow seal (written by another program, or by a tokengrow "
+             "older than the seal); expected a tokengrow " + kind;
+    if (size == 0) return "empty file; expected a tokengrow " + kind;
+    return "not a tokengrow " + kind + " (no tokengrow seal in its first 512 bytes, and not HDF5)";
+  }
+  if (seal.kind != kind) return "a tokengrow " + seal.kind + ", not a " + kind;
+  if (size < seal.bytes)
+    return "truncated: " + std::to_string(size) + " of " + std::to_string(seal.bytes) +
+           " bytes (an interrupted copy or a full disk?)";
+  if (size > seal.bytes)
+    return "has " + std::to_string(size) + " bytes but its seal says " + std::to_string(seal.bytes) +
+           " (modified after it was written?)";
+  const uint32_t crc = crc_of_range(in, kSealBytes, size, path);
+  if (crc != seal.crc) {
+    char detail[96];
+    std::snprintf(detail, sizeof detail, "crc32 %08x, seal says %08x", crc, seal.crc);
+    return std::string("damaged: its contents do not match its checksum (") + detail + ")";
+  }
+  return "";
+}
+
+H5File open_sealed(const std::string& path, const std::string& kind) {
+  if (const std::string problem = seal_problem(path, kind); !problem.empty()) throw UserError(path + ": " + problem);
+  return H5File::open_read(path);
+}
+
+}  // namespace tg
