@@ -2,7 +2,9 @@
 // Small text corpora and temporary directories made by the tests themselves.
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "core/rng.h"
 #include "train/corpus.h"
@@ -55,6 +57,23 @@ inline std::string make_corpus(const TempDir& dir, size_t bytes = 200000, double
   write_file(text_path, make_text(1, bytes));
   prepare_corpus({text_path}, corpus_path, val_fraction);
   return corpus_path;
+}
+
+// An experiment's summary.csv without the wall_s column (the only figure that
+// depends on timing), for comparing an interrupted experiment with a straight one.
+inline std::string summary_without_wall_time(const std::string& dir) {
+  std::ifstream in(dir + "/summary.csv");
+  std::string line, out;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    std::string cell;
+    while (std::getline(ss, cell, ',')) cells.push_back(cell);
+    cells.erase(cells.begin() + 11);  // wall_s
+    for (const auto& c : cells) out += c + ",";
+    out += "\n";
+  }
+  return out;
 }
 
 }  // namespace tg::testing

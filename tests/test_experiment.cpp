@@ -32,22 +32,6 @@ std::string experiment_json(const std::string& data, const std::string& extra_st
     "baselines": {"frontier_budgets": [0.5, 1, 1.5]}})";
 }
 
-// summary.csv without the wall_s column (the only figure that depends on timing).
-std::string summary_without_wall_time(const std::string& dir) {
-  std::ifstream in(dir + "/summary.csv");
-  std::string line, out;
-  while (std::getline(in, line)) {
-    std::vector<std::string> cells;
-    std::stringstream ss(line);
-    std::string cell;
-    while (std::getline(ss, cell, ',')) cells.push_back(cell);
-    cells.erase(cells.begin() + 11);  // wall_s
-    for (const auto& c : cells) out += c + ",";
-    out += "\n";
-  }
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("An experiment stopped many times and re-run ends with the same summary as one run straight",

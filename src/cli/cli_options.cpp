@@ -4,11 +4,34 @@
 
 namespace tg {
 
+namespace {
+// The flag a rejected value was given to ("--threads" for "--threads two" or
+// "--threads=two"), or "" if it cannot be told; cxxopts names only the value.
+std::string flag_of_value(int argc, const char* const* argv, const std::string& value) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == value && i > 1 && argv[i - 1][0] == '-') return argv[i - 1];
+    const size_t eq = arg.find('=');
+    if (arg.rfind("--", 0) == 0 && eq != std::string::npos && arg.substr(eq + 1) == value) return arg.substr(0, eq);
+  }
+  return "";
+}
+}  // namespace
+
 bool parse_options(cxxopts::Options& options, int argc, const char* const* argv, cxxopts::ParseResult& result,
                    std::ostream& out) {
   options.add_options()("h,help", "Show this help");
   try {
     result = options.parse(argc, argv);
+  } catch (const cxxopts::exceptions::incorrect_argument_type& e) {
+    // e.what() is "Argument 'VALUE' failed to parse", with typographic quotes.
+    const std::string what = e.what();
+    const size_t open = what.find("\u2018"), close = what.find("\u2019");
+    const std::string value =
+        open != std::string::npos && close != std::string::npos ? what.substr(open + 3, close - open - 3) : "";
+    const std::string flag = flag_of_value(argc, argv, value);
+    if (flag.empty()) throw UserError(options.program() + ": " + what + " (see --help)");
+    throw UserError(options.program() + ": " + flag + " \"" + value + "\" is not a valid value (see --help)");
   } catch (const cxxopts::exceptions::exception& e) {
     throw UserError(options.program() + ": " + e.what() + " (see --help)");
   }

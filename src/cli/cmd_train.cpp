@@ -33,7 +33,8 @@ int cmd_train(int argc, const char* const* argv, std::ostream& out) {
     if (std::filesystem::is_directory(resume)) {
       start_checkpoint = (std::filesystem::path(resume) / "latest.h5").string();
       if (!std::filesystem::exists(start_checkpoint))
-        throw UserError(resume + ": nothing to resume (no latest.h5 in this directory)");
+        throw UserError(resume + ": nothing to resume (no latest.h5 in this directory: it never reached its "
+                        "first checkpoint); start it again with --config and --out " + resume);
       if (out_dir.empty()) out_dir = resume;
       else if (!std::filesystem::equivalent(out_dir, resume))
         throw UserError("tokengrow train: --resume " + resume + " continues that directory; drop --out or make it the same");

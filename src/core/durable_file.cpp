@@ -8,7 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <algorithm>
+#include <utility>
 #include <map>
 #include <mutex>
 
@@ -52,16 +53,31 @@ void publish_file(const std::string& tmp_path, const std::string& final_path) {
   fsync_or_throw(dir.string(), O_RDONLY | O_DIRECTORY, "directory");
 }
 
-void write_text_file_durably(const std::string& path, const std::string& text) {
+void write_file_durably(const std::string& path, std::string_view bytes) {
   const std::string tmp = temp_path_for(path);
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      discard_file(tmp);
-      throw UserError(path + ": cannot write (disk full or no permission?)");
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw UserError(path + ": cannot create " + tmp + ": " + std::strerror(errno));
+  auto fail = [&](const std::string& what) {
+    const std::string reason = std::strerror(errno);
+    ::close(fd);
+    discard_file(tmp);
+    throw UserError(path + ": " + what + ": " + reason + " (disk full?); the previous file, if any, is untouched");
+  };
+  // Two halves, so the fault tests can kill the process with a half-written file.
+  const size_t half = bytes.size() / 2;
+  for (const auto& [from, to] : {std::pair<size_t, size_t>{0, half}, {half, bytes.size()}}) {
+    if (from == half) crash_point("write.half_written");
+    for (size_t done = from; done < to;) {
+      const ssize_t n = ::write(fd, bytes.data() + done, std::min<size_t>(to - done, size_t{1} << 26));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) fail("cannot write");
+      done += static_cast<size_t>(n);
     }
+  }
+  if (::close(fd) != 0) {
+    const std::string reason = std::strerror(errno);
+    discard_file(tmp);
+    throw UserError(path + ": cannot write: " + reason + " (disk full?); the previous file, if any, is untouched");
   }
   publish_file(tmp, path);
 }

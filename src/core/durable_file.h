@@ -5,6 +5,7 @@
 // complete file, also after a power cut. Used for checkpoints, corpora, grown
 // models and experiment summaries.
 #include <string>
+#include <string_view>
 
 namespace tg {
 
@@ -15,8 +16,10 @@ std::string temp_path_for(const std::string& final_path);
 // untouched and throws UserError naming the file and the OS error.
 void publish_file(const std::string& tmp_path, const std::string& final_path);
 
-// Writes `text` to path through a temporary file and publish_file().
-void write_text_file_durably(const std::string& path, const std::string& text);
+// Writes `bytes` to <path>.tmp, then publish_file(). A failed write (disk full,
+// file too large, I/O error) removes the temporary file, leaves an existing `path`
+// untouched and throws UserError naming `path` and the OS error.
+void write_file_durably(const std::string& path, std::string_view bytes);
 
 // Removes a temporary file if present (after a failed write); never throws.
 void discard_file(const std::string& tmp_path) noexcept;

@@ -76,17 +76,37 @@ bool H5File::is_hdf5(const std::string& path) {
   return open_problem(path).empty();
 }
 
-H5File H5File::create(const std::string& path, int64_t userblock_bytes) {
+H5File H5File::create(const std::string& path) {
   silence_hdf5();
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   std::error_code ec;
   if (!parent.empty() && !std::filesystem::is_directory(parent, ec))
     throw UserError(path + ": cannot create file: directory " + parent.string() + " does not exist");
-  Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
-  if (userblock_bytes > 0) H5Pset_userblock(fcpl.id, static_cast<hsize_t>(userblock_bytes));
-  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.id, H5P_DEFAULT);
+  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (id < 0) throw UserError(path + ": cannot create HDF5 file (directory not writable, or the file is open?)");
   return H5File(id, path);
+}
+
+H5File H5File::create_in_memory(const std::string& name, int64_t userblock_bytes) {
+  silence_hdf5();
+  Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+  if (userblock_bytes > 0) H5Pset_userblock(fcpl.id, static_cast<hsize_t>(userblock_bytes));
+  // The core driver without a backing store: the file lives in memory, grown in
+  // 4 MiB steps, and never touches the disk.
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_fapl_core(fapl.id, 4 << 20, 0);
+  const hid_t id = H5Fcreate(name.c_str(), H5F_ACC_TRUNC, fcpl.id, fapl.id);
+  if (id < 0) throw UserError(name + ": cannot create the HDF5 file in memory");
+  return H5File(id, name);
+}
+
+std::vector<char> H5File::image() {
+  if (H5Fflush(id_, H5F_SCOPE_LOCAL) < 0) fail("", "cannot finish the file in memory");
+  const ssize_t size = H5Fget_file_image(id_, nullptr, 0);
+  if (size < 0) fail("", "cannot get the file image");
+  std::vector<char> bytes(static_cast<size_t>(size));
+  if (H5Fget_file_image(id_, bytes.data(), bytes.size()) != size) fail("", "cannot copy the file image");
+  return bytes;
 }
 
 H5File H5File::open_read(const std::string& path) {
@@ -97,13 +117,6 @@ H5File H5File::open_read(const std::string& path) {
   return H5File(id, path);
 }
 
-H5File H5File::open_rw(const std::string& path) {
-  silence_hdf5();
-  if (const std::string problem = open_problem(path); !problem.empty()) throw UserError(path + ": " + problem);
-  const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-  if (id < 0) throw UserError(path + ": cannot open HDF5 file for writing (read-only, damaged, or open elsewhere?)");
-  return H5File(id, path);
-}
 
 H5File::H5File(H5File&& other) noexcept : id_(other.id_), path_(std::move(other.path_)) { other.id_ = -1; }
 
@@ -126,15 +139,6 @@ void H5File::fail(const std::string& where, const std::string& what) const {
   throw UserError(path_ + ": " + (object.empty() ? "" : "/" + object + ": ") + what);
 }
 
-void H5File::flush() {
-  if (H5Fflush(id_, H5F_SCOPE_LOCAL) < 0) fail("", "flush failed (disk full?)");
-}
-
-void H5File::close() {
-  const hid_t id = id_;
-  id_ = -1;
-  if (id >= 0 && H5Fclose(id) < 0) throw UserError(path_ + ": write failed when closing the file (disk full?)");
-}
 
 // ---- groups and datasets -------------------------------------------------------
 
@@ -276,42 +280,8 @@ std::vector<double> H5File::read_doubles(const std::string& path) const {
 
 // ---- extendible logs -------------------------------------------------------------
 
-void H5File::append_doubles(const std::string& path, const std::vector<double>& values) {
-  const std::string name = h5_name(path);
-  if (!exists(path)) {
-    // Unlimited 1-D, in chunks of 256 values (2 KiB): small enough that a short
-    // log stays small, large enough that appending row by row is cheap.
-    Handle lcpl(intermediate_groups(), H5Pclose);
-    const hsize_t zero = 0, unlimited = H5S_UNLIMITED, chunk = 256;
-    Handle space(H5Screate_simple(1, &zero, &unlimited), H5Sclose);
-    Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-    H5Pset_chunk(dcpl.id, 1, &chunk);
-    Handle set(H5Dcreate2(id_, name.c_str(), H5T_IEEE_F64LE, space.id, lcpl.id, dcpl.id, H5P_DEFAULT), H5Dclose);
-    if (set.id < 0) fail(path, "cannot create dataset (is a parent a dataset?)");
-  }
-  Handle set(open_dataset(path), H5Dclose);
-  hsize_t old_size = 0, max_size = 0;
-  {
-    Handle space(H5Dget_space(set.id), H5Sclose);
-    if (H5Sget_simple_extent_ndims(space.id) != 1) fail(path, "cannot append: not a 1-D dataset");
-    H5Sget_simple_extent_dims(space.id, &old_size, &max_size);
-  }
-  if (max_size != H5S_UNLIMITED) fail(path, "cannot append: not an extendible dataset");
-  const hsize_t n = values.size();
-  if (n == 0) return;
-  const hsize_t new_size = old_size + n;
-  if (H5Dset_extent(set.id, &new_size) < 0) fail(path, "cannot extend dataset");
-  Handle file_space(H5Dget_space(set.id), H5Sclose);
-  H5Sselect_hyperslab(file_space.id, H5S_SELECT_SET, &old_size, nullptr, &n, nullptr);
-  Handle mem_space(H5Screate_simple(1, &n, nullptr), H5Sclose);
-  if (H5Dwrite(set.id, H5T_NATIVE_DOUBLE, mem_space.id, file_space.id, H5P_DEFAULT, values.data()) < 0)
-    fail(path, "append failed (disk full?)");
-}
-
-void H5File::resize_doubles(const std::string& path, size_t n) {
-  Handle set(open_dataset(path), H5Dclose);
-  const hsize_t size = n;
-  if (H5Dset_extent(set.id, &size) < 0) fail(path, "cannot resize: not an extendible dataset");
+void H5File::write_doubles(const std::string& path, const std::vector<double>& values) {
+  write_dataset(path, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, {values.size()}, values.data());
 }
 
 // ---- attributes ------------------------------------------------------------------

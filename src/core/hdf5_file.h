@@ -8,7 +8,7 @@
 // "/" mean the root group.
 //
 // Stored types (what h5py sees): tensors float32, ints int64, uints uint64, bytes
-// uint8, logs float64 (extendible, chunked), string attributes variable-length UTF-8
+// uint8, doubles float64, string attributes variable-length UTF-8
 // (read back by h5py as str).
 #include <hdf5.h>
 
@@ -22,11 +22,15 @@ namespace tg {
 
 class H5File {
  public:
-  // Truncates an existing file. userblock_bytes > 0 reserves that many bytes at the
-  // start of the file that HDF5 never touches (see sealed_file.h).
-  static H5File create(const std::string& path, int64_t userblock_bytes = 0);
+  // A file on disk (truncates an existing one). tokengrow itself writes files only
+  // through write_sealed() (core/sealed_file.h); tests use this to make foreign files.
+  static H5File create(const std::string& path);
+  // A file built in memory (`name` only labels errors), to be taken out whole with
+  // image(). userblock_bytes > 0 reserves that many bytes at the start that HDF5
+  // never touches. Writing to disk is then the caller's, with its own error
+  // handling: libhdf5 1.10 crashes at exit after a failed close of a disk file.
+  static H5File create_in_memory(const std::string& name, int64_t userblock_bytes = 0);
   static H5File open_read(const std::string& path);
-  static H5File open_rw(const std::string& path);
   // True if path is a readable HDF5 file (false for missing, unreadable or other files).
   static bool is_hdf5(const std::string& path);
 
@@ -55,11 +59,8 @@ class H5File {
   // Any 1-D integer dataset, converted by HDF5 to int32 (token ids).
   std::vector<int32_t> read_tokens(const std::string& path) const;
 
-  // Appends to an extendible 1-D float64 dataset, creating it on first use.
-  void append_doubles(const std::string& path, const std::vector<double>& values);
+  void write_doubles(const std::string& path, const std::vector<double>& values);  // 1-D float64
   std::vector<double> read_doubles(const std::string& path) const;  // any numeric dataset
-  // Shrinks (or grows, zero-filled) an extendible 1-D dataset to n elements.
-  void resize_doubles(const std::string& path, size_t n);
 
   // Attributes of a group or dataset; setting one replaces it (and creates a
   // missing group). Numeric getters convert between integer and float storage but
@@ -72,10 +73,9 @@ class H5File {
   double get_attr_double(const std::string& path, const std::string& name) const;
   int64_t get_attr_int(const std::string& path, const std::string& name) const;
 
-  void flush();
-  // Closes the file, reporting a failure (a full disk shows up here, when HDF5
-  // writes its cached metadata); the destructor closes silently.
-  void close();
+  // The bytes of a file made by create_in_memory(), as they would be on disk after
+  // its user block (which the image leaves out: the file is user block + image).
+  std::vector<char> image();
 
  private:
   H5File(hid_t id, std::string path) : id_(id), path_(std::move(path)) {}

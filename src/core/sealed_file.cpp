@@ -62,38 +62,25 @@ bool parse_seal(const std::string& header, Seal& s) {
   return end && *end == '\0' && format_seal(s) == header;
 }
 
-void write_seal(const std::string& tmp, const std::string& final_path, const std::string& kind) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(tmp, ec);
-  if (ec) throw UserError(final_path + ": cannot read back the written file: " + ec.message());
-  Seal seal{kind, static_cast<int64_t>(size), 0};
-  {
-    std::ifstream in(tmp, std::ios::binary);
-    seal.crc = crc_of_range(in, kSealBytes, seal.bytes, final_path);
-  }
-  std::fstream out(tmp, std::ios::binary | std::ios::in | std::ios::out);
-  const std::string header = format_seal(seal);
-  out.write(header.data(), static_cast<std::streamsize>(header.size()));
-  out.flush();
-  if (!out) throw UserError(final_path + ": cannot write the file's seal (disk full?)");
-}
 }  // namespace
 
 void write_sealed(const std::string& path, const std::string& kind, const std::function<void(H5File&)>& fill) {
-  const std::string tmp = temp_path_for(path);
-  try {
-    {
-      H5File file = H5File::create(tmp, kSealBytes);
-      fill(file);
-      file.close();
-    }
-    crash_point("seal.before_seal");
-    write_seal(tmp, path, kind);
-  } catch (...) {
-    discard_file(tmp);
-    throw;
+  // Built whole in memory, sealed there, then written and published in one go:
+  // the CRC costs no second read, and every disk error is ours to report.
+  std::vector<char> image;
+  {
+    H5File file = H5File::create_in_memory(path, kSealBytes);
+    fill(file);
+    image = file.image();  // everything after the user block
   }
-  publish_file(tmp, path);
+  const Seal seal{kind, kSealBytes + static_cast<int64_t>(image.size()),
+                  static_cast<uint32_t>(crc32_z(crc32_z(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(image.data()),
+                                                image.size()))};
+  std::vector<char> bytes(kSealBytes + image.size());
+  const std::string header = format_seal(seal);
+  std::copy(header.begin(), header.end(), bytes.begin());
+  std::copy(image.begin(), image.end(), bytes.begin() + kSealBytes);
+  write_file_durably(path, std::string_view(bytes.data(), bytes.size()));
 }
 
 std::string seal_problem(const std::string& path, const std::string& kind) {

@@ -1,8 +1,9 @@
 #pragma once
 // Every HDF5 file tokengrow writes (checkpoints, corpora, metrics, experiment
-// results) is *sealed*: written complete under a temporary name, then given a
-// 512-byte header in the HDF5 user block (space HDF5 reserves at the start of the
-// file and never reads), then published atomically (fsync, rename, directory fsync).
+// results) is *sealed*: built whole in memory, given a 512-byte header in the HDF5
+// user block (space HDF5 reserves at the start of the file and never reads), then
+// written under a temporary name and published atomically (fsync, rename,
+// directory fsync; core/durable_file.h).
 //
 // The header is plain text, so `head -c 512 file.h5` shows it:
 //
@@ -26,9 +27,8 @@ namespace tg {
 inline constexpr int64_t kSealBytes = 512;
 
 // Writes `path` as a sealed file of the given kind: fill() writes the HDF5 contents
-// into a fresh file under the temporary name; then the seal, then publish_file().
-// If anything throws, the temporary file is removed and an existing `path` is
-// untouched.
+// into a fresh in-memory file; then the seal, then write_file_durably(). If
+// anything throws, no temporary file remains and an existing `path` is untouched.
 void write_sealed(const std::string& path, const std::string& kind, const std::function<void(H5File&)>& fill);
 
 // Verifies the seal of `path` (a sealed file of this kind, complete, checksum

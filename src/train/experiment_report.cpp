@@ -114,7 +114,7 @@ void write_experiment_report(const ExperimentConfig& config, const std::string& 
       for (const char* field : {"stage", "step", "tokens", "flops", "loss_before", "loss_after"}) {
         std::vector<double> values;
         for (const auto& e : r.growth) values.push_back(e[field].get<double>());
-        file.append_doubles(g + "/growth_events/" + field, values);
+        file.write_doubles(g + "/growth_events/" + field, values);
       }
       file.set_attr(g, "kind", r.plan->kind);
       file.set_attr(g, "recipe", r.plan->recipe);
@@ -145,7 +145,7 @@ void write_experiment_report(const ExperimentConfig& config, const std::string& 
         << "," << r.n_params << "," << r.final_val_loss << "," << std::exp(r.final_val_loss) << "," << r.total_flops
         << "," << r.base_flops << "," << r.tokens << "," << r.wall_s << "," << r.saved << "," << r.saved_without_base
         << "," << r.conservative << "," << r.conservative_without_base << "," << (r.extrapolated ? 1 : 0) << "\n";
-  write_text_file_durably((fs::path(out_dir) / "summary.csv").string(), csv.str());
+  write_file_durably((fs::path(out_dir) / "summary.csv").string(), csv.str());
 
   // summary.md
   std::ostringstream md;
@@ -186,7 +186,7 @@ void write_experiment_report(const ExperimentConfig& config, const std::string& 
        << cell(loss, false) << " | " << cell(s, true) << " | " << cell(sb, true) << " | " << cell(c, true) << " | "
        << cell(cb, true) << " |\n";
   }
-  write_text_file_durably((fs::path(out_dir) / "summary.md").string(), md.str());
+  write_file_durably((fs::path(out_dir) / "summary.md").string(), md.str());
   (void)out;
 }
 

@@ -40,7 +40,7 @@ nlohmann::json token_counts(const StageSpec& s) {
 }
 
 void write_json_atomically(const fs::path& path, const nlohmann::json& j) {
-  write_text_file_durably(path.string(), j.dump(2) + "\n");
+  write_file_durably(path.string(), j.dump(2) + "\n");
 }
 }  // namespace
 

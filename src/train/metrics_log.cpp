@@ -47,7 +47,7 @@ void write_metrics_columns(H5File& file, const std::string& group, const std::ve
     for (size_t c = 0; c < kColumnCount; ++c) cols[c].push_back(values[c]);
   }
   const std::string prefix = group.empty() ? "" : group + "/";
-  for (size_t c = 0; c < kColumnCount; ++c) file.append_doubles(prefix + kColumns[c], cols[c]);
+  for (size_t c = 0; c < kColumnCount; ++c) file.write_doubles(prefix + kColumns[c], cols[c]);
 }
 
 std::vector<MetricsRow> MetricsLog::read() const {

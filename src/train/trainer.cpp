@@ -83,9 +83,15 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
   std::error_code ec;
   const bool resume = !start_checkpoint.empty() && fs::exists(latest) &&
                       fs::equivalent(fs::path(start_checkpoint), latest, ec);
-  if (!resume && (fs::exists(latest) || fs::exists(metrics_path)))
-    throw UserError(out_dir + ": already holds a run (latest.h5 / metrics.h5); resume it with --resume " + out_dir +
+  if (!resume && fs::exists(latest))
+    throw UserError(out_dir + ": already holds a run (latest.h5); resume it with --resume " + out_dir +
                     " or choose another --out");
+  // Metrics without any checkpoint: an earlier start was stopped before its first
+  // checkpoint. Nothing of it can be resumed, so this start replaces its log.
+  if (!resume && fs::exists(metrics_path)) {
+    out_ << out_dir << ": no checkpoint from an earlier, interrupted start; starting over\n";
+    fs::remove(metrics_path);
+  }
 
   BatchSampler sampler(&corpus_.train, batch, seq, data_seed(tc.seed));
   if (start_checkpoint.empty()) {
@@ -103,6 +109,7 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
       out_ << "stage " << state_.stage << " from " << start_checkpoint << " at step " << state_.step << "\n";
     }
   }
+  state_.data_rng = sampler.rng_state();  // what the stage-start checkpoint records
   if (resume && fs::exists(metrics_path)) MetricsLog(metrics_path.string()).truncate_after(state_.step);
 
   // This stage's schedule: `steps` steps from stage_start_step (or one global schedule).
@@ -140,6 +147,9 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
     result.first_val_loss = v0;
     out_ << "step " << state_.step << " | val loss " << v0 << " | val ppl " << std::exp(v0) << "\n";
     write_row(std::numeric_limits<double>::quiet_NaN(), v0, lr_at(state_.step));
+    // The stage's starting point is checkpointed too, so a kill or a divergence in
+    // its first steps can resume or roll back without redoing the stage setup.
+    save_checkpoint(latest.string(), config_json, *model_, optimizer_.get(), state_);
   }
 
   std::vector<int32_t> inputs, targets;
@@ -169,10 +179,8 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
       if (consecutive_bad < tc.max_bad_steps) continue;
       const std::string why = std::to_string(consecutive_bad) + " consecutive non-finite steps at step " +
                               std::to_string(state_.step + 1);
-      if (tc.on_divergence == "stop" || !fs::exists(latest))
-        throw UserError(out_dir + ": training diverged: " + why +
-                        (tc.on_divergence == "stop" ? "" : " and no checkpoint to roll back to") +
-                        "; lower train.lr or raise train.warmup_steps");
+      if (tc.on_divergence == "stop")
+        throw UserError(out_dir + ": training diverged: " + why + "; lower train.lr or raise train.warmup_steps");
       const TrainState failed = state_;
       load_checkpoint(latest.string(), *model_, optimizer_.get(), &state_);
       state_.skipped_steps = failed.skipped_steps;

@@ -1,0 +1,38 @@
+#pragma once
+// Runs the real tokengrow binary as a child process, the way a user or a job
+// scheduler does, so the fault tests can kill it (SIGKILL), starve it of disk (a
+// file size limit) or run two at once.
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tg::faults {
+
+struct ProcessOptions {
+  std::vector<std::pair<std::string, std::string>> env;  // set in the child, on top of ours
+  int64_t file_size_limit = -1;  // bytes (RLIMIT_FSIZE, SIGXFSZ ignored): writes past it fail with EFBIG
+  int64_t kill_after_ms = -1;    // SIGKILL the child this long after it started, if still running
+  int64_t timeout_ms = 300000;   // a hung child is killed and the test fails
+};
+
+struct ProcessResult {
+  int exit_code = -1;       // -1 if killed by a signal
+  int signal = 0;           // the signal that ended it, 0 if it exited
+  bool timed_out = false;
+  std::string out, err;     // stdout and stderr
+  bool killed_by_us() const { return signal == 9 && !timed_out; }
+};
+
+// argv[0] is the program path. Blocks until the child ends (or is killed).
+ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
+
+// The tokengrow binary under test (TOKENGROW_BINARY) with these arguments.
+ProcessResult run_tokengrow(std::vector<std::string> args, const ProcessOptions& options = {});
+
+// Starts a child without waiting (for the lock test); stop it with kill_and_wait.
+int start_tokengrow(std::vector<std::string> args, const std::string& stdout_path);
+void kill_and_wait(int pid);
+
+}  // namespace tg::faults

@@ -1,0 +1,57 @@
+// Bad configs and flags through the real binary: each gives exit 2 and one line
+// naming the file, key and value and what is expected; the line goes in the doc.
+#include "fault_fixtures.h"
+
+using namespace tg;
+using namespace tg::faults;
+
+namespace {
+struct BadInput {
+  std::string what;                       // the doc's description
+  std::string model_extra, train_extra;   // spliced into the config (train_config keys)
+  std::vector<std::string> extra_args;    // appended to the train command
+  std::string expected;                   // a fragment the message must contain
+};
+
+// `"key": value` appended to the model object of train_config's JSON.
+std::string with_model_key(std::string config, const std::string& extra) {
+  const size_t at = config.find("\"ffn_tokens\": 32");
+  return config.insert(at + std::string("\"ffn_tokens\": 32").size(), extra);
+}
+}  // namespace
+
+TEST_CASE("Bad configs and flags: one line naming file, key and value, exit 2, nothing written",
+          "[faults][bad_input]") {
+  RunSetup s("bad_input", 4);
+  const std::vector<BadInput> cases = {
+      {"a misspelt key (`train.learning_rate`)", "", R"(, "learning_rate": 0.1)", {}, "unknown key"},
+      {"a wrong type (`train.batch_size` as a string)", "", R"(, "batch_size": "8")", {}, "train.batch_size"},
+      {"a value out of range (`train.lr` -1)", "", R"(, "lr": -1)", {}, "train.lr"},
+      {"an impossible shape (`model.n_heads` 3 with d_model 16)", R"(, "n_heads": 3)", "", {}, "n_heads"},
+      {"an unknown choice (`model.normalization` \"l3\")", R"(, "normalization": "l3")", "", {}, "normalization"},
+      {"a bad flag value (`--steps -5`)", "", "", {"--steps", "-5"}, "--steps"},
+      {"a flag that is not a number (`--threads two`)", "", "", {"--threads", "two"}, "--threads"},
+  };
+  std::string keys;
+  int row = 1;
+  for (const BadInput& c : cases) {
+    std::string config = train_config(s.data, 4, c.train_extra);
+    // The duplicate keys this splicing makes are themselves refused; replace instead.
+    if (c.model_extra.find("n_heads") != std::string::npos) config.replace(config.find("\"n_heads\": 2"), 12, "\"n_heads\": 3");
+    else if (!c.model_extra.empty()) config = with_model_key(config, c.model_extra);
+    if (c.train_extra.find("batch_size") != std::string::npos) config.replace(config.find("\"batch_size\": 4, "), 17, "");
+    if (c.train_extra.find("\"lr\"") != std::string::npos) config.replace(config.find("\"lr\": 3e-3, "), 12, "");
+    write_file(s.dir.file("bad.json"), config);
+    std::vector<std::string> args = {"train", "--config", s.dir.file("bad.json"), "--out", s.dir.file("run")};
+    args.insert(args.end(), c.extra_args.begin(), c.extra_args.end());
+    const ProcessResult r = run_tokengrow(args);
+    INFO(c.what << ": " << r.err);
+    REQUIRE(r.exit_code == 2);
+    REQUIRE(r.err.rfind("error: ", 0) == 0);
+    REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    REQUIRE(r.err.find(c.expected) != std::string::npos);
+    REQUIRE_FALSE(fs::exists(s.dir.file("run")));
+    record_row("B" + std::to_string(row++), "bad input", "`train` with " + c.what,
+               "exit 2, nothing written: `" + without_dir(r.err, s.dir) + "`");
+  }
+}

@@ -1,0 +1,63 @@
+// Two processes writing one run or experiment directory: the second refuses.
+#include <chrono>
+#include <thread>
+
+#include "fault_fixtures.h"
+
+using namespace tg;
+using namespace tg::faults;
+
+namespace {
+// Waits until `path` exists (the first process is past its lock and writing).
+void wait_for(const std::string& path) {
+  for (int i = 0; i < 3000 && !fs::exists(path); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(fs::exists(path));
+}
+
+void require_refused(const ProcessResult& r, int holder_pid) {
+  INFO("stderr: " << r.err);
+  REQUIRE(r.exit_code == 2);
+  REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  REQUIRE(r.err.find("in use by another tokengrow process (pid " + std::to_string(holder_pid) + ")") !=
+          std::string::npos);
+}
+}  // namespace
+
+TEST_CASE("A second process on the same run or experiment directory is refused; a killed holder frees it",
+          "[faults][lock]") {
+  RunSetup s("lock", 100000);
+  const std::string run = s.run_dir("run");
+  const int holder = start_tokengrow({"train", "--config", s.config, "--out", run}, s.dir.file("holder.log"));
+  wait_for(run + "/latest.h5");
+
+  const ProcessResult resume = run_tokengrow({"train", "--resume", run, "--steps", "1"});
+  require_refused(resume, holder);
+  require_refused(run_tokengrow({"train", "--config", s.config, "--out", run}), holder);
+  kill_and_wait(holder);
+
+  // The kernel dropped the lock with the process: the directory is usable again.
+  const ProcessResult after = run_tokengrow({"train", "--resume", run, "--steps", "1"});
+  INFO(after.err);
+  REQUIRE(after.exit_code == 0);
+
+  // The same for an experiment directory.
+  write_file(s.dir.file("e.json"), R"({"data": ")" + s.data + R"(",
+    "model": {"d_model": 16, "n_layers": 1, "n_heads": 2, "seq_len": 16},
+    "train": {"batch_size": 4, "eval_every": 1000, "checkpoint_every": 1},
+    "seeds": [0],
+    "recipes": [{"name": "r", "stages": [{"qkv_tokens": 4, "proj_tokens": 4, "ffn_tokens": 8, "tokens": 6400000}]}],
+    "baselines": {"frontier_budgets": [1], "stage_sizes": false, "transformer": false}})");
+  const std::string exp = s.dir.file("exp");
+  const int exp_holder = start_tokengrow({"experiment", s.dir.file("e.json"), "--out", exp}, s.dir.file("exp.log"));
+  wait_for(exp + "/r-seed0/stage0/latest.h5");
+  const ProcessResult second = run_tokengrow({"experiment", s.dir.file("e.json"), "--out", exp});
+  require_refused(second, exp_holder);
+  kill_and_wait(exp_holder);
+  std::string message = without_dir(resume.err, s.dir);
+  const std::string pid = "(pid " + std::to_string(holder) + ")";
+  message.replace(message.find(pid), pid.size(), "(pid N)");
+  record_row("L1", "two writers", "a second `train` (resume or fresh) or `experiment` on a directory in use",
+             "refused before touching anything: one line `" + message +
+                 "`, exit 2 (N: the holder's pid); after kill -9 of the holder the kernel freed the lock and resume "
+                 "ran");
+}
