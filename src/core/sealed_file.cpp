@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -27,7 +28,7 @@ struct Seal {
 // CRC-32 of the file's bytes from `offset` to `end`. Reads in 4 MiB chunks so a
 // multi-GB corpus never needs a second copy in memory.
 uint32_t crc_of_range(std::ifstream& in, int64_t offset, int64_t end, const std::string& path) {
-  std::vector<char> buf(4 << 20);
+  std::vector<char> buf(static_cast<size_t>(std::clamp<int64_t>(end - offset, 1, 4 << 20)));
   uLong crc = crc32_z(0L, Z_NULL, 0);
   in.seekg(offset);
   for (int64_t pos = offset; pos < end;) {
@@ -64,6 +65,11 @@ bool parse_seal(const std::string& header, Seal& s) {
 
 }  // namespace
 
+std::string seal_header(const std::string& kind, std::string_view body) {
+  const uLong crc = crc32_z(crc32_z(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(body.data()), body.size());
+  return format_seal({kind, kSealBytes + static_cast<int64_t>(body.size()), static_cast<uint32_t>(crc)});
+}
+
 void write_sealed(const std::string& path, const std::string& kind, const std::function<void(H5File&)>& fill) {
   // Built whole in memory, sealed there, then written and published in one go:
   // the CRC costs no second read, and every disk error is ours to report.
@@ -73,11 +79,8 @@ void write_sealed(const std::string& path, const std::string& kind, const std::f
     fill(file);
     image = file.image();  // everything after the user block
   }
-  const Seal seal{kind, kSealBytes + static_cast<int64_t>(image.size()),
-                  static_cast<uint32_t>(crc32_z(crc32_z(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(image.data()),
-                                                image.size()))};
   std::vector<char> bytes(kSealBytes + image.size());
-  const std::string header = format_seal(seal);
+  const std::string header = seal_header(kind, std::string_view(image.data(), image.size()));
   std::copy(header.begin(), header.end(), bytes.begin());
   std::copy(image.begin(), image.end(), bytes.begin() + kSealBytes);
   write_file_durably(path, std::string_view(bytes.data(), bytes.size()));

@@ -18,6 +18,7 @@
 // ours to guarantee). h5py and other HDF5 tools read sealed files as usual.
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "core/hdf5_file.h"
 
@@ -30,6 +31,10 @@ inline constexpr int64_t kSealBytes = 512;
 // into a fresh in-memory file; then the seal, then write_file_durably(). If
 // anything throws, no temporary file remains and an existing `path` is untouched.
 void write_sealed(const std::string& path, const std::string& kind, const std::function<void(H5File&)>& fill);
+
+// The 512-byte header that seals `body` (the file's bytes after the header) as a
+// file of this kind.
+std::string seal_header(const std::string& kind, std::string_view body);
 
 // Verifies the seal of `path` (a sealed file of this kind, complete, checksum
 // matching) and opens it read-only; throws UserError naming the file otherwise.

@@ -117,7 +117,7 @@ TEST_CASE("Damaged checkpoints are refused with one line naming the file, by eve
                  "`; nothing written");
 }
 
-TEST_CASE("Damaged corpora are refused with one line naming the file; training writes nothing",
+TEST_CASE("Damaged corpora are refused with one line naming the file, training writes nothing",
           "[faults][corruption]") {
   RunSetup s("corrupt_corpus", 4);
   const std::string damaged = s.dir.file("damaged_corpus.h5");

@@ -40,7 +40,7 @@ struct NanPlanter {
 };
 }  // namespace
 
-TEST_CASE("One non-finite step is skipped and counted; training goes on", "[faults][divergence]") {
+TEST_CASE("One non-finite step is skipped and counted, training goes on", "[faults][divergence]") {
   RunSetup s("nan_once", 12);
   const RunConfig config = config_with(s, R"(, "max_bad_steps": 3)");
   Engine engine(2);

@@ -23,7 +23,7 @@ void require_refused(const ProcessResult& r, int holder_pid) {
 }
 }  // namespace
 
-TEST_CASE("A second process on the same run or experiment directory is refused; a killed holder frees it",
+TEST_CASE("A second process on the same run or experiment directory is refused, a killed holder frees it",
           "[faults][lock]") {
   RunSetup s("lock", 100000);
   const std::string run = s.run_dir("run");
