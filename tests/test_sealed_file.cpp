@@ -16,16 +16,6 @@ using tg::testing::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
 void fill_example(H5File& f) {
   f.set_attr("/", "format", std::string("example"));
   Tensor t({3, 5});
@@ -44,7 +34,7 @@ TEST_CASE("A sealed file round-trips, shows its seal as text and leaves no tempo
   REQUIRE(f.get_attr_string("/", "format") == "example");
   REQUIRE(f.read_ints("ints") == std::vector<int64_t>{1, 2, 3});
   REQUIRE(f.read_tensor("group/tensor")[14] == 3.5f);
-  const std::string head = read_bytes(path).substr(0, 64);
+  const std::string head = testing::read_file(path).substr(0, 64);
   REQUIRE(head.rfind("tokengrow sealed file 1\nkind checkpoint\nbytes ", 0) == 0);
   REQUIRE_FALSE(fs::exists(path + ".tmp"));
 }
@@ -53,29 +43,29 @@ TEST_CASE("Every single-byte change, truncation or extension of a sealed file is
   TempDir dir("seal_damage");
   const std::string good = dir.file("good.h5"), bad = dir.file("bad.h5");
   write_sealed(good, "corpus", fill_example);
-  const std::string bytes = read_bytes(good);
+  const std::string bytes = testing::read_file(good);
   REQUIRE(bytes.size() > 1000);
   // Each position changed in turn (in the seal, in HDF5 metadata, in data, in padding).
   for (size_t pos = 0; pos < bytes.size(); ++pos) {
     std::string damaged = bytes;
     damaged[pos] = static_cast<char>(damaged[pos] ^ (1 << (pos % 8)));
-    write_bytes(bad, damaged);
+    testing::write_file(bad, damaged);
     INFO("byte " << pos);
     REQUIRE_FALSE(seal_problem(bad, "corpus").empty());
   }
   for (size_t len = 0; len < bytes.size(); len += 7) {
-    write_bytes(bad, bytes.substr(0, len));
+    testing::write_file(bad, bytes.substr(0, len));
     INFO("truncated to " << len);
     REQUIRE_FALSE(seal_problem(bad, "corpus").empty());
   }
-  write_bytes(bad, bytes.substr(0, bytes.size() - 100));
+  testing::write_file(bad, bytes.substr(0, bytes.size() - 100));
   REQUIRE(seal_problem(bad, "corpus").rfind("truncated: " + std::to_string(bytes.size() - 100) + " of " +
                                                 std::to_string(bytes.size()) + " bytes", 0) == 0);
-  write_bytes(bad, bytes + "x");
+  testing::write_file(bad, bytes + "x");
   REQUIRE(seal_problem(bad, "corpus").find("seal says " + std::to_string(bytes.size())) != std::string::npos);
   std::string body_flip = bytes;
   body_flip[bytes.size() / 2] ^= 0x10;
-  write_bytes(bad, body_flip);
+  testing::write_file(bad, body_flip);
   REQUIRE(seal_problem(bad, "corpus").rfind("damaged: its contents do not match its checksum", 0) == 0);
   try {
     open_sealed(bad, "corpus");
@@ -91,9 +81,9 @@ TEST_CASE("Seal problems name what the file is and what was expected", "[seal]")
   REQUIRE(seal_problem(dir.file("c.h5"), "checkpoint") == "a tokengrow corpus, not a checkpoint");
   { H5File::create(dir.file("plain.h5")).write_ints("x", {1}); }
   REQUIRE(seal_problem(dir.file("plain.h5"), "checkpoint").rfind("an HDF5 file without a tokengrow seal", 0) == 0);
-  write_bytes(dir.file("empty.h5"), "");
+  testing::write_file(dir.file("empty.h5"), "");
   REQUIRE(seal_problem(dir.file("empty.h5"), "checkpoint") == "empty file; expected a tokengrow checkpoint");
-  write_bytes(dir.file("text.h5"), std::string(2000, 'a'));
+  testing::write_file(dir.file("text.h5"), std::string(2000, 'a'));
   REQUIRE(seal_problem(dir.file("text.h5"), "checkpoint").find("not a tokengrow checkpoint") == 0);
   REQUIRE(seal_problem(dir.file("absent.h5"), "checkpoint") == "no such file");
   REQUIRE(seal_problem(dir.path().string(), "checkpoint") == "is a directory, not a file");
@@ -103,13 +93,13 @@ TEST_CASE("A failed sealed write leaves the existing file untouched and no tempo
   TempDir dir("seal_fail");
   const std::string path = dir.file("x.h5");
   write_sealed(path, "metrics", fill_example);
-  const std::string before = read_bytes(path);
+  const std::string before = testing::read_file(path);
   REQUIRE_THROWS_AS(write_sealed(path, "metrics", [](H5File& f) {
                       f.write_ints("half", {1});
                       throw UserError("simulated failure");
                     }),
                     UserError);
-  REQUIRE(read_bytes(path) == before);
+  REQUIRE(testing::read_file(path) == before);
   REQUIRE_FALSE(fs::exists(path + ".tmp"));
   REQUIRE_THROWS_AS(write_sealed(dir.file("no_such_dir/x.h5"), "metrics", fill_example), UserError);
 }

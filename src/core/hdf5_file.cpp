@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/file_status.h"
 
 namespace tg {
 
@@ -57,12 +58,7 @@ hid_t intermediate_groups() {
 
 // Why `path` cannot be opened as an HDF5 file, or "" if it can.
 std::string open_problem(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (!fs::exists(status)) return "no such file";
-  if (fs::is_directory(status)) return "is a directory, not a file";
-  if (!fs::is_regular_file(status)) return "not a regular file";
+  if (std::string problem = regular_file_problem(path); !problem.empty()) return problem;
   const htri_t is_h5 = H5Fis_hdf5(path.c_str());
   if (is_h5 < 0) return "cannot read the file (permission denied?)";
   if (is_h5 == 0) return "not an HDF5 file";

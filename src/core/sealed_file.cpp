@@ -13,6 +13,7 @@
 
 #include "core/durable_file.h"
 #include "core/error.h"
+#include "core/file_status.h"
 
 namespace tg {
 
@@ -87,15 +88,11 @@ void write_sealed(const std::string& path, const std::string& kind, const std::f
 }
 
 std::string seal_problem(const std::string& path, const std::string& kind) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (!fs::exists(status)) return "no such file";
-  if (fs::is_directory(status)) return "is a directory, not a file";
-  if (!fs::is_regular_file(status)) return "not a regular file";
+  if (std::string problem = regular_file_problem(path); !problem.empty()) return problem;
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::string("cannot open: ") + std::strerror(errno);
-  const int64_t size = static_cast<int64_t>(fs::file_size(path, ec));
+  std::error_code ec;
+  const int64_t size = static_cast<int64_t>(std::filesystem::file_size(path, ec));
   std::string header(kSealBytes, '\0');
   in.read(header.data(), kSealBytes);
   Seal seal;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/file_status.h"
 #include "core/hdf5_file.h"
 #include "core/sealed_file.h"
 
@@ -22,11 +23,7 @@ const char* const kSealKind = "corpus";
 
 // The whole file as bytes; UserError naming the file if it cannot be read.
 std::string read_text_file(const std::string& file) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::file_status status = fs::status(file, ec);
-  if (!fs::exists(status)) throw UserError(file + ": no such file");
-  if (!fs::is_regular_file(status)) throw UserError(file + ": not a regular file");
+  if (const std::string problem = regular_file_problem(file); !problem.empty()) throw UserError(file + ": " + problem);
   std::ifstream in(file, std::ios::binary);
   std::stringstream buffer;
   if (in) buffer << in.rdbuf();

@@ -9,15 +9,6 @@ using namespace tg;
 using namespace tg::faults;
 
 namespace {
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
 struct Damage {
   std::string what;                              // for the doc row
   std::function<std::string(const std::string&, Rng&)> apply;  // good bytes -> damaged bytes
@@ -51,14 +42,14 @@ std::vector<Damage> damages() {
 // starting with the file's path each time. Returns the doc's description.
 std::string require_all_refused(const std::string& good, const std::string& damaged_path,
                                 const std::function<void(const std::string&)>& load) {
-  const std::string bytes = read_bytes(good);
+  const std::string bytes = testing::read_file(good);
   Rng rng(4242);
   std::string described;
   for (const Damage& damage : damages()) {
     for (int trial = 0; trial < damage.trials; ++trial) {
       const std::string d = damage.apply(bytes, rng);
       if (d == bytes) continue;
-      write_bytes(damaged_path, d);
+      testing::write_file(damaged_path, d);
       INFO(damage.what << ", trial " << trial);
       try {
         load(damaged_path);
@@ -92,9 +83,9 @@ TEST_CASE("Damaged checkpoints are refused with one line naming the file, by eve
   const std::string described = require_all_refused(good, damaged, [](const std::string& p) { load_model(p); });
 
   // Through the commands: a flipped bit in the middle of the file.
-  std::string bytes = read_bytes(good);
+  std::string bytes = testing::read_file(good);
   bytes[bytes.size() / 2] ^= 0x04;
-  write_bytes(damaged, bytes);
+  testing::write_file(damaged, bytes);
   const std::string eval_error =
       cli_error(run_tokengrow({"eval", "--ckpt", damaged, "--data", s.data}), s.dir);
   REQUIRE(eval_error == "error: damaged.h5: damaged: its contents do not match its checksum");
@@ -102,12 +93,12 @@ TEST_CASE("Damaged checkpoints are refused with one line naming the file, by eve
   cli_error(run_tokengrow({"grow", "--from", damaged, "--out", s.dir.file("g.h5"), "--factor", "2"}), s.dir);
   REQUIRE_FALSE(fs::exists(s.dir.file("g.h5")));
   // A run directory whose latest.h5 was damaged on disk: resume refuses, nothing is written.
-  write_bytes(good, bytes);
-  const std::string metrics_before = read_bytes(run + "/metrics.h5");
+  testing::write_file(good, bytes);
+  const std::string metrics_before = testing::read_file(run + "/metrics.h5");
   const std::string resume_error = cli_error(run_tokengrow({"train", "--resume", run}), s.dir);
-  REQUIRE(read_bytes(run + "/metrics.h5") == metrics_before);
+  REQUIRE(testing::read_file(run + "/metrics.h5") == metrics_before);
   // A truncated copy names the sizes.
-  write_bytes(damaged, bytes.substr(0, bytes.size() - 1000));
+  testing::write_file(damaged, bytes.substr(0, bytes.size() - 1000));
   const std::string truncated_error = cli_error(run_tokengrow({"eval", "--ckpt", damaged, "--data", s.data}), s.dir);
   REQUIRE(truncated_error.find("truncated: ") != std::string::npos);
   record_row("C1", "damaged files", "a trained checkpoint with " + described,
@@ -122,9 +113,9 @@ TEST_CASE("Damaged corpora are refused with one line naming the file, training w
   RunSetup s("corrupt_corpus", 4);
   const std::string damaged = s.dir.file("damaged_corpus.h5");
   const std::string described = require_all_refused(s.data, damaged, [](const std::string& p) { load_corpus(p); });
-  std::string bytes = read_bytes(s.data);
+  std::string bytes = testing::read_file(s.data);
   bytes[bytes.size() / 3] ^= 0x40;
-  write_bytes(damaged, bytes);
+  testing::write_file(damaged, bytes);
   write_file(s.dir.file("bad.json"), train_config(damaged, 4));
   const std::string error =
       cli_error(run_tokengrow({"train", "--config", s.dir.file("bad.json"), "--out", s.dir.file("run")}), s.dir);

@@ -7,11 +7,6 @@ using namespace tg;
 using namespace tg::faults;
 
 namespace {
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 bool has_temporary_files(const std::string& dir) {
   for (const auto& entry : fs::directory_iterator(dir))
     if (entry.path().extension() == ".tmp") return true;
@@ -38,7 +33,7 @@ TEST_CASE("A write error while training: clear error, exit 2, the previous check
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
   }
-  const std::string before = read_bytes(run + "/latest.h5");
+  const std::string before = testing::read_file(run + "/latest.h5");
   const std::vector<std::string> more = {"train", "--resume", run, "--steps", "20"};
 
   ProcessOptions full;
@@ -46,7 +41,7 @@ TEST_CASE("A write error while training: clear error, exit 2, the previous check
   const ProcessResult r = run_tokengrow(more, full);
   require_one_line_error(r, run + "/");
   REQUIRE(r.err.find("disk full") != std::string::npos);
-  REQUIRE(read_bytes(run + "/latest.h5") == before);
+  REQUIRE(testing::read_file(run + "/latest.h5") == before);
   REQUIRE_FALSE(has_temporary_files(run));
   require_every_file_sound(run);
 
@@ -77,10 +72,10 @@ TEST_CASE("A write error while preparing a corpus or growing leaves no output an
 
   // Replacing an existing corpus: the old one survives a failed write.
   REQUIRE(run_tokengrow(prepare).exit_code == 0);
-  const std::string before = read_bytes(dir.file("d.h5"));
+  const std::string before = testing::read_file(dir.file("d.h5"));
   r = run_tokengrow(prepare, full);
   require_one_line_error(r, dir.file("d.h5"));
-  REQUIRE(read_bytes(dir.file("d.h5")) == before);
+  REQUIRE(testing::read_file(dir.file("d.h5")) == before);
   REQUIRE_FALSE(has_temporary_files(dir.path().string()));
   const std::string prepare_error = without_dir(r.err, dir);
 
