@@ -102,6 +102,7 @@ void CausalSelfAttention::forward(Engine& engine, const Tensor& q, const Tensor&
   require_shape(q, batch * seq, d_model_, "q");
   require_shape(k, batch * seq, d_model_, "k");
   require_shape(v, batch * seq, d_model_, "v");
+  PartScope scope(engine.part_timer(), Part::Attention);
   batch_ = batch;
   seq_ = seq;
   const int64_t BH = batch * n_heads_, T = seq, hd = head_dim_;
@@ -139,6 +140,7 @@ void CausalSelfAttention::forward(Engine& engine, const Tensor& q, const Tensor&
 void CausalSelfAttention::backward(Engine& engine, const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) {
   if (seq_ == 0) throw std::logic_error("CausalSelfAttention: backward before forward");
   require_shape(dout, batch_ * seq_, d_model_, "dout");
+  PartScope scope(engine.part_timer(), Part::Attention);
   const int64_t BH = batch_ * n_heads_, T = seq_, hd = head_dim_;
   to_heads(dout, d_heads_, false);
   // dv (T x hd) = P^T (T x T) dout (T x hd)

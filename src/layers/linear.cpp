@@ -19,12 +19,14 @@ void Linear::forward(Engine& engine, const Tensor& x, Tensor& y) {
   const int64_t T = x.rows();
   x_ = &x;
   y.resize({T, d_out_});
+  PartScope scope(engine.part_timer(), Part::PattentionMatmul);
   // Y (T x d_out) = X (T x d_in) W^T (d_in x d_out)
   engine.matmul(x.data(), Trans::No, weight_.value.data(), Trans::Yes, y.data(), T, d_out_, d_in_);
 }
 
 void Linear::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) {
   const int64_t T = dy.rows();
+  PartScope scope(engine.part_timer(), Part::PattentionMatmul);
   // dW (d_out x d_in) += dY^T (d_out x T) X (T x d_in)
   engine.matmul(dy.data(), Trans::Yes, x_->data(), Trans::No, weight_.grad.data(), d_out_, d_in_, T, 1.0f, 1.0f);
   // dX (T x d_in) (+)= dY (T x d_out) W (d_out x d_in)
@@ -51,16 +53,22 @@ void Mlp::forward(Engine& engine, const Tensor& x, Tensor& y) {
   up_.forward(engine, x, pre_);
   act_.resize(pre_.shape());
   const int64_t n = pre_.numel();
+  {
+    PartScope scope(engine.part_timer(), Part::PattentionNorm);
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) act_[i] = gelu(pre_[i]);
+    for (int64_t i = 0; i < n; ++i) act_[i] = gelu(pre_[i]);
+  }
   down_.forward(engine, act_, y);
 }
 
 void Mlp::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) {
   down_.backward(engine, dy, d_act_, false);
   const int64_t n = pre_.numel();
+  {
+    PartScope scope(engine.part_timer(), Part::PattentionNorm);
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) d_act_[i] *= gelu_grad(pre_[i]);
+    for (int64_t i = 0; i < n; ++i) d_act_[i] *= gelu_grad(pre_[i]);
+  }
   up_.backward(engine, d_act_, dx, accumulate_dx);
 }
 

@@ -1,6 +1,7 @@
 #include "layers/pattention.h"
 
 #include <cmath>
+#include <optional>
 
 #include "core/error.h"
 #include "layers/gelu.h"
@@ -51,9 +52,13 @@ void Pattention::forward(Engine& engine, const Tensor& x, Tensor& y) {
   scores_.resize({T, n});
   act_.resize({T, n});
   row_norm_.resize({T});
-  // A (T x n) = X (T x d_in) K^T (d_in x n)
-  engine.matmul(x.data(), Trans::No, keys_.value.data(), Trans::Yes, scores_.data(), T, n, d_in_);
-
+  PartTimer* timer = engine.part_timer();
+  {
+    // A (T x n) = X (T x d_in) K^T (d_in x n)
+    PartScope scope(timer, Part::PattentionMatmul);
+    engine.matmul(x.data(), Trans::No, keys_.value.data(), Trans::Yes, scores_.data(), T, n, d_in_);
+  }
+  std::optional<PartScope> norm_scope(std::in_place, timer, Part::PattentionNorm);
   const float tau = tau_, eps = eps_;
   const float* A = scores_.data();
   float* S = act_.data();
@@ -98,8 +103,10 @@ void Pattention::forward(Engine& engine, const Tensor& x, Tensor& y) {
       }
     }
   }
+  norm_scope.reset();
   // Y (T x d_out) = S (T x n) V (n x d_out)
   y.resize({T, d_out_});
+  PartScope scope(timer, Part::PattentionMatmul);
   engine.matmul(act_.data(), Trans::No, values_.value.data(), Trans::No, y.data(), T, d_out_, n);
 }
 
@@ -107,11 +114,14 @@ void Pattention::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool acc
   const Tensor& x = *x_;
   const int64_t T = x.rows(), n = n_tokens();
   d_act_.resize({T, n});
+  PartTimer* timer = engine.part_timer();
+  std::optional<PartScope> scope(std::in_place, timer, Part::PattentionMatmul);
   // dV (n x d_out) += S^T (n x T) dY (T x d_out)
   engine.matmul(act_.data(), Trans::Yes, dy.data(), Trans::No, values_.grad.data(), n, d_out_, T, 1.0f, 1.0f);
   // dS (T x n) = dY (T x d_out) V^T (d_out x n)
   engine.matmul(dy.data(), Trans::No, values_.value.data(), Trans::Yes, d_act_.data(), T, n, d_out_);
 
+  scope.emplace(timer, Part::PattentionNorm);
   // dS -> dA in place, row by row.
   const float tau = tau_;
   const float* A = scores_.data();
@@ -159,6 +169,7 @@ void Pattention::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool acc
       }
     }
   }
+  scope.emplace(timer, Part::PattentionMatmul);
   // dK (n x d_in) += dA^T (n x T) X (T x d_in)
   engine.matmul(d_act_.data(), Trans::Yes, x.data(), Trans::No, keys_.grad.data(), n, d_in_, T, 1.0f, 1.0f);
   // dX (T x d_in) (+)= dA (T x n) K (n x d_in)

@@ -21,7 +21,11 @@ double Block::forward_flops(int64_t batch, int64_t seq) const {
 }
 
 void Block::forward(Engine& engine, const Tensor& x, Tensor& out, int64_t batch, int64_t seq) {
-  ln1_.forward(x, ln1_out_);
+  PartTimer* timer = engine.part_timer();
+  {
+    PartScope scope(timer, Part::Norms);
+    ln1_.forward(x, ln1_out_);
+  }
   m_.query->forward(engine, ln1_out_, q_);
   m_.key->forward(engine, ln1_out_, k_);
   m_.value->forward(engine, ln1_out_, v_);
@@ -31,7 +35,10 @@ void Block::forward(Engine& engine, const Tensor& x, Tensor& out, int64_t batch,
   const int64_t n = x.numel();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) h_[i] = x[i] + proj_out_[i];
-  ln2_.forward(h_, ln2_out_);
+  {
+    PartScope scope(timer, Part::Norms);
+    ln2_.forward(h_, ln2_out_);
+  }
   m_.ffn->forward(engine, ln2_out_, ffn_out_);
   out.resize(x.shape());
 #pragma omp parallel for schedule(static)
@@ -40,9 +47,13 @@ void Block::forward(Engine& engine, const Tensor& x, Tensor& out, int64_t batch,
 
 void Block::backward(Engine& engine, const Tensor& dout, Tensor& dx) {
   // out = h + F(LN2(h)):  dh = dout + LN2'(F'(dout))
+  PartTimer* timer = engine.part_timer();
   d_h_ = dout;
   m_.ffn->backward(engine, dout, d_ln2_, false);
-  ln2_.backward(d_ln2_, d_h_, true);
+  {
+    PartScope scope(timer, Part::Norms);
+    ln2_.backward(d_ln2_, d_h_, true);
+  }
   // h = x + P(Attn(Q(a), K(a), V(a))), a = LN1(x):  dx = dh + LN1'(Q' + K' + V')
   m_.proj->backward(engine, d_h_, d_attn_, false);
   attention_.backward(engine, d_attn_, d_q_, d_k_, d_v_);
@@ -50,6 +61,7 @@ void Block::backward(Engine& engine, const Tensor& dout, Tensor& dx) {
   m_.key->backward(engine, d_k_, d_ln1_, true);
   m_.value->backward(engine, d_v_, d_ln1_, true);
   dx = d_h_;
+  PartScope scope(timer, Part::Norms);
   ln1_.backward(d_ln1_, dx, true);
 }
 

@@ -1,6 +1,7 @@
 #include "model/language_model.h"
 
 #include <cmath>
+#include <optional>
 
 #include "layers/cross_entropy.h"
 #include "layers/linear.h"
@@ -91,8 +92,13 @@ void LanguageModel::run_trunk(Engine& engine, const std::vector<int32_t>& inputs
   inputs_ = inputs;
   embedding_.forward(inputs, x_[0]);
   for (size_t i = 0; i < blocks_.size(); ++i) blocks_[i]->forward(engine, x_[i], x_[i + 1], batch, seq);
-  final_norm_.forward(x_.back(), normed_);
+  PartTimer* timer = engine.part_timer();
+  {
+    PartScope scope(timer, Part::Norms);
+    final_norm_.forward(x_.back(), normed_);
+  }
   // logits (B*T x V) = normed (B*T x d) E^T (d x V)
+  PartScope scope(timer, Part::Logits);
   const int64_t rows = batch * seq;
   logits_.resize({rows, config_.vocab_size});
   engine.matmul(normed_.data(), Trans::No, embedding_.table().value.data(), Trans::Yes, logits_.data(), rows,
@@ -102,6 +108,7 @@ void LanguageModel::run_trunk(Engine& engine, const std::vector<int32_t>& inputs
 double LanguageModel::forward(Engine& engine, const std::vector<int32_t>& inputs, const std::vector<int32_t>& targets,
                               int64_t batch, int64_t seq, bool need_grad) {
   run_trunk(engine, inputs, batch, seq);
+  PartScope scope(engine.part_timer(), Part::Loss);
   return cross_entropy(logits_, targets, need_grad);  // logits_ now holds dL/dlogits if need_grad
 }
 
@@ -113,11 +120,15 @@ void LanguageModel::logits(Engine& engine, const std::vector<int32_t>& inputs, i
 void LanguageModel::backward(Engine& engine) {
   const int64_t rows = logits_.rows(), d = config_.d_model, V = config_.vocab_size;
   Parameter& table = embedding_.table();
+  PartTimer* timer = engine.part_timer();
+  std::optional<PartScope> scope(std::in_place, timer, Part::Logits);
   // dE (V x d) += dlogits^T (V x B*T) normed (B*T x d);  dnormed (B*T x d) = dlogits E
   engine.matmul(logits_.data(), Trans::Yes, normed_.data(), Trans::No, table.grad.data(), V, d, rows, 1.0f, 1.0f);
   d_normed_.resize({rows, d});
   engine.matmul(logits_.data(), Trans::No, table.value.data(), Trans::No, d_normed_.data(), rows, d, V);
+  scope.emplace(timer, Part::Norms);
   final_norm_.backward(d_normed_, d_x_a_, false);
+  scope.reset();
   for (size_t i = blocks_.size(); i-- > 0;) {
     blocks_[i]->backward(engine, d_x_a_, d_x_b_);
     std::swap(d_x_a_, d_x_b_);
