@@ -4,7 +4,7 @@
 #include <optional>
 
 #include "core/error.h"
-#include "layers/gelu.h"
+#include "layers/pattention_norm.h"
 
 namespace tg {
 
@@ -59,50 +59,7 @@ void Pattention::forward(Engine& engine, const Tensor& x, Tensor& y) {
     engine.matmul(x.data(), Trans::No, keys_.value.data(), Trans::Yes, scores_.data(), T, n, d_in_);
   }
   std::optional<PartScope> norm_scope(std::in_place, timer, Part::PattentionNorm);
-  const float tau = tau_, eps = eps_;
-  const float* A = scores_.data();
-  float* S = act_.data();
-  float* R = row_norm_.data();
-#pragma omp parallel for schedule(static)
-  for (int64_t t = 0; t < T; ++t) {
-    const float* a = A + t * n;
-    float* s = S + t * n;
-    switch (norm_) {
-      case PattentionNorm::L2NormGelu: {
-        double ss = 0;
-        for (int64_t j = 0; j < n; ++j) ss += static_cast<double>(a[j]) * a[j];
-        const float r = static_cast<float>(std::sqrt(ss + eps));
-        R[t] = r;
-        const float scale = tau / r;
-        for (int64_t j = 0; j < n; ++j) s[j] = gelu(a[j] * scale);
-        break;
-      }
-      case PattentionNorm::GeluL2Norm: {
-        double ss = 0;
-        for (int64_t j = 0; j < n; ++j) {
-          s[j] = gelu(a[j]);
-          ss += static_cast<double>(s[j]) * s[j];
-        }
-        const float r = static_cast<float>(std::sqrt(ss + eps));
-        R[t] = r;
-        const float scale = tau / r;
-        for (int64_t j = 0; j < n; ++j) s[j] *= scale;
-        break;
-      }
-      case PattentionNorm::Softmax: {
-        float mx = a[0];
-        for (int64_t j = 1; j < n; ++j) mx = std::max(mx, a[j]);
-        double sum = 0;
-        for (int64_t j = 0; j < n; ++j) {
-          s[j] = std::exp(a[j] - mx);
-          sum += s[j];
-        }
-        const float scale = static_cast<float>(tau * tau / sum);
-        for (int64_t j = 0; j < n; ++j) s[j] *= scale;
-        break;
-      }
-    }
-  }
+  pattention_norm_forward({norm_, tau_, eps_}, scores_.data(), act_.data(), row_norm_.data(), T, n);
   norm_scope.reset();
   // Y (T x d_out) = S (T x n) V (n x d_out)
   y.resize({T, d_out_});
@@ -123,52 +80,7 @@ void Pattention::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool acc
 
   scope.emplace(timer, Part::PattentionNorm);
   // dS -> dA in place, row by row.
-  const float tau = tau_;
-  const float* A = scores_.data();
-  const float* S = act_.data();
-  const float* R = row_norm_.data();
-  float* D = d_act_.data();
-#pragma omp parallel for schedule(static)
-  for (int64_t t = 0; t < T; ++t) {
-    const float* a = A + t * n;
-    const float* s = S + t * n;
-    float* d = D + t * n;
-    switch (norm_) {
-      case PattentionNorm::L2NormGelu: {
-        // Z = tau * A / r, r = sqrt(sum A^2 + eps).  dZ = dS * gelu'(Z);
-        // dA_k = tau * (dZ_k / r - A_k * sum_j(dZ_j A_j) / r^3)
-        const float r = R[t];
-        const float scale = tau / r;
-        double dot = 0;
-        for (int64_t j = 0; j < n; ++j) {
-          d[j] *= gelu_grad(a[j] * scale);
-          dot += static_cast<double>(d[j]) * a[j];
-        }
-        const float c = static_cast<float>(dot / (static_cast<double>(r) * r));
-        for (int64_t j = 0; j < n; ++j) d[j] = scale * (d[j] - a[j] * c);
-        break;
-      }
-      case PattentionNorm::GeluL2Norm: {
-        // S = tau * G / r with G = gelu(A), r = sqrt(sum G^2 + eps). Writing G = S r / tau:
-        //   dG_k = (tau / r) * (dS_k - S_k * sum_j(dS_j S_j) / tau^2),   dA = dG * gelu'(A)
-        const float r = R[t];
-        double dot = 0;
-        for (int64_t j = 0; j < n; ++j) dot += static_cast<double>(d[j]) * s[j];
-        const float c = static_cast<float>(dot / (static_cast<double>(tau) * tau));
-        const float scale = tau / r;
-        for (int64_t j = 0; j < n; ++j) d[j] = scale * (d[j] - s[j] * c) * gelu_grad(a[j]);
-        break;
-      }
-      case PattentionNorm::Softmax: {
-        // S = tau^2 P.  dA = tau^2 * P * (dS - sum_j dS_j P_j) = S * (dS - sum_j(dS_j S_j) / tau^2)
-        double dot = 0;
-        for (int64_t j = 0; j < n; ++j) dot += static_cast<double>(d[j]) * s[j];
-        const float c = static_cast<float>(dot / (static_cast<double>(tau) * tau));
-        for (int64_t j = 0; j < n; ++j) d[j] = s[j] * (d[j] - c);
-        break;
-      }
-    }
-  }
+  pattention_norm_backward({norm_, tau_, eps_}, scores_.data(), act_.data(), row_norm_.data(), d_act_.data(), T, n);
   scope.emplace(timer, Part::PattentionMatmul);
   // dK (n x d_in) += dA^T (n x T) X (T x d_in)
   engine.matmul(d_act_.data(), Trans::Yes, x.data(), Trans::No, keys_.grad.data(), n, d_in_, T, 1.0f, 1.0f);
