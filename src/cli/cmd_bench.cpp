@@ -21,6 +21,7 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out) {
   options.add_options()
       ("config", "Run config (JSON); its model and train.batch_size, lr, AdamW and clip settings are used",
        cxxopts::value<std::string>())
+      ("precision", "fp32 or bf16 (overrides model.precision)", cxxopts::value<std::string>())
       ("steps", "Timed steps", cxxopts::value<int64_t>()->default_value("20"))
       ("warmup", "Untimed steps before them", cxxopts::value<int64_t>()->default_value("3"))
       ("threads", "Threads (0: OMP_NUM_THREADS or all cores)", cxxopts::value<int64_t>()->default_value("0"))
@@ -31,6 +32,14 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out) {
   if (!parse_options(options, argc, argv, args, out)) return 0;
   require_flag(args, "bench", "config");
   RunConfig config = load_run_config(args["config"].as<std::string>());
+  if (args.count("precision")) {
+    try {
+      config.model.precision = parse_precision(args["precision"].as<std::string>());
+    } catch (const UserError& e) {
+      throw UserError(std::string("tokengrow bench: --precision: ") + e.what());
+    }
+  }
+  const bool bf16 = config.model.precision == Precision::BF16;
   BenchOptions bench;
   bench.steps = args["steps"].as<int64_t>();
   bench.warmup_steps = args["warmup"].as<int64_t>();
@@ -46,14 +55,14 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out) {
   // Read before the peak measurement, whose large matrices are not part of training.
   const int64_t peak_rss = peak_resident_bytes();
   const bool measure_peak = !args.count("skip-peak");
-  const double peak_gflops = measure_peak ? measure_peak_gflops(engine, MatmulType::F32) : 0.0;
+  const double peak_gflops = measure_peak ? measure_peak_gflops(engine, bf16 ? MatmulType::BF16 : MatmulType::F32) : 0.0;
   const double mfu = measure_peak ? r.achieved_gflops / peak_gflops : 0.0;
 
   nlohmann::json parts = nlohmann::json::object();
   for (size_t p = 0; p < r.part_seconds.size(); ++p) parts[kPartNames[p]] = r.part_seconds[p];
   if (args.count("json")) {
     nlohmann::json j = {{"config", args["config"].as<std::string>()},
-                        {"precision", "fp32"},
+                        {"precision", to_string(config.model.precision)},
                         {"threads", engine.threads()},
                         {"batch", r.batch},
                         {"seq", r.seq},
@@ -76,15 +85,17 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out) {
     return 0;
   }
   char line[256];
-  std::snprintf(line, sizeof line, "model: %ld parameters, batch %ld x seq %ld, fp32, %d threads\n",
-                static_cast<long>(r.n_params), static_cast<long>(r.batch), static_cast<long>(r.seq), engine.threads());
+  std::snprintf(line, sizeof line, "model: %ld parameters, batch %ld x seq %ld, %s, %d threads\n",
+                static_cast<long>(r.n_params), static_cast<long>(r.batch), static_cast<long>(r.seq),
+                to_string(config.model.precision).c_str(), engine.threads());
   out << line;
   std::snprintf(line, sizeof line, "%ld steps: median %.1f ms/step, %.0f tokens/s, %.2f GFLOP/step, %.1f GFLOP/s\n",
                 static_cast<long>(bench.steps), r.median_step_s * 1e3, r.tokens_per_s, r.gflop_per_step,
                 r.achieved_gflops);
   out << line;
   if (measure_peak) {
-    std::snprintf(line, sizeof line, "matmul peak %.1f GFLOP/s (fp32): MFU %.1f%%\n", peak_gflops, 100.0 * mfu);
+    std::snprintf(line, sizeof line, "matmul peak %.1f GFLOP/s (%s): MFU %.1f%%\n", peak_gflops,
+                  bf16 ? "bf16 inputs" : "fp32", 100.0 * mfu);
     out << line;
   }
   std::snprintf(line, sizeof line, "peak memory %.1f MiB\n", static_cast<double>(peak_rss) / (1 << 20));

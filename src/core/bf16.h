@@ -1,7 +1,7 @@
 #pragma once
 // bfloat16 storage for mixed-precision matmuls: the upper 16 bits of an IEEE float32
 // (8-bit exponent, 8-bit mantissa incl. the implicit bit), so it has float32's range
-// and a relative rounding error of at most 2^-9 = 0.2%.
+// and a relative rounding error of at most 2^-8 = 0.4% (round to nearest).
 //
 // Only matmul inputs are stored in bf16; sums, master weights, optimizer state and
 // every normalisation stay in float32.

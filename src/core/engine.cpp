@@ -1,6 +1,7 @@
 #include "core/engine.h"
 
 #include <omp.h>
+#include <stdexcept>
 #include <xmmintrin.h>
 #include <pmmintrin.h>
 
@@ -65,6 +66,15 @@ void Engine::matmul(const float* a, Trans trans_a, const float* b, Trans trans_b
 void Engine::matmul(const bf16* a, Trans trans_a, const bf16* b, Trans trans_b, float* c,
                     int64_t m, int64_t n, int64_t k, float alpha, float beta, int64_t batch) {
   run_matmul(a, trans_a, b, trans_b, c, m, n, k, alpha, beta, batch, true);
+}
+
+void Engine::matmul(MatmulInput a, Trans trans_a, MatmulInput b, Trans trans_b, float* c, int64_t m, int64_t n,
+                    int64_t k, float alpha, float beta, int64_t batch) {
+  const bool bf16_inputs = a.b16 != nullptr;
+  if (bf16_inputs != (b.b16 != nullptr))
+    throw std::logic_error("Engine::matmul: one input is bf16 and the other float32");
+  if (bf16_inputs) run_matmul(a.b16, trans_a, b.b16, trans_b, c, m, n, k, alpha, beta, batch, true);
+  else run_matmul(a.f32, trans_a, b.f32, trans_b, c, m, n, k, alpha, beta, batch, false);
 }
 
 void Engine::run_matmul(const void* a, Trans trans_a, const void* b, Trans trans_b, float* c, int64_t m,

@@ -11,6 +11,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "core/bf16.h"
+#include "core/precision.h"
 #include "core/part_timer.h"
 
 namespace tg {
@@ -34,6 +35,10 @@ class Engine {
   // The same with bf16 inputs: products and sums in float32, C in float32
   // (oneDNN's avx512_core_bf16 / AMX kernels where the CPU has them).
   void matmul(const bf16* a, Trans trans_a, const bf16* b, Trans trans_b, float* c,
+              int64_t m, int64_t n, int64_t k, float alpha = 1.0f, float beta = 0.0f,
+              int64_t batch = 1);
+  // Either of the two, by the inputs' precision (both must have the same).
+  void matmul(MatmulInput a, Trans trans_a, MatmulInput b, Trans trans_b, float* c,
               int64_t m, int64_t n, int64_t k, float alpha = 1.0f, float beta = 0.0f,
               int64_t batch = 1);
 

@@ -26,8 +26,8 @@ PattentionNorm parse_pattention_norm(const std::string& name) {
 }
 
 Pattention::Pattention(const std::string& name, int64_t d_in, int64_t d_out, int64_t n_tokens,
-                       PattentionNorm norm, float eps)
-    : name_(name), d_in_(d_in), d_out_(d_out), norm_(norm), eps_(eps),
+                       PattentionNorm norm, float eps, Precision precision)
+    : name_(name), d_in_(d_in), d_out_(d_out), norm_(norm), eps_(eps), precision_(precision),
       tau_(std::sqrt(static_cast<float>(n_tokens))),
       keys_(name + "/keys", {n_tokens, d_in}, true),
       values_(name + "/values", {n_tokens, d_out}, true) {}
@@ -52,42 +52,53 @@ void Pattention::forward(Engine& engine, const Tensor& x, Tensor& y) {
   scores_.resize({T, n});
   act_.resize({T, n});
   row_norm_.resize({T});
+  const Precision p = precision_;
   PartTimer* timer = engine.part_timer();
-  {
-    // A (T x n) = X (T x d_in) K^T (d_in x n)
-    PartScope scope(timer, Part::PattentionMatmul);
-    engine.matmul(x.data(), Trans::No, keys_.value.data(), Trans::Yes, scores_.data(), T, n, d_in_);
-  }
-  std::optional<PartScope> norm_scope(std::in_place, timer, Part::PattentionNorm);
+  std::optional<PartScope> scope(std::in_place, timer, Part::PattentionMatmul);
+  // A (T x n) = X (T x d_in) K^T (d_in x n)
+  const MatmulInput x_in = matmul_input(p, x.data(), x.numel(), x_bf_);
+  const MatmulInput keys_in = matmul_input(p, keys_.value.data(), keys_.value.numel(), keys_bf_);
+  engine.matmul(x_in, Trans::No, keys_in, Trans::Yes, scores_.data(), T, n, d_in_);
+
+  scope.emplace(timer, Part::PattentionNorm);
   pattention_norm_forward({norm_, tau_, eps_}, scores_.data(), act_.data(), row_norm_.data(), T, n);
-  norm_scope.reset();
+
+  scope.emplace(timer, Part::PattentionMatmul);
   // Y (T x d_out) = S (T x n) V (n x d_out)
   y.resize({T, d_out_});
-  PartScope scope(timer, Part::PattentionMatmul);
-  engine.matmul(act_.data(), Trans::No, values_.value.data(), Trans::No, y.data(), T, d_out_, n);
+  const MatmulInput act_in = matmul_input(p, act_.data(), act_.numel(), act_bf_);
+  const MatmulInput values_in = matmul_input(p, values_.value.data(), values_.value.numel(), values_bf_);
+  engine.matmul(act_in, Trans::No, values_in, Trans::No, y.data(), T, d_out_, n);
 }
 
 void Pattention::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) {
   const Tensor& x = *x_;
   const int64_t T = x.rows(), n = n_tokens();
   d_act_.resize({T, n});
+  const Precision p = precision_;
   PartTimer* timer = engine.part_timer();
   std::optional<PartScope> scope(std::in_place, timer, Part::PattentionMatmul);
+  const MatmulInput dy_in = matmul_input(p, dy.data(), dy.numel(), dy_bf_);
+  const MatmulInput act_in = matmul_input_again(p, act_.data(), act_bf_);
+  const MatmulInput values_in = matmul_input_again(p, values_.value.data(), values_bf_);
   // dV (n x d_out) += S^T (n x T) dY (T x d_out)
-  engine.matmul(act_.data(), Trans::Yes, dy.data(), Trans::No, values_.grad.data(), n, d_out_, T, 1.0f, 1.0f);
+  engine.matmul(act_in, Trans::Yes, dy_in, Trans::No, values_.grad.data(), n, d_out_, T, 1.0f, 1.0f);
   // dS (T x n) = dY (T x d_out) V^T (d_out x n)
-  engine.matmul(dy.data(), Trans::No, values_.value.data(), Trans::Yes, d_act_.data(), T, n, d_out_);
+  engine.matmul(dy_in, Trans::No, values_in, Trans::Yes, d_act_.data(), T, n, d_out_);
 
   scope.emplace(timer, Part::PattentionNorm);
   // dS -> dA in place, row by row.
   pattention_norm_backward({norm_, tau_, eps_}, scores_.data(), act_.data(), row_norm_.data(), d_act_.data(), T, n);
+
   scope.emplace(timer, Part::PattentionMatmul);
+  const MatmulInput d_act_in = matmul_input(p, d_act_.data(), d_act_.numel(), d_act_bf_);
+  const MatmulInput x_in = matmul_input_again(p, x.data(), x_bf_);
+  const MatmulInput keys_in = matmul_input_again(p, keys_.value.data(), keys_bf_);
   // dK (n x d_in) += dA^T (n x T) X (T x d_in)
-  engine.matmul(d_act_.data(), Trans::Yes, x.data(), Trans::No, keys_.grad.data(), n, d_in_, T, 1.0f, 1.0f);
+  engine.matmul(d_act_in, Trans::Yes, x_in, Trans::No, keys_.grad.data(), n, d_in_, T, 1.0f, 1.0f);
   // dX (T x d_in) (+)= dA (T x n) K (n x d_in)
   if (!accumulate_dx) dx.resize({T, d_in_});
-  engine.matmul(d_act_.data(), Trans::No, keys_.value.data(), Trans::No, dx.data(), T, d_in_, n, 1.0f,
-                accumulate_dx ? 1.0f : 0.0f);
+  engine.matmul(d_act_in, Trans::No, keys_in, Trans::No, dx.data(), T, d_in_, n, 1.0f, accumulate_dx ? 1.0f : 0.0f);
 }
 
 }  // namespace tg

@@ -2,11 +2,12 @@
 
 namespace tg {
 
-Block::Block(int64_t d_model, int64_t n_heads, double rotary_fraction, double rotary_base, BlockMappings mappings)
+Block::Block(int64_t d_model, int64_t n_heads, double rotary_fraction, double rotary_base, BlockMappings mappings,
+             Precision precision)
     : d_model_(d_model),
       ln1_("", d_model, false),
       ln2_("", d_model, false),
-      attention_(d_model, n_heads, rotary_fraction, rotary_base),
+      attention_(d_model, n_heads, rotary_fraction, rotary_base, precision),
       m_(std::move(mappings)) {}
 
 void Block::collect_parameters(std::vector<Parameter*>& out) {

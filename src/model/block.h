@@ -21,7 +21,8 @@ struct BlockMappings {
 
 class Block {
  public:
-  Block(int64_t d_model, int64_t n_heads, double rotary_fraction, double rotary_base, BlockMappings mappings);
+  Block(int64_t d_model, int64_t n_heads, double rotary_fraction, double rotary_base, BlockMappings mappings,
+        Precision precision = Precision::FP32);
 
   void forward(Engine& engine, const Tensor& x, Tensor& out, int64_t batch, int64_t seq);
   // dout -> dx (overwritten); accumulates parameter gradients.
