@@ -32,6 +32,8 @@ inline float bf16_to_float(bf16 x) {
 
 // dst[i] = float_to_bf16(src[i]) for i < n, vectorised and split across threads.
 void convert_to_bf16(const float* src, bf16* dst, int64_t n);
+// The same on the calling thread only (for a row inside a parallel loop).
+void convert_row_to_bf16(const float* src, bf16* dst, int64_t n);
 
 // A grow-only, 64-byte aligned bf16 array: the bf16 copy of an activation or weight,
 // allocated on the first step and reused afterwards.

@@ -10,6 +10,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "core/backward_scratch.h"
 #include "core/bf16.h"
 #include "core/precision.h"
 #include "core/part_timer.h"
@@ -52,6 +53,9 @@ class Engine {
   void set_part_timer(PartTimer* timer) { part_timer_ = timer; }
   PartTimer* part_timer() const { return part_timer_; }
 
+  // Backward-only buffers shared by the layers of whatever model runs on this engine.
+  BackwardScratch& backward_scratch() { return backward_scratch_; }
+
  private:
   // (batch, m, n, k, trans_a, trans_b, alpha, beta, bf16 inputs)
   using MatmulKey = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, bool, float, float, bool>;
@@ -68,6 +72,7 @@ class Engine {
   dnnl::stream stream_;
   std::map<MatmulKey, CachedMatmul> matmuls_;
   PartTimer* part_timer_ = nullptr;
+  BackwardScratch backward_scratch_;
 };
 
 // Sets flush-to-zero and denormals-are-zero on the calling thread and on every

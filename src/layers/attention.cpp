@@ -149,16 +149,19 @@ void CausalSelfAttention::backward(Engine& engine, const Tensor& dout, Tensor& d
   require_shape(dout, batch_ * seq_, d_model_, "dout");
   PartScope scope(engine.part_timer(), Part::Attention);
   const int64_t BH = batch_ * n_heads_, T = seq_, hd = head_dim_;
-  to_heads(dout, d_heads_, false);
+  BackwardScratch& scratch = engine.backward_scratch();
+  Tensor& d_heads = scratch.heads_dout, &d_scores = scratch.scores_grad;
+  Tensor &dq_heads = scratch.heads_dq, &dk_heads = scratch.heads_dk, &dv_heads = scratch.heads_dv;
+  to_heads(dout, d_heads, false);
   // dv (T x hd) = P^T (T x T) dout (T x hd)
-  dv_heads_.resize({BH, T, hd});
+  dv_heads.resize({BH, T, hd});
   const Precision p = precision_;
   const MatmulInput probs_in = matmul_input_again(p, probs_.data(), probs_bf_);
-  const MatmulInput dout_in = matmul_input(p, d_heads_.data(), d_heads_.numel(), d_heads_bf_);
-  engine.matmul(probs_in, Trans::Yes, dout_in, Trans::No, dv_heads_.data(), T, hd, T, 1.0f, 0.0f, BH);
+  const MatmulInput dout_in = matmul_input(p, d_heads.data(), d_heads.numel(), scratch.output_grad_bf16);
+  engine.matmul(probs_in, Trans::Yes, dout_in, Trans::No, dv_heads.data(), T, hd, T, 1.0f, 0.0f, BH);
   // dP (T x T) = dout (T x hd) v^T (hd x T)
-  d_scores_.resize({BH, T, T});
-  engine.matmul(dout_in, Trans::No, matmul_input_again(p, vh_.data(), vh_bf_), Trans::Yes, d_scores_.data(), T, T, hd,
+  d_scores.resize({BH, T, T});
+  engine.matmul(dout_in, Trans::No, matmul_input_again(p, vh_.data(), vh_bf_), Trans::Yes, d_scores.data(), T, T, hd,
                 1.0f, 0.0f, BH);
   // dS_ij = P_ij (dP_ij - sum_k dP_ik P_ik), in place. Masked entries are zeroed
   // explicitly: dP is dense there, and dS must not leak into dq'/dk'.
@@ -166,7 +169,7 @@ void CausalSelfAttention::backward(Engine& engine, const Tensor& dout, Tensor& d
   for (int64_t g = 0; g < BH; ++g)
     for (int64_t i = 0; i < T; ++i) {
       const float* p = probs_.data() + (g * T + i) * T;
-      float* ds = d_scores_.data() + (g * T + i) * T;
+      float* ds = d_scores.data() + (g * T + i) * T;
       float dot = 0.0f;
       for (int64_t j = 0; j <= i; ++j) dot += ds[j] * p[j];
       for (int64_t j = 0; j <= i; ++j) ds[j] = p[j] * (ds[j] - dot);
@@ -175,16 +178,16 @@ void CausalSelfAttention::backward(Engine& engine, const Tensor& dout, Tensor& d
   // S = q' k'^T * scale:  dq' (T x hd) = dS (T x T) k' (T x hd) * scale,
   //                       dk' (T x hd) = dS^T (T x T) q' (T x hd) * scale
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  dq_heads_.resize({BH, T, hd});
-  dk_heads_.resize({BH, T, hd});
-  const MatmulInput ds_in = matmul_input(p, d_scores_.data(), d_scores_.numel(), d_scores_bf_);
-  engine.matmul(ds_in, Trans::No, matmul_input_again(p, kh_.data(), kh_bf_), Trans::No, dq_heads_.data(), T, hd, T,
+  dq_heads.resize({BH, T, hd});
+  dk_heads.resize({BH, T, hd});
+  const MatmulInput ds_in = matmul_input(p, d_scores.data(), d_scores.numel(), scratch.scores_grad_bf16);
+  engine.matmul(ds_in, Trans::No, matmul_input_again(p, kh_.data(), kh_bf_), Trans::No, dq_heads.data(), T, hd, T,
                 scale, 0.0f, BH);
-  engine.matmul(ds_in, Trans::Yes, matmul_input_again(p, qh_.data(), qh_bf_), Trans::No, dk_heads_.data(), T, hd, T,
+  engine.matmul(ds_in, Trans::Yes, matmul_input_again(p, qh_.data(), qh_bf_), Trans::No, dk_heads.data(), T, hd, T,
                 scale, 0.0f, BH);
-  from_heads(dq_heads_, dq, true);
-  from_heads(dk_heads_, dk, true);
-  from_heads(dv_heads_, dv, false);
+  from_heads(dq_heads, dq, true);
+  from_heads(dk_heads, dk, true);
+  from_heads(dv_heads, dv, false);
 }
 
 }  // namespace tg

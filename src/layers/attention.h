@@ -67,10 +67,9 @@ class CausalSelfAttention {
   Tensor qh_, kh_, vh_;       // (B*H) x T x hd: q', k', v
   Tensor probs_;              // (B*H) x T x T: P
   Tensor out_heads_;          // (B*H) x T x hd
-  Tensor d_heads_;            // (B*H) x T x hd: dout rearranged
-  Tensor d_scores_;           // (B*H) x T x T: dP, then dS in place
-  Tensor dq_heads_, dk_heads_, dv_heads_;
-  Bf16Buffer qh_bf_, kh_bf_, vh_bf_, probs_bf_, d_heads_bf_, d_scores_bf_;  // bf16 precision only
+  // Backward works in the engine's BackwardScratch: heads_dout (dout rearranged),
+  // scores_grad ((B*H) x T x T: dP, then dS in place), heads_dq/dk/dv.
+  Bf16Buffer qh_bf_, kh_bf_, vh_bf_, probs_bf_;  // bf16 precision only
 };
 
 }  // namespace tg

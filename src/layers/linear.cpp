@@ -30,7 +30,7 @@ void Linear::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumul
   const int64_t T = dy.rows();
   PartScope scope(engine.part_timer(), Part::PattentionMatmul);
   // dW (d_out x d_in) += dY^T (d_out x T) X (T x d_in)
-  const MatmulInput dy_in = matmul_input(precision_, dy.data(), dy.numel(), dy_bf_);
+  const MatmulInput dy_in = matmul_input(precision_, dy.data(), dy.numel(), engine.backward_scratch().output_grad_bf16);
   engine.matmul(dy_in, Trans::Yes, matmul_input_again(precision_, x_->data(), x_bf_), Trans::No, weight_.grad.data(),
                 d_out_, d_in_, T, 1.0f, 1.0f);
   // dX (T x d_in) (+)= dY (T x d_out) W (d_out x d_in)

@@ -49,10 +49,14 @@ double Pattention::forward_flops(int64_t rows) const {
 void Pattention::forward(Engine& engine, const Tensor& x, Tensor& y) {
   const int64_t T = x.rows(), n = n_tokens();
   x_ = &x;
-  scores_.resize({T, n});
-  act_.resize({T, n});
-  row_norm_.resize({T});
   const Precision p = precision_;
+  // bf16 with l2_norm_gelu: S goes straight to bf16, never stored in float32.
+  const bool bf16_only = p == Precision::BF16 && norm_ == PattentionNorm::L2NormGelu;
+  scores_.resize({T, n});
+  row_norm_.resize({T});
+  if (bf16_only) norm_rows_.resize({engine.threads(), n});
+  else act_.resize({T, n});
+  if (p == Precision::BF16) act_bf_.resize(T * n);
   PartTimer* timer = engine.part_timer();
   std::optional<PartScope> scope(std::in_place, timer, Part::PattentionMatmul);
   // A (T x n) = X (T x d_in) K^T (d_in x n)
@@ -61,12 +65,13 @@ void Pattention::forward(Engine& engine, const Tensor& x, Tensor& y) {
   engine.matmul(x_in, Trans::No, keys_in, Trans::Yes, scores_.data(), T, n, d_in_);
 
   scope.emplace(timer, Part::PattentionNorm);
-  pattention_norm_forward({norm_, tau_, eps_}, scores_.data(), act_.data(), row_norm_.data(), T, n);
+  pattention_norm_forward({norm_, tau_, eps_}, scores_.data(), bf16_only ? nullptr : act_.data(),
+                          p == Precision::BF16 ? act_bf_.data() : nullptr, norm_rows_.data(), row_norm_.data(), T, n);
 
   scope.emplace(timer, Part::PattentionMatmul);
   // Y (T x d_out) = S (T x n) V (n x d_out)
   y.resize({T, d_out_});
-  const MatmulInput act_in = matmul_input(p, act_.data(), act_.numel(), act_bf_);
+  const MatmulInput act_in = matmul_input_again(p, act_.data(), act_bf_);
   const MatmulInput values_in = matmul_input(p, values_.value.data(), values_.value.numel(), values_bf_);
   engine.matmul(act_in, Trans::No, values_in, Trans::No, y.data(), T, d_out_, n);
 }
@@ -74,24 +79,27 @@ void Pattention::forward(Engine& engine, const Tensor& x, Tensor& y) {
 void Pattention::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) {
   const Tensor& x = *x_;
   const int64_t T = x.rows(), n = n_tokens();
-  d_act_.resize({T, n});
+  BackwardScratch& scratch = engine.backward_scratch();
+  Tensor& d_act = scratch.scores_grad;
+  d_act.resize({T, n});
   const Precision p = precision_;
   PartTimer* timer = engine.part_timer();
   std::optional<PartScope> scope(std::in_place, timer, Part::PattentionMatmul);
-  const MatmulInput dy_in = matmul_input(p, dy.data(), dy.numel(), dy_bf_);
+  const MatmulInput dy_in = matmul_input(p, dy.data(), dy.numel(), scratch.output_grad_bf16);
   const MatmulInput act_in = matmul_input_again(p, act_.data(), act_bf_);
   const MatmulInput values_in = matmul_input_again(p, values_.value.data(), values_bf_);
   // dV (n x d_out) += S^T (n x T) dY (T x d_out)
   engine.matmul(act_in, Trans::Yes, dy_in, Trans::No, values_.grad.data(), n, d_out_, T, 1.0f, 1.0f);
   // dS (T x n) = dY (T x d_out) V^T (d_out x n)
-  engine.matmul(dy_in, Trans::No, values_in, Trans::Yes, d_act_.data(), T, n, d_out_);
+  engine.matmul(dy_in, Trans::No, values_in, Trans::Yes, d_act.data(), T, n, d_out_);
 
   scope.emplace(timer, Part::PattentionNorm);
   // dS -> dA in place, row by row.
-  pattention_norm_backward({norm_, tau_, eps_}, scores_.data(), act_.data(), row_norm_.data(), d_act_.data(), T, n);
+  pattention_norm_backward({norm_, tau_, eps_}, scores_.data(), norm_ == PattentionNorm::L2NormGelu ? nullptr : act_.data(),
+                           row_norm_.data(), d_act.data(), T, n);
 
   scope.emplace(timer, Part::PattentionMatmul);
-  const MatmulInput d_act_in = matmul_input(p, d_act_.data(), d_act_.numel(), d_act_bf_);
+  const MatmulInput d_act_in = matmul_input(p, d_act.data(), d_act.numel(), scratch.scores_grad_bf16);
   const MatmulInput x_in = matmul_input_again(p, x.data(), x_bf_);
   const MatmulInput keys_in = matmul_input_again(p, keys_.value.data(), keys_bf_);
   // dK (n x d_in) += dA^T (n x T) X (T x d_in)

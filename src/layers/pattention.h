@@ -86,10 +86,11 @@ class Pattention : public Mapping {
   Tensor scores_;     // A, T x n
   Tensor act_;        // S, T x n
   Tensor row_norm_;   // r per row (norm variants), T
-  Tensor d_act_;      // backward scratch: dS, then dA, T x n
   // bf16 precision only: bf16 copies of the matmul inputs. The weight copies are made in
-  // forward and reused by backward (the weights do not change in between).
-  Bf16Buffer x_bf_, keys_bf_, values_bf_, act_bf_, dy_bf_, d_act_bf_;
+  // forward and reused by backward (the weights do not change in between). With
+  // l2_norm_gelu, S is kept in bf16 only (its backward needs A, not S).
+  Bf16Buffer x_bf_, keys_bf_, values_bf_, act_bf_;
+  Tensor norm_rows_;  // one row of S per thread when S is written in bf16 only
 };
 
 }  // namespace tg

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include <omp.h>
+
 // GCC 12 warns about its own AVX-512 intrinsics inside Eigen's packet math (false positive).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <Eigen/Core>
@@ -27,13 +29,13 @@ auto gelu_derivative(const X& x) {
 }
 }  // namespace
 
-void pattention_norm_forward(const PattentionNormRows& p, const float* A, float* S, float* R, int64_t rows,
-                             int64_t n) {
+void pattention_norm_forward(const PattentionNormRows& p, const float* A, float* S, bf16* S16, float* row_scratch,
+                             float* R, int64_t rows, int64_t n) {
   const float tau = p.tau, eps = p.eps;
 #pragma omp parallel for schedule(static)
   for (int64_t t = 0; t < rows; ++t) {
     ConstRow a(A + t * n, n);
-    Row s(S + t * n, n);
+    Row s(S ? S + t * n : row_scratch + omp_get_thread_num() * n, n);
     switch (p.norm) {
       case PattentionNorm::L2NormGelu: {
         // Z = A tau / r, r = sqrt(sum A^2 + eps);  S = gelu(Z)
@@ -58,6 +60,8 @@ void pattention_norm_forward(const PattentionNormRows& p, const float* A, float*
         break;
       }
     }
+    // The row is still in L1: its bf16 copy costs no extra trip to memory.
+    if (S16) convert_row_to_bf16(s.data(), S16 + t * n, n);
   }
 }
 
@@ -66,7 +70,7 @@ void pattention_norm_backward(const PattentionNormRows& p, const float* A, const
   const float tau = p.tau;
 #pragma omp parallel for schedule(static)
   for (int64_t t = 0; t < rows; ++t) {
-    ConstRow a(A + t * n, n), s(S + t * n, n);
+    ConstRow a(A + t * n, n);
     Row d(D + t * n, n);
     switch (p.norm) {
       case PattentionNorm::L2NormGelu: {
@@ -79,6 +83,7 @@ void pattention_norm_backward(const PattentionNormRows& p, const float* A, const
       }
       case PattentionNorm::GeluL2Norm: {
         // With G = S r / tau: dG_k = (tau / r) (dS_k - S_k sum_j(dS_j S_j) / tau^2);  dA = dG gelu'(A)
+        ConstRow s(S + t * n, n);
         const float scale = tau / R[t];
         const float c = (d * s).sum() / (tau * tau);
         d = scale * (d - s * c) * gelu_derivative(a);
@@ -86,6 +91,7 @@ void pattention_norm_backward(const PattentionNormRows& p, const float* A, const
       }
       case PattentionNorm::Softmax: {
         // S = tau^2 P:  dA = S (dS - sum_j(dS_j S_j) / tau^2)
+        ConstRow s(S + t * n, n);
         const float c = (d * s).sum() / (tau * tau);
         d = s * (d - c);
         break;

@@ -49,21 +49,24 @@ void Block::forward(Engine& engine, const Tensor& x, Tensor& out, int64_t batch,
 void Block::backward(Engine& engine, const Tensor& dout, Tensor& dx) {
   // out = h + F(LN2(h)):  dh = dout + LN2'(F'(dout))
   PartTimer* timer = engine.part_timer();
-  d_h_ = dout;
-  m_.ffn->backward(engine, dout, d_ln2_, false);
+  BackwardScratch& scratch = engine.backward_scratch();
+  Tensor& d_h = scratch.block_dh, &d_ln2 = scratch.block_d_ln2, &d_attn = scratch.block_d_attn;
+  Tensor &d_q = scratch.block_dq, &d_k = scratch.block_dk, &d_v = scratch.block_dv, &d_ln1 = scratch.block_d_ln1;
+  d_h = dout;
+  m_.ffn->backward(engine, dout, d_ln2, false);
   {
     PartScope scope(timer, Part::Norms);
-    ln2_.backward(d_ln2_, d_h_, true);
+    ln2_.backward(d_ln2, d_h, true);
   }
   // h = x + P(Attn(Q(a), K(a), V(a))), a = LN1(x):  dx = dh + LN1'(Q' + K' + V')
-  m_.proj->backward(engine, d_h_, d_attn_, false);
-  attention_.backward(engine, d_attn_, d_q_, d_k_, d_v_);
-  m_.query->backward(engine, d_q_, d_ln1_, false);
-  m_.key->backward(engine, d_k_, d_ln1_, true);
-  m_.value->backward(engine, d_v_, d_ln1_, true);
-  dx = d_h_;
+  m_.proj->backward(engine, d_h, d_attn, false);
+  attention_.backward(engine, d_attn, d_q, d_k, d_v);
+  m_.query->backward(engine, d_q, d_ln1, false);
+  m_.key->backward(engine, d_k, d_ln1, true);
+  m_.value->backward(engine, d_v, d_ln1, true);
+  dx = d_h;
   PartScope scope(timer, Part::Norms);
-  ln1_.backward(d_ln1_, dx, true);
+  ln1_.backward(d_ln1, dx, true);
 }
 
 }  // namespace tg

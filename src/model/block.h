@@ -43,8 +43,7 @@ class Block {
   BlockMappings m_;
   // Activations kept for backward.
   Tensor ln1_out_, q_, k_, v_, attn_out_, proj_out_, h_, ln2_out_, ffn_out_;
-  // Backward scratch.
-  Tensor d_h_, d_ln2_, d_attn_, d_q_, d_k_, d_v_, d_ln1_;
+  // Backward works in the engine's BackwardScratch (block_*).
 };
 
 }  // namespace tg
