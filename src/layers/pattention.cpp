@@ -3,6 +3,8 @@
 #include <cmath>
 #include <optional>
 
+#include <omp.h>
+
 #include "core/error.h"
 #include "layers/pattention_norm.h"
 
@@ -54,7 +56,8 @@ void Pattention::forward(Engine& engine, const Tensor& x, Tensor& y) {
   const bool bf16_only = p == Precision::BF16 && norm_ == PattentionNorm::L2NormGelu;
   scores_.resize({T, n});
   row_norm_.resize({T});
-  if (bf16_only) norm_rows_.resize({engine.threads(), n});
+  // One row per thread of the team the norm kernel's parallel loop will get.
+  if (bf16_only) norm_rows_.resize({omp_get_max_threads(), n});
   else act_.resize({T, n});
   if (p == Precision::BF16) act_bf_.resize(T * n);
   PartTimer* timer = engine.part_timer();
