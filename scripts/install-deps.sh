@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages tokengrow builds, tests and runs with.
 # Skips apt entirely when everything is already installed.
+#   --bench  also the packages of bench/compare_pytorch.py (PyTorch with OpenBLAS; large,
+#            so not for the test suite or CI)
 set -euo pipefail
 
 PACKAGES=(
@@ -12,6 +14,9 @@ PACKAGES=(
   python3 python3-h5py python3-numpy python3-matplotlib  # plots (Debian's python3)
   jupyter-nbconvert python3-ipykernel python3-nbformat  # the analysis notebook, executed by the tests
 )
+if [ "${1:-}" = "--bench" ]; then
+  PACKAGES+=(python3-torch libopenblas0)   # the PyTorch side of bench/compare_pytorch.py
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -24,7 +24,8 @@ const char* kUsage =
     "  sample    generate text from a checkpoint\n"
     "  inspect   print a checkpoint's config, state and parameters per layer\n"
     "  grow      append parameter tokens to every Pattention layer of a checkpoint\n"
-    "  experiment  run growth recipes against from-scratch baselines from one config\n";
+    "  experiment  run growth recipes against from-scratch baselines from one config\n"
+    "  bench     time training steps on synthetic tokens: tokens/s, GFLOP/s, MFU, memory, breakdown\n";
 }  // namespace
 
 int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
@@ -41,6 +42,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
     if (command == "inspect") return cmd_inspect(argc - 1, argv + 1, out);
     if (command == "grow") return cmd_grow(argc - 1, argv + 1, out);
     if (command == "experiment") return cmd_experiment(argc - 1, argv + 1, out);
+    if (command == "bench") return cmd_bench(argc - 1, argv + 1, out);
     err << "error: unknown command \"" << command << "\"\n\n" << kUsage;
     return 2;
   } catch (const UserError& e) {

@@ -15,5 +15,6 @@ int cmd_sample(int argc, const char* const* argv, std::ostream& out);
 int cmd_inspect(int argc, const char* const* argv, std::ostream& out);
 int cmd_grow(int argc, const char* const* argv, std::ostream& out);
 int cmd_experiment(int argc, const char* const* argv, std::ostream& out);
+int cmd_bench(int argc, const char* const* argv, std::ostream& out);
 
 }  // namespace tg

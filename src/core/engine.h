@@ -10,6 +10,11 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "core/backward_scratch.h"
+#include "core/bf16.h"
+#include "core/precision.h"
+#include "core/part_timer.h"
+
 namespace tg {
 
 enum class Trans { No, Yes };
@@ -28,24 +33,46 @@ class Engine {
   void matmul(const float* a, Trans trans_a, const float* b, Trans trans_b, float* c,
               int64_t m, int64_t n, int64_t k, float alpha = 1.0f, float beta = 0.0f,
               int64_t batch = 1);
+  // The same with bf16 inputs: products and sums in float32, C in float32
+  // (oneDNN's avx512_core_bf16 / AMX kernels where the CPU has them).
+  void matmul(const bf16* a, Trans trans_a, const bf16* b, Trans trans_b, float* c,
+              int64_t m, int64_t n, int64_t k, float alpha = 1.0f, float beta = 0.0f,
+              int64_t batch = 1);
+  // Either of the two, by the inputs' precision (both must have the same).
+  void matmul(MatmulInput a, Trans trans_a, MatmulInput b, Trans trans_b, float* c,
+              int64_t m, int64_t n, int64_t k, float alpha = 1.0f, float beta = 0.0f,
+              int64_t batch = 1);
 
   int threads() const { return threads_; }
   size_t cached_primitives() const { return matmuls_.size(); }
   dnnl::engine& dnnl_engine() { return engine_; }
   dnnl::stream& dnnl_stream() { return stream_; }
 
+  // Per-part timing for `tokengrow bench`: layers open a PartScope on this timer.
+  // Null (the default) disables timing.
+  void set_part_timer(PartTimer* timer) { part_timer_ = timer; }
+  PartTimer* part_timer() const { return part_timer_; }
+
+  // Backward-only buffers shared by the layers of whatever model runs on this engine.
+  BackwardScratch& backward_scratch() { return backward_scratch_; }
+
  private:
-  using MatmulKey = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, bool, float, float>;
+  // (batch, m, n, k, trans_a, trans_b, alpha, beta, bf16 inputs)
+  using MatmulKey = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, bool, float, float, bool>;
   struct CachedMatmul {
     dnnl::memory::desc a, b, c;
     dnnl::matmul primitive;
   };
   CachedMatmul& matmul_for(const MatmulKey& key);
+  void run_matmul(const void* a, Trans trans_a, const void* b, Trans trans_b, float* c, int64_t m, int64_t n,
+                  int64_t k, float alpha, float beta, int64_t batch, bool bf16_inputs);
 
   int threads_;
   dnnl::engine engine_;
   dnnl::stream stream_;
   std::map<MatmulKey, CachedMatmul> matmuls_;
+  PartTimer* part_timer_ = nullptr;
+  BackwardScratch backward_scratch_;
 };
 
 // Sets flush-to-zero and denormals-are-zero on the calling thread and on every

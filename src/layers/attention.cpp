@@ -16,8 +16,10 @@ void require_shape(const Tensor& x, int64_t rows, int64_t cols, const char* what
 }
 }  // namespace
 
-CausalSelfAttention::CausalSelfAttention(int64_t d_model, int64_t n_heads, double rotary_fraction, double rotary_base)
-    : d_model_(d_model), n_heads_(n_heads), head_dim_(n_heads > 0 ? d_model / n_heads : 0), rotary_base_(rotary_base) {
+CausalSelfAttention::CausalSelfAttention(int64_t d_model, int64_t n_heads, double rotary_fraction, double rotary_base,
+                                         Precision precision)
+    : d_model_(d_model), n_heads_(n_heads), head_dim_(n_heads > 0 ? d_model / n_heads : 0), rotary_base_(rotary_base),
+      precision_(precision) {
   if (d_model <= 0 || n_heads <= 0 || d_model % n_heads != 0)
     throw std::invalid_argument("CausalSelfAttention: d_model " + std::to_string(d_model) +
                                 " must be a positive multiple of n_heads " + std::to_string(n_heads));
@@ -102,6 +104,7 @@ void CausalSelfAttention::forward(Engine& engine, const Tensor& q, const Tensor&
   require_shape(q, batch * seq, d_model_, "q");
   require_shape(k, batch * seq, d_model_, "k");
   require_shape(v, batch * seq, d_model_, "v");
+  PartScope scope(engine.part_timer(), Part::Attention);
   batch_ = batch;
   seq_ = seq;
   const int64_t BH = batch * n_heads_, T = seq, hd = head_dim_;
@@ -115,7 +118,10 @@ void CausalSelfAttention::forward(Engine& engine, const Tensor& q, const Tensor&
   // triangle is computed too: one dense batched matmul beats skipping it at these sizes.
   probs_.resize({BH, T, T});
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  engine.matmul(qh_.data(), Trans::No, kh_.data(), Trans::Yes, probs_.data(), T, T, hd, scale, 0.0f, BH);
+  const Precision p = precision_;
+  const MatmulInput q_in = matmul_input(p, qh_.data(), qh_.numel(), qh_bf_);
+  const MatmulInput k_in = matmul_input(p, kh_.data(), kh_.numel(), kh_bf_);
+  engine.matmul(q_in, Trans::No, k_in, Trans::Yes, probs_.data(), T, T, hd, scale, 0.0f, BH);
   // P = softmax over j <= i with max subtraction; j > i is written as exact zeros
   // (never exp(-inf)), so P v and every backward product ignore the future.
 #pragma omp parallel for collapse(2) schedule(static)
@@ -132,28 +138,38 @@ void CausalSelfAttention::forward(Engine& engine, const Tensor& q, const Tensor&
     }
   // out (T x hd) = P (T x T) v (T x hd)
   out_heads_.resize({BH, T, hd});
-  engine.matmul(probs_.data(), Trans::No, vh_.data(), Trans::No, out_heads_.data(), T, hd, T, 1.0f, 0.0f, BH);
+  const MatmulInput probs_in = matmul_input(p, probs_.data(), probs_.numel(), probs_bf_);
+  const MatmulInput v_in = matmul_input(p, vh_.data(), vh_.numel(), vh_bf_);
+  engine.matmul(probs_in, Trans::No, v_in, Trans::No, out_heads_.data(), T, hd, T, 1.0f, 0.0f, BH);
   from_heads(out_heads_, out, false);
 }
 
 void CausalSelfAttention::backward(Engine& engine, const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) {
   if (seq_ == 0) throw std::logic_error("CausalSelfAttention: backward before forward");
   require_shape(dout, batch_ * seq_, d_model_, "dout");
+  PartScope scope(engine.part_timer(), Part::Attention);
   const int64_t BH = batch_ * n_heads_, T = seq_, hd = head_dim_;
-  to_heads(dout, d_heads_, false);
+  BackwardScratch& scratch = engine.backward_scratch();
+  Tensor& d_heads = scratch.heads_dout, &d_scores = scratch.scores_grad;
+  Tensor &dq_heads = scratch.heads_dq, &dk_heads = scratch.heads_dk, &dv_heads = scratch.heads_dv;
+  to_heads(dout, d_heads, false);
   // dv (T x hd) = P^T (T x T) dout (T x hd)
-  dv_heads_.resize({BH, T, hd});
-  engine.matmul(probs_.data(), Trans::Yes, d_heads_.data(), Trans::No, dv_heads_.data(), T, hd, T, 1.0f, 0.0f, BH);
+  dv_heads.resize({BH, T, hd});
+  const Precision p = precision_;
+  const MatmulInput probs_in = matmul_input_again(p, probs_.data(), probs_bf_);
+  const MatmulInput dout_in = matmul_input(p, d_heads.data(), d_heads.numel(), scratch.output_grad_bf16);
+  engine.matmul(probs_in, Trans::Yes, dout_in, Trans::No, dv_heads.data(), T, hd, T, 1.0f, 0.0f, BH);
   // dP (T x T) = dout (T x hd) v^T (hd x T)
-  d_scores_.resize({BH, T, T});
-  engine.matmul(d_heads_.data(), Trans::No, vh_.data(), Trans::Yes, d_scores_.data(), T, T, hd, 1.0f, 0.0f, BH);
+  d_scores.resize({BH, T, T});
+  engine.matmul(dout_in, Trans::No, matmul_input_again(p, vh_.data(), vh_bf_), Trans::Yes, d_scores.data(), T, T, hd,
+                1.0f, 0.0f, BH);
   // dS_ij = P_ij (dP_ij - sum_k dP_ik P_ik), in place. Masked entries are zeroed
   // explicitly: dP is dense there, and dS must not leak into dq'/dk'.
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t g = 0; g < BH; ++g)
     for (int64_t i = 0; i < T; ++i) {
       const float* p = probs_.data() + (g * T + i) * T;
-      float* ds = d_scores_.data() + (g * T + i) * T;
+      float* ds = d_scores.data() + (g * T + i) * T;
       float dot = 0.0f;
       for (int64_t j = 0; j <= i; ++j) dot += ds[j] * p[j];
       for (int64_t j = 0; j <= i; ++j) ds[j] = p[j] * (ds[j] - dot);
@@ -162,13 +178,16 @@ void CausalSelfAttention::backward(Engine& engine, const Tensor& dout, Tensor& d
   // S = q' k'^T * scale:  dq' (T x hd) = dS (T x T) k' (T x hd) * scale,
   //                       dk' (T x hd) = dS^T (T x T) q' (T x hd) * scale
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  dq_heads_.resize({BH, T, hd});
-  dk_heads_.resize({BH, T, hd});
-  engine.matmul(d_scores_.data(), Trans::No, kh_.data(), Trans::No, dq_heads_.data(), T, hd, T, scale, 0.0f, BH);
-  engine.matmul(d_scores_.data(), Trans::Yes, qh_.data(), Trans::No, dk_heads_.data(), T, hd, T, scale, 0.0f, BH);
-  from_heads(dq_heads_, dq, true);
-  from_heads(dk_heads_, dk, true);
-  from_heads(dv_heads_, dv, false);
+  dq_heads.resize({BH, T, hd});
+  dk_heads.resize({BH, T, hd});
+  const MatmulInput ds_in = matmul_input(p, d_scores.data(), d_scores.numel(), scratch.scores_grad_bf16);
+  engine.matmul(ds_in, Trans::No, matmul_input_again(p, kh_.data(), kh_bf_), Trans::No, dq_heads.data(), T, hd, T,
+                scale, 0.0f, BH);
+  engine.matmul(ds_in, Trans::Yes, matmul_input_again(p, qh_.data(), qh_bf_), Trans::No, dk_heads.data(), T, hd, T,
+                scale, 0.0f, BH);
+  from_heads(dq_heads, dq, true);
+  from_heads(dk_heads, dk, true);
+  from_heads(dv_heads, dv, false);
 }
 
 }  // namespace tg

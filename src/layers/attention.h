@@ -28,6 +28,7 @@
 #include <cstdint>
 
 #include "core/engine.h"
+#include "core/precision.h"
 #include "core/tensor.h"
 
 namespace tg {
@@ -35,7 +36,9 @@ namespace tg {
 class CausalSelfAttention {
  public:
   // rot_dims = floor(head_dim * rotary_fraction) rounded down to even (0 => no rotary).
-  CausalSelfAttention(int64_t d_model, int64_t n_heads, double rotary_fraction = 0.25, double rotary_base = 10000.0);
+  // precision: of the four batched matmuls (core/precision.h); softmax is float32 always.
+  CausalSelfAttention(int64_t d_model, int64_t n_heads, double rotary_fraction = 0.25, double rotary_base = 10000.0,
+                      Precision precision = Precision::FP32);
 
   // q, k, v: (batch*seq) x d_model. out is resized to (batch*seq) x d_model.
   // Caches q', k', v and P for backward.
@@ -57,15 +60,16 @@ class CausalSelfAttention {
 
   int64_t d_model_, n_heads_, head_dim_, rot_dims_;
   double rotary_base_;
+  Precision precision_;
   int64_t batch_ = 0, seq_ = 0;  // of the last forward; seq_ == 0 means no forward yet
   int64_t table_positions_ = 0;
   Tensor cos_, sin_;          // table_positions_ x rot_dims/2
   Tensor qh_, kh_, vh_;       // (B*H) x T x hd: q', k', v
   Tensor probs_;              // (B*H) x T x T: P
   Tensor out_heads_;          // (B*H) x T x hd
-  Tensor d_heads_;            // (B*H) x T x hd: dout rearranged
-  Tensor d_scores_;           // (B*H) x T x T: dP, then dS in place
-  Tensor dq_heads_, dk_heads_, dv_heads_;
+  // Backward works in the engine's BackwardScratch: heads_dout (dout rearranged),
+  // scores_grad ((B*H) x T x T: dP, then dS in place), heads_dq/dk/dv.
+  Bf16Buffer qh_bf_, kh_bf_, vh_bf_, probs_bf_;  // bf16 precision only
 };
 
 }  // namespace tg

@@ -4,8 +4,8 @@
 
 namespace tg {
 
-Linear::Linear(const std::string& name, int64_t d_in, int64_t d_out)
-    : d_in_(d_in), d_out_(d_out), weight_(name + "/weight", {d_out, d_in}, true) {}
+Linear::Linear(const std::string& name, int64_t d_in, int64_t d_out, Precision precision)
+    : d_in_(d_in), d_out_(d_out), precision_(precision), weight_(name + "/weight", {d_out, d_in}, true) {}
 
 void Linear::init(Rng& rng, float std) {
   for (int64_t i = 0; i < weight_.value.numel(); ++i) weight_.value[i] = std * static_cast<float>(rng.normal());
@@ -19,21 +19,28 @@ void Linear::forward(Engine& engine, const Tensor& x, Tensor& y) {
   const int64_t T = x.rows();
   x_ = &x;
   y.resize({T, d_out_});
+  PartScope scope(engine.part_timer(), Part::PattentionMatmul);
   // Y (T x d_out) = X (T x d_in) W^T (d_in x d_out)
-  engine.matmul(x.data(), Trans::No, weight_.value.data(), Trans::Yes, y.data(), T, d_out_, d_in_);
+  const MatmulInput x_in = matmul_input(precision_, x.data(), x.numel(), x_bf_);
+  const MatmulInput w_in = matmul_input(precision_, weight_.value.data(), weight_.value.numel(), weight_bf_);
+  engine.matmul(x_in, Trans::No, w_in, Trans::Yes, y.data(), T, d_out_, d_in_);
 }
 
 void Linear::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) {
   const int64_t T = dy.rows();
+  PartScope scope(engine.part_timer(), Part::PattentionMatmul);
   // dW (d_out x d_in) += dY^T (d_out x T) X (T x d_in)
-  engine.matmul(dy.data(), Trans::Yes, x_->data(), Trans::No, weight_.grad.data(), d_out_, d_in_, T, 1.0f, 1.0f);
+  const MatmulInput dy_in = matmul_input(precision_, dy.data(), dy.numel(), engine.backward_scratch().output_grad_bf16);
+  engine.matmul(dy_in, Trans::Yes, matmul_input_again(precision_, x_->data(), x_bf_), Trans::No, weight_.grad.data(),
+                d_out_, d_in_, T, 1.0f, 1.0f);
   // dX (T x d_in) (+)= dY (T x d_out) W (d_out x d_in)
   if (!accumulate_dx) dx.resize({T, d_in_});
-  engine.matmul(dy.data(), Trans::No, weight_.value.data(), Trans::No, dx.data(), T, d_in_, d_out_, 1.0f,
-                accumulate_dx ? 1.0f : 0.0f);
+  engine.matmul(dy_in, Trans::No, matmul_input_again(precision_, weight_.value.data(), weight_bf_), Trans::No,
+                dx.data(), T, d_in_, d_out_, 1.0f, accumulate_dx ? 1.0f : 0.0f);
 }
 
-Mlp::Mlp(const std::string& name, int64_t d, int64_t hidden) : up_(name + "/up", d, hidden), down_(name + "/down", hidden, d) {}
+Mlp::Mlp(const std::string& name, int64_t d, int64_t hidden, Precision precision)
+    : up_(name + "/up", d, hidden, precision), down_(name + "/down", hidden, d, precision) {}
 
 void Mlp::init(Rng& rng, float up_std, float down_std) {
   up_.init(rng, up_std);
@@ -51,16 +58,22 @@ void Mlp::forward(Engine& engine, const Tensor& x, Tensor& y) {
   up_.forward(engine, x, pre_);
   act_.resize(pre_.shape());
   const int64_t n = pre_.numel();
+  {
+    PartScope scope(engine.part_timer(), Part::PattentionNorm);
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) act_[i] = gelu(pre_[i]);
+    for (int64_t i = 0; i < n; ++i) act_[i] = gelu(pre_[i]);
+  }
   down_.forward(engine, act_, y);
 }
 
 void Mlp::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) {
   down_.backward(engine, dy, d_act_, false);
   const int64_t n = pre_.numel();
+  {
+    PartScope scope(engine.part_timer(), Part::PattentionNorm);
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) d_act_[i] *= gelu_grad(pre_[i]);
+    for (int64_t i = 0; i < n; ++i) d_act_[i] *= gelu_grad(pre_[i]);
+  }
   up_.backward(engine, d_act_, dx, accumulate_dx);
 }
 

@@ -4,6 +4,7 @@
 //   MLP:    Y = GELU(X W_up^T) W_down^T, W_up: hidden x d, W_down: d x hidden
 #include <string>
 
+#include "core/precision.h"
 #include "core/rng.h"
 #include "layers/mapping.h"
 
@@ -12,7 +13,8 @@ namespace tg {
 class Linear : public Mapping {
  public:
   // Parameter name + "/weight".
-  Linear(const std::string& name, int64_t d_in, int64_t d_out);
+  // precision: of the matmuls (core/precision.h).
+  Linear(const std::string& name, int64_t d_in, int64_t d_out, Precision precision = Precision::FP32);
   void init(Rng& rng, float std);
 
   void forward(Engine& engine, const Tensor& x, Tensor& y) override;
@@ -23,14 +25,16 @@ class Linear : public Mapping {
 
  private:
   int64_t d_in_, d_out_;
+  Precision precision_;
   Parameter weight_;
   const Tensor* x_ = nullptr;
+  Bf16Buffer x_bf_, weight_bf_;  // bf16 precision only
 };
 
 class Mlp : public Mapping {
  public:
   // Parameters name + "/up/weight" and name + "/down/weight".
-  Mlp(const std::string& name, int64_t d, int64_t hidden);
+  Mlp(const std::string& name, int64_t d, int64_t hidden, Precision precision = Precision::FP32);
   void init(Rng& rng, float up_std, float down_std);
 
   void forward(Engine& engine, const Tensor& x, Tensor& y) override;

@@ -1,9 +1,12 @@
 #include "layers/pattention.h"
 
 #include <cmath>
+#include <optional>
+
+#include <omp.h>
 
 #include "core/error.h"
-#include "layers/gelu.h"
+#include "layers/pattention_norm.h"
 
 namespace tg {
 
@@ -25,8 +28,8 @@ PattentionNorm parse_pattention_norm(const std::string& name) {
 }
 
 Pattention::Pattention(const std::string& name, int64_t d_in, int64_t d_out, int64_t n_tokens,
-                       PattentionNorm norm, float eps)
-    : name_(name), d_in_(d_in), d_out_(d_out), norm_(norm), eps_(eps),
+                       PattentionNorm norm, float eps, Precision precision)
+    : name_(name), d_in_(d_in), d_out_(d_out), norm_(norm), eps_(eps), precision_(precision),
       tau_(std::sqrt(static_cast<float>(n_tokens))),
       keys_(name + "/keys", {n_tokens, d_in}, true),
       values_(name + "/values", {n_tokens, d_out}, true) {}
@@ -48,123 +51,65 @@ double Pattention::forward_flops(int64_t rows) const {
 void Pattention::forward(Engine& engine, const Tensor& x, Tensor& y) {
   const int64_t T = x.rows(), n = n_tokens();
   x_ = &x;
+  const Precision p = precision_;
+  // bf16 with l2_norm_gelu: S goes straight to bf16, never stored in float32.
+  const bool bf16_only = p == Precision::BF16 && norm_ == PattentionNorm::L2NormGelu;
   scores_.resize({T, n});
-  act_.resize({T, n});
   row_norm_.resize({T});
+  // One row per thread of the team the norm kernel's parallel loop will get.
+  if (bf16_only) norm_rows_.resize({omp_get_max_threads(), n});
+  else act_.resize({T, n});
+  if (p == Precision::BF16) act_bf_.resize(T * n);
+  PartTimer* timer = engine.part_timer();
+  std::optional<PartScope> scope(std::in_place, timer, Part::PattentionMatmul);
   // A (T x n) = X (T x d_in) K^T (d_in x n)
-  engine.matmul(x.data(), Trans::No, keys_.value.data(), Trans::Yes, scores_.data(), T, n, d_in_);
+  const MatmulInput x_in = matmul_input(p, x.data(), x.numel(), x_bf_);
+  const MatmulInput keys_in = matmul_input(p, keys_.value.data(), keys_.value.numel(), keys_bf_);
+  engine.matmul(x_in, Trans::No, keys_in, Trans::Yes, scores_.data(), T, n, d_in_);
 
-  const float tau = tau_, eps = eps_;
-  const float* A = scores_.data();
-  float* S = act_.data();
-  float* R = row_norm_.data();
-#pragma omp parallel for schedule(static)
-  for (int64_t t = 0; t < T; ++t) {
-    const float* a = A + t * n;
-    float* s = S + t * n;
-    switch (norm_) {
-      case PattentionNorm::L2NormGelu: {
-        double ss = 0;
-        for (int64_t j = 0; j < n; ++j) ss += static_cast<double>(a[j]) * a[j];
-        const float r = static_cast<float>(std::sqrt(ss + eps));
-        R[t] = r;
-        const float scale = tau / r;
-        for (int64_t j = 0; j < n; ++j) s[j] = gelu(a[j] * scale);
-        break;
-      }
-      case PattentionNorm::GeluL2Norm: {
-        double ss = 0;
-        for (int64_t j = 0; j < n; ++j) {
-          s[j] = gelu(a[j]);
-          ss += static_cast<double>(s[j]) * s[j];
-        }
-        const float r = static_cast<float>(std::sqrt(ss + eps));
-        R[t] = r;
-        const float scale = tau / r;
-        for (int64_t j = 0; j < n; ++j) s[j] *= scale;
-        break;
-      }
-      case PattentionNorm::Softmax: {
-        float mx = a[0];
-        for (int64_t j = 1; j < n; ++j) mx = std::max(mx, a[j]);
-        double sum = 0;
-        for (int64_t j = 0; j < n; ++j) {
-          s[j] = std::exp(a[j] - mx);
-          sum += s[j];
-        }
-        const float scale = static_cast<float>(tau * tau / sum);
-        for (int64_t j = 0; j < n; ++j) s[j] *= scale;
-        break;
-      }
-    }
-  }
+  scope.emplace(timer, Part::PattentionNorm);
+  pattention_norm_forward({norm_, tau_, eps_}, scores_.data(), bf16_only ? nullptr : act_.data(),
+                          p == Precision::BF16 ? act_bf_.data() : nullptr, norm_rows_.data(), row_norm_.data(), T, n);
+
+  scope.emplace(timer, Part::PattentionMatmul);
   // Y (T x d_out) = S (T x n) V (n x d_out)
   y.resize({T, d_out_});
-  engine.matmul(act_.data(), Trans::No, values_.value.data(), Trans::No, y.data(), T, d_out_, n);
+  const MatmulInput act_in = matmul_input_again(p, act_.data(), act_bf_);
+  const MatmulInput values_in = matmul_input(p, values_.value.data(), values_.value.numel(), values_bf_);
+  engine.matmul(act_in, Trans::No, values_in, Trans::No, y.data(), T, d_out_, n);
 }
 
 void Pattention::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) {
   const Tensor& x = *x_;
   const int64_t T = x.rows(), n = n_tokens();
-  d_act_.resize({T, n});
+  BackwardScratch& scratch = engine.backward_scratch();
+  Tensor& d_act = scratch.scores_grad;
+  d_act.resize({T, n});
+  const Precision p = precision_;
+  PartTimer* timer = engine.part_timer();
+  std::optional<PartScope> scope(std::in_place, timer, Part::PattentionMatmul);
+  const MatmulInput dy_in = matmul_input(p, dy.data(), dy.numel(), scratch.output_grad_bf16);
+  const MatmulInput act_in = matmul_input_again(p, act_.data(), act_bf_);
+  const MatmulInput values_in = matmul_input_again(p, values_.value.data(), values_bf_);
   // dV (n x d_out) += S^T (n x T) dY (T x d_out)
-  engine.matmul(act_.data(), Trans::Yes, dy.data(), Trans::No, values_.grad.data(), n, d_out_, T, 1.0f, 1.0f);
+  engine.matmul(act_in, Trans::Yes, dy_in, Trans::No, values_.grad.data(), n, d_out_, T, 1.0f, 1.0f);
   // dS (T x n) = dY (T x d_out) V^T (d_out x n)
-  engine.matmul(dy.data(), Trans::No, values_.value.data(), Trans::Yes, d_act_.data(), T, n, d_out_);
+  engine.matmul(dy_in, Trans::No, values_in, Trans::Yes, d_act.data(), T, n, d_out_);
 
+  scope.emplace(timer, Part::PattentionNorm);
   // dS -> dA in place, row by row.
-  const float tau = tau_;
-  const float* A = scores_.data();
-  const float* S = act_.data();
-  const float* R = row_norm_.data();
-  float* D = d_act_.data();
-#pragma omp parallel for schedule(static)
-  for (int64_t t = 0; t < T; ++t) {
-    const float* a = A + t * n;
-    const float* s = S + t * n;
-    float* d = D + t * n;
-    switch (norm_) {
-      case PattentionNorm::L2NormGelu: {
-        // Z = tau * A / r, r = sqrt(sum A^2 + eps).  dZ = dS * gelu'(Z);
-        // dA_k = tau * (dZ_k / r - A_k * sum_j(dZ_j A_j) / r^3)
-        const float r = R[t];
-        const float scale = tau / r;
-        double dot = 0;
-        for (int64_t j = 0; j < n; ++j) {
-          d[j] *= gelu_grad(a[j] * scale);
-          dot += static_cast<double>(d[j]) * a[j];
-        }
-        const float c = static_cast<float>(dot / (static_cast<double>(r) * r));
-        for (int64_t j = 0; j < n; ++j) d[j] = scale * (d[j] - a[j] * c);
-        break;
-      }
-      case PattentionNorm::GeluL2Norm: {
-        // S = tau * G / r with G = gelu(A), r = sqrt(sum G^2 + eps). Writing G = S r / tau:
-        //   dG_k = (tau / r) * (dS_k - S_k * sum_j(dS_j S_j) / tau^2),   dA = dG * gelu'(A)
-        const float r = R[t];
-        double dot = 0;
-        for (int64_t j = 0; j < n; ++j) dot += static_cast<double>(d[j]) * s[j];
-        const float c = static_cast<float>(dot / (static_cast<double>(tau) * tau));
-        const float scale = tau / r;
-        for (int64_t j = 0; j < n; ++j) d[j] = scale * (d[j] - s[j] * c) * gelu_grad(a[j]);
-        break;
-      }
-      case PattentionNorm::Softmax: {
-        // S = tau^2 P.  dA = tau^2 * P * (dS - sum_j dS_j P_j) = S * (dS - sum_j(dS_j S_j) / tau^2)
-        double dot = 0;
-        for (int64_t j = 0; j < n; ++j) dot += static_cast<double>(d[j]) * s[j];
-        const float c = static_cast<float>(dot / (static_cast<double>(tau) * tau));
-        for (int64_t j = 0; j < n; ++j) d[j] = s[j] * (d[j] - c);
-        break;
-      }
-    }
-  }
+  pattention_norm_backward({norm_, tau_, eps_}, scores_.data(), norm_ == PattentionNorm::L2NormGelu ? nullptr : act_.data(),
+                           row_norm_.data(), d_act.data(), T, n);
+
+  scope.emplace(timer, Part::PattentionMatmul);
+  const MatmulInput d_act_in = matmul_input(p, d_act.data(), d_act.numel(), scratch.scores_grad_bf16);
+  const MatmulInput x_in = matmul_input_again(p, x.data(), x_bf_);
+  const MatmulInput keys_in = matmul_input_again(p, keys_.value.data(), keys_bf_);
   // dK (n x d_in) += dA^T (n x T) X (T x d_in)
-  engine.matmul(d_act_.data(), Trans::Yes, x.data(), Trans::No, keys_.grad.data(), n, d_in_, T, 1.0f, 1.0f);
+  engine.matmul(d_act_in, Trans::Yes, x_in, Trans::No, keys_.grad.data(), n, d_in_, T, 1.0f, 1.0f);
   // dX (T x d_in) (+)= dA (T x n) K (n x d_in)
   if (!accumulate_dx) dx.resize({T, d_in_});
-  engine.matmul(d_act_.data(), Trans::No, keys_.value.data(), Trans::No, dx.data(), T, d_in_, n, 1.0f,
-                accumulate_dx ? 1.0f : 0.0f);
+  engine.matmul(d_act_in, Trans::No, keys_in, Trans::No, dx.data(), T, d_in_, n, 1.0f, accumulate_dx ? 1.0f : 0.0f);
 }
 
 }  // namespace tg

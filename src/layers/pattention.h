@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <string>
 
+#include "core/precision.h"
 #include "core/rng.h"
 #include "layers/mapping.h"
 
@@ -29,8 +30,9 @@ PattentionNorm parse_pattention_norm(const std::string& name);
 class Pattention : public Mapping {
  public:
   // name: checkpoint group, e.g. "layers/0/ffn"; parameters are name + "/keys" and "/values".
+  // precision: of the four matmuls (core/precision.h); the normalisation is float32 always.
   Pattention(const std::string& name, int64_t d_in, int64_t d_out, int64_t n_tokens,
-             PattentionNorm norm, float eps = 1e-6f);
+             PattentionNorm norm, float eps = 1e-6f, Precision precision = Precision::FP32);
 
   // keys ~ N(0, key_std), values ~ N(0, value_std).
   void init(Rng& rng, float key_std, float value_std);
@@ -74,6 +76,7 @@ class Pattention : public Mapping {
   int64_t d_in_, d_out_;
   PattentionNorm norm_;
   float eps_;
+  Precision precision_;
   float tau_;
   TauAnneal anneal_;
   Parameter keys_, values_;
@@ -83,7 +86,11 @@ class Pattention : public Mapping {
   Tensor scores_;     // A, T x n
   Tensor act_;        // S, T x n
   Tensor row_norm_;   // r per row (norm variants), T
-  Tensor d_act_;      // backward scratch: dS, then dA, T x n
+  // bf16 precision only: bf16 copies of the matmul inputs. The weight copies are made in
+  // forward and reused by backward (the weights do not change in between). With
+  // l2_norm_gelu, S is kept in bf16 only (its backward needs A, not S).
+  Bf16Buffer x_bf_, keys_bf_, values_bf_, act_bf_;
+  Tensor norm_rows_;  // one row of S per thread when S is written in bf16 only
 };
 
 }  // namespace tg

@@ -2,11 +2,12 @@
 
 namespace tg {
 
-Block::Block(int64_t d_model, int64_t n_heads, double rotary_fraction, double rotary_base, BlockMappings mappings)
+Block::Block(int64_t d_model, int64_t n_heads, double rotary_fraction, double rotary_base, BlockMappings mappings,
+             Precision precision)
     : d_model_(d_model),
       ln1_("", d_model, false),
       ln2_("", d_model, false),
-      attention_(d_model, n_heads, rotary_fraction, rotary_base),
+      attention_(d_model, n_heads, rotary_fraction, rotary_base, precision),
       m_(std::move(mappings)) {}
 
 void Block::collect_parameters(std::vector<Parameter*>& out) {
@@ -21,7 +22,11 @@ double Block::forward_flops(int64_t batch, int64_t seq) const {
 }
 
 void Block::forward(Engine& engine, const Tensor& x, Tensor& out, int64_t batch, int64_t seq) {
-  ln1_.forward(x, ln1_out_);
+  PartTimer* timer = engine.part_timer();
+  {
+    PartScope scope(timer, Part::Norms);
+    ln1_.forward(x, ln1_out_);
+  }
   m_.query->forward(engine, ln1_out_, q_);
   m_.key->forward(engine, ln1_out_, k_);
   m_.value->forward(engine, ln1_out_, v_);
@@ -31,7 +36,10 @@ void Block::forward(Engine& engine, const Tensor& x, Tensor& out, int64_t batch,
   const int64_t n = x.numel();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) h_[i] = x[i] + proj_out_[i];
-  ln2_.forward(h_, ln2_out_);
+  {
+    PartScope scope(timer, Part::Norms);
+    ln2_.forward(h_, ln2_out_);
+  }
   m_.ffn->forward(engine, ln2_out_, ffn_out_);
   out.resize(x.shape());
 #pragma omp parallel for schedule(static)
@@ -40,17 +48,25 @@ void Block::forward(Engine& engine, const Tensor& x, Tensor& out, int64_t batch,
 
 void Block::backward(Engine& engine, const Tensor& dout, Tensor& dx) {
   // out = h + F(LN2(h)):  dh = dout + LN2'(F'(dout))
-  d_h_ = dout;
-  m_.ffn->backward(engine, dout, d_ln2_, false);
-  ln2_.backward(d_ln2_, d_h_, true);
+  PartTimer* timer = engine.part_timer();
+  BackwardScratch& scratch = engine.backward_scratch();
+  Tensor& d_h = scratch.block_dh, &d_ln2 = scratch.block_d_ln2, &d_attn = scratch.block_d_attn;
+  Tensor &d_q = scratch.block_dq, &d_k = scratch.block_dk, &d_v = scratch.block_dv, &d_ln1 = scratch.block_d_ln1;
+  d_h = dout;
+  m_.ffn->backward(engine, dout, d_ln2, false);
+  {
+    PartScope scope(timer, Part::Norms);
+    ln2_.backward(d_ln2, d_h, true);
+  }
   // h = x + P(Attn(Q(a), K(a), V(a))), a = LN1(x):  dx = dh + LN1'(Q' + K' + V')
-  m_.proj->backward(engine, d_h_, d_attn_, false);
-  attention_.backward(engine, d_attn_, d_q_, d_k_, d_v_);
-  m_.query->backward(engine, d_q_, d_ln1_, false);
-  m_.key->backward(engine, d_k_, d_ln1_, true);
-  m_.value->backward(engine, d_v_, d_ln1_, true);
-  dx = d_h_;
-  ln1_.backward(d_ln1_, dx, true);
+  m_.proj->backward(engine, d_h, d_attn, false);
+  attention_.backward(engine, d_attn, d_q, d_k, d_v);
+  m_.query->backward(engine, d_q, d_ln1, false);
+  m_.key->backward(engine, d_k, d_ln1, true);
+  m_.value->backward(engine, d_v, d_ln1, true);
+  dx = d_h;
+  PartScope scope(timer, Part::Norms);
+  ln1_.backward(d_ln1, dx, true);
 }
 
 }  // namespace tg

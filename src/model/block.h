@@ -21,7 +21,8 @@ struct BlockMappings {
 
 class Block {
  public:
-  Block(int64_t d_model, int64_t n_heads, double rotary_fraction, double rotary_base, BlockMappings mappings);
+  Block(int64_t d_model, int64_t n_heads, double rotary_fraction, double rotary_base, BlockMappings mappings,
+        Precision precision = Precision::FP32);
 
   void forward(Engine& engine, const Tensor& x, Tensor& out, int64_t batch, int64_t seq);
   // dout -> dx (overwritten); accumulates parameter gradients.
@@ -42,8 +43,7 @@ class Block {
   BlockMappings m_;
   // Activations kept for backward.
   Tensor ln1_out_, q_, k_, v_, attn_out_, proj_out_, h_, ln2_out_, ffn_out_;
-  // Backward scratch.
-  Tensor d_h_, d_ln2_, d_attn_, d_q_, d_k_, d_v_, d_ln1_;
+  // Backward works in the engine's BackwardScratch (block_*).
 };
 
 }  // namespace tg

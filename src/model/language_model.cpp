@@ -1,6 +1,7 @@
 #include "model/language_model.h"
 
 #include <cmath>
+#include <optional>
 
 #include "layers/cross_entropy.h"
 #include "layers/linear.h"
@@ -14,7 +15,7 @@ BlockMappings make_mappings(const ModelConfig& c, int64_t layer, std::vector<Pat
   BlockMappings m;
   if (c.architecture == Architecture::TokenFormer) {
     auto make = [&](const std::string& name, int64_t n) {
-      auto p = std::make_unique<Pattention>(prefix + name, d, d, n, c.normalization);
+      auto p = std::make_unique<Pattention>(prefix + name, d, d, n, c.normalization, 1e-6f, c.precision);
       pattentions.push_back(p.get());
       return p;
     };
@@ -24,11 +25,11 @@ BlockMappings make_mappings(const ModelConfig& c, int64_t layer, std::vector<Pat
     m.proj = make("/attn/proj", c.proj_tokens);
     m.ffn = make("/ffn", c.ffn_tokens);
   } else {
-    m.query = std::make_unique<Linear>(prefix + "/attn/query", d, d);
-    m.key = std::make_unique<Linear>(prefix + "/attn/key", d, d);
-    m.value = std::make_unique<Linear>(prefix + "/attn/value", d, d);
-    m.proj = std::make_unique<Linear>(prefix + "/attn/proj", d, d);
-    m.ffn = std::make_unique<Mlp>(prefix + "/ffn", d, c.ffn_hidden);
+    m.query = std::make_unique<Linear>(prefix + "/attn/query", d, d, c.precision);
+    m.key = std::make_unique<Linear>(prefix + "/attn/key", d, d, c.precision);
+    m.value = std::make_unique<Linear>(prefix + "/attn/value", d, d, c.precision);
+    m.proj = std::make_unique<Linear>(prefix + "/attn/proj", d, d, c.precision);
+    m.ffn = std::make_unique<Mlp>(prefix + "/ffn", d, c.ffn_hidden, c.precision);
   }
   return m;
 }
@@ -38,7 +39,7 @@ LanguageModel::LanguageModel(const ModelConfig& config)
     : config_(config), embedding_(config.vocab_size, config.d_model), final_norm_("final_norm", config.d_model, true) {
   for (int64_t i = 0; i < config.n_layers; ++i)
     blocks_.push_back(std::make_unique<Block>(config.d_model, config.n_heads, config.rotary_fraction, config.rotary_base,
-                                              make_mappings(config, i, pattentions_)));
+                                              make_mappings(config, i, pattentions_), config.precision));
   parameters_.push_back(&embedding_.table());
   final_norm_.collect_parameters(parameters_);
   for (auto& b : blocks_) b->collect_parameters(parameters_);
@@ -91,17 +92,26 @@ void LanguageModel::run_trunk(Engine& engine, const std::vector<int32_t>& inputs
   inputs_ = inputs;
   embedding_.forward(inputs, x_[0]);
   for (size_t i = 0; i < blocks_.size(); ++i) blocks_[i]->forward(engine, x_[i], x_[i + 1], batch, seq);
-  final_norm_.forward(x_.back(), normed_);
+  PartTimer* timer = engine.part_timer();
+  {
+    PartScope scope(timer, Part::Norms);
+    final_norm_.forward(x_.back(), normed_);
+  }
   // logits (B*T x V) = normed (B*T x d) E^T (d x V)
+  PartScope scope(timer, Part::Logits);
   const int64_t rows = batch * seq;
   logits_.resize({rows, config_.vocab_size});
-  engine.matmul(normed_.data(), Trans::No, embedding_.table().value.data(), Trans::Yes, logits_.data(), rows,
+  const Precision p = config_.precision;
+  const Tensor& table = embedding_.table().value;
+  engine.matmul(matmul_input(p, normed_.data(), normed_.numel(), normed_bf_), Trans::No,
+                matmul_input(p, table.data(), table.numel(), table_bf_), Trans::Yes, logits_.data(), rows,
                 config_.vocab_size, config_.d_model);
 }
 
 double LanguageModel::forward(Engine& engine, const std::vector<int32_t>& inputs, const std::vector<int32_t>& targets,
                               int64_t batch, int64_t seq, bool need_grad) {
   run_trunk(engine, inputs, batch, seq);
+  PartScope scope(engine.part_timer(), Part::Loss);
   return cross_entropy(logits_, targets, need_grad);  // logits_ now holds dL/dlogits if need_grad
 }
 
@@ -113,11 +123,19 @@ void LanguageModel::logits(Engine& engine, const std::vector<int32_t>& inputs, i
 void LanguageModel::backward(Engine& engine) {
   const int64_t rows = logits_.rows(), d = config_.d_model, V = config_.vocab_size;
   Parameter& table = embedding_.table();
+  PartTimer* timer = engine.part_timer();
+  std::optional<PartScope> scope(std::in_place, timer, Part::Logits);
   // dE (V x d) += dlogits^T (V x B*T) normed (B*T x d);  dnormed (B*T x d) = dlogits E
-  engine.matmul(logits_.data(), Trans::Yes, normed_.data(), Trans::No, table.grad.data(), V, d, rows, 1.0f, 1.0f);
+  const Precision p = config_.precision;
+  const MatmulInput d_logits_in = matmul_input(p, logits_.data(), logits_.numel(), d_logits_bf_);
+  engine.matmul(d_logits_in, Trans::Yes, matmul_input_again(p, normed_.data(), normed_bf_), Trans::No,
+                table.grad.data(), V, d, rows, 1.0f, 1.0f);
   d_normed_.resize({rows, d});
-  engine.matmul(logits_.data(), Trans::No, table.value.data(), Trans::No, d_normed_.data(), rows, d, V);
+  engine.matmul(d_logits_in, Trans::No, matmul_input_again(p, table.value.data(), table_bf_), Trans::No,
+                d_normed_.data(), rows, d, V);
+  scope.emplace(timer, Part::Norms);
   final_norm_.backward(d_normed_, d_x_a_, false);
+  scope.reset();
   for (size_t i = blocks_.size(); i-- > 0;) {
     blocks_[i]->backward(engine, d_x_a_, d_x_b_);
     std::swap(d_x_a_, d_x_b_);

@@ -30,6 +30,7 @@ ModelConfig parse_model_config(ConfigReader r) {
   c.normalization = parse_pattention_norm(norm);
   c.tau_mode = r.get_string("tau_mode", "fixed", {"fixed", "dynamic"}) == "fixed" ? TauMode::Fixed : TauMode::Dynamic;
   c.init_std = r.get_double("init_std", 0.02, 0.0, 10.0);
+  c.precision = parse_precision(r.get_string("precision", "fp32", {"fp32", "bf16"}));
   r.finish();
   return c;
 }
@@ -49,7 +50,8 @@ nlohmann::json ModelConfig::to_json() const {
           {"rotary_base", rotary_base},
           {"normalization", to_string(normalization)},
           {"tau_mode", to_string(tau_mode)},
-          {"init_std", init_std}};
+          {"init_std", init_std},
+          {"precision", to_string(precision)}};
 }
 
 }  // namespace tg

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config_reader.h"
+#include "core/precision.h"
 #include "layers/pattention.h"
 
 namespace tg {
@@ -34,6 +35,7 @@ struct ModelConfig {
   PattentionNorm normalization = PattentionNorm::L2NormGelu;
   TauMode tau_mode = TauMode::Fixed;
   double init_std = 0.02;
+  Precision precision = Precision::FP32;  // of the matmuls (core/precision.h)
 
   int64_t head_dim() const { return d_model / n_heads; }
   nlohmann::json to_json() const;

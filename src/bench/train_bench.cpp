@@ -1,0 +1,74 @@
+#include "bench/train_bench.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/rng.h"
+#include "model/language_model.h"
+#include "train/adamw.h"
+
+namespace tg {
+
+BenchResult run_train_bench(Engine& engine, const RunConfig& config, const BenchOptions& options) {
+  const ModelConfig& mc = config.model;
+  const TrainConfig& tc = config.train;
+  BenchResult result;
+  result.batch = tc.batch_size;
+  result.seq = mc.seq_len;
+  const int64_t rows = result.batch * result.seq;
+
+  LanguageModel model(mc);
+  Rng rng(options.seed);
+  model.init(rng);
+  AdamW optimizer(tc.adamw, model.parameters());
+  result.n_params = model.n_params();
+  result.gflop_per_step = 3.0 * model.forward_flops(result.batch, result.seq) / 1e9;
+
+  std::vector<int32_t> inputs(rows), targets(rows);
+  PartTimer timer;
+  for (int64_t step = 0; step < options.warmup_steps + options.steps; ++step) {
+    const bool timed = step >= options.warmup_steps;
+    // Random tokens: the cost of a step does not depend on the data.
+    for (int64_t i = 0; i < rows; ++i) {
+      inputs[i] = static_cast<int32_t>(rng.below(static_cast<uint64_t>(mc.vocab_size)));
+      targets[i] = static_cast<int32_t>(rng.below(static_cast<uint64_t>(mc.vocab_size)));
+    }
+    timer.reset();
+    engine.set_part_timer(timed ? &timer : nullptr);
+    const auto t0 = std::chrono::steady_clock::now();
+    model.zero_grad();
+    const double loss = model.forward(engine, inputs, targets, result.batch, result.seq, true);
+    model.backward(engine);
+    {
+      PartScope scope(engine.part_timer(), Part::Optimizer);
+      optimizer.clip_grad_norm(tc.grad_clip);
+      optimizer.step(tc.lr);
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    engine.set_part_timer(nullptr);
+    if (step == 0) result.first_loss = loss;
+    result.last_loss = loss;
+    if (!timed) continue;
+    result.step_seconds.push_back(seconds);
+    double accounted = 0;
+    for (size_t p = 0; p < result.part_seconds.size(); ++p) {
+      if (p == static_cast<size_t>(Part::Other)) continue;
+      result.part_seconds[p] += timer.seconds(static_cast<Part>(p));
+      accounted += timer.seconds(static_cast<Part>(p));
+    }
+    result.part_seconds[static_cast<size_t>(Part::Other)] += seconds - accounted;
+  }
+  const double n = static_cast<double>(std::max<int64_t>(options.steps, 1));
+  for (double& s : result.part_seconds) s /= n;
+  std::vector<double> sorted = result.step_seconds;
+  std::sort(sorted.begin(), sorted.end());
+  if (!sorted.empty()) {
+    const size_t mid = sorted.size() / 2;
+    result.median_step_s = sorted.size() % 2 ? sorted[mid] : 0.5 * (sorted[mid - 1] + sorted[mid]);
+    result.tokens_per_s = static_cast<double>(rows) / result.median_step_s;
+    result.achieved_gflops = result.gflop_per_step / result.median_step_s;
+  }
+  return result;
+}
+
+}  // namespace tg

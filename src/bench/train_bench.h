@@ -1,0 +1,37 @@
+#pragma once
+// The training-step benchmark behind `tokengrow bench`: full steps (forward, backward,
+// global-norm clip, AdamW) of a model on synthetic tokens, timed step by step and
+// per part of the step (core/part_timer.h).
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "core/engine.h"
+#include "core/part_timer.h"
+#include "train/run_config.h"
+
+namespace tg {
+
+struct BenchOptions {
+  int64_t steps = 20;        // timed steps
+  int64_t warmup_steps = 3;  // untimed steps first (primitive creation, first-touch allocation)
+  uint64_t seed = 0;
+};
+
+struct BenchResult {
+  int64_t batch = 0, seq = 0, n_params = 0;
+  std::vector<double> step_seconds;   // each timed step
+  double median_step_s = 0;
+  double tokens_per_s = 0;            // batch * seq / median step
+  double gflop_per_step = 0;          // 3 x forward FLOPs (docs/flops.md)
+  double achieved_gflops = 0;         // gflop_per_step / median step
+  double first_loss = 0, last_loss = 0;
+  // Mean seconds per step of each part; Part::Other is the step time not in any timed part.
+  std::array<double, static_cast<size_t>(Part::Count)> part_seconds{};
+};
+
+// Builds config.model, initialises it from options.seed, and trains it on uniformly random
+// tokens with config.train's batch size, lr (constant), AdamW settings and clip.
+BenchResult run_train_bench(Engine& engine, const RunConfig& config, const BenchOptions& options);
+
+}  // namespace tg

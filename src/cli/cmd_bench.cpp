@@ -1,0 +1,113 @@
+#include <cstdio>
+
+#include <cxxopts.hpp>
+#include <nlohmann/json.hpp>
+
+#include "bench/peak_flops.h"
+#include "bench/train_bench.h"
+#include "cli/cli.h"
+#include "cli/cli_options.h"
+#include "core/error.h"
+#include "core/memory_usage.h"
+#include "train/run_config.h"
+
+namespace tg {
+
+int cmd_bench(int argc, const char* const* argv, std::ostream& out) {
+  cxxopts::Options options("tokengrow bench",
+                           "Time full training steps (forward, backward, clip, AdamW) of a config's model on "
+                           "synthetic tokens: median tokens/s, GFLOP/s, MFU against this CPU's measured matmul "
+                           "peak, peak memory, and where the time goes. The config's data file is not read.");
+  options.add_options()
+      ("config", "Run config (JSON); its model and train.batch_size, lr, AdamW and clip settings are used",
+       cxxopts::value<std::string>())
+      ("precision", "fp32 or bf16 (overrides model.precision)", cxxopts::value<std::string>())
+      ("steps", "Timed steps", cxxopts::value<int64_t>()->default_value("20"))
+      ("warmup", "Untimed steps before them", cxxopts::value<int64_t>()->default_value("3"))
+      ("threads", "Threads (0: OMP_NUM_THREADS or all cores)", cxxopts::value<int64_t>()->default_value("0"))
+      ("seed", "Seed of the initial weights and the synthetic tokens", cxxopts::value<int64_t>()->default_value("0"))
+      ("skip-peak", "Do not measure the matmul peak (no MFU)")
+      ("json", "Print the result as one JSON object");
+  cxxopts::ParseResult args;
+  if (!parse_options(options, argc, argv, args, out)) return 0;
+  require_flag(args, "bench", "config");
+  RunConfig config = load_run_config(args["config"].as<std::string>());
+  if (args.count("precision")) {
+    try {
+      config.model.precision = parse_precision(args["precision"].as<std::string>());
+    } catch (const UserError& e) {
+      throw UserError(std::string("tokengrow bench: --precision: ") + e.what());
+    }
+  }
+  const bool bf16 = config.model.precision == Precision::BF16;
+  BenchOptions bench;
+  bench.steps = args["steps"].as<int64_t>();
+  bench.warmup_steps = args["warmup"].as<int64_t>();
+  const int64_t threads = args["threads"].as<int64_t>(), seed = args["seed"].as<int64_t>();
+  if (bench.steps < 1) throw UserError("tokengrow bench: --steps must be at least 1, got " + std::to_string(bench.steps));
+  if (bench.warmup_steps < 0) throw UserError("tokengrow bench: --warmup must be >= 0");
+  if (threads < 0) throw UserError("tokengrow bench: --threads must be >= 0, got " + std::to_string(threads));
+  if (seed < 0) throw UserError("tokengrow bench: --seed must be >= 0");
+  bench.seed = static_cast<uint64_t>(seed);
+
+  Engine engine(static_cast<int>(threads));
+  const BenchResult r = run_train_bench(engine, config, bench);
+  // Read before the peak measurement, whose large matrices are not part of training.
+  const int64_t peak_rss = peak_resident_bytes();
+  const bool measure_peak = !args.count("skip-peak");
+  const double peak_gflops = measure_peak ? measure_peak_gflops(engine, bf16 ? MatmulType::BF16 : MatmulType::F32) : 0.0;
+  const double mfu = measure_peak ? r.achieved_gflops / peak_gflops : 0.0;
+
+  nlohmann::json parts = nlohmann::json::object();
+  for (size_t p = 0; p < r.part_seconds.size(); ++p) parts[kPartNames[p]] = r.part_seconds[p];
+  if (args.count("json")) {
+    nlohmann::json j = {{"config", args["config"].as<std::string>()},
+                        {"precision", to_string(config.model.precision)},
+                        {"threads", engine.threads()},
+                        {"batch", r.batch},
+                        {"seq", r.seq},
+                        {"n_params", r.n_params},
+                        {"steps", bench.steps},
+                        {"median_step_s", r.median_step_s},
+                        {"step_seconds", r.step_seconds},
+                        {"tokens_per_s", r.tokens_per_s},
+                        {"gflop_per_step", r.gflop_per_step},
+                        {"achieved_gflops", r.achieved_gflops},
+                        {"peak_rss_bytes", peak_rss},
+                        {"first_loss", r.first_loss},
+                        {"last_loss", r.last_loss},
+                        {"part_seconds", parts}};
+    if (measure_peak) {
+      j["peak_gflops"] = peak_gflops;
+      j["mfu"] = mfu;
+    }
+    out << j.dump() << "\n";
+    return 0;
+  }
+  char line[256];
+  std::snprintf(line, sizeof line, "model: %ld parameters, batch %ld x seq %ld, %s, %d threads\n",
+                static_cast<long>(r.n_params), static_cast<long>(r.batch), static_cast<long>(r.seq),
+                to_string(config.model.precision).c_str(), engine.threads());
+  out << line;
+  std::snprintf(line, sizeof line, "%ld steps: median %.1f ms/step, %.0f tokens/s, %.2f GFLOP/step, %.1f GFLOP/s\n",
+                static_cast<long>(bench.steps), r.median_step_s * 1e3, r.tokens_per_s, r.gflop_per_step,
+                r.achieved_gflops);
+  out << line;
+  if (measure_peak) {
+    std::snprintf(line, sizeof line, "matmul peak %.1f GFLOP/s (%s): MFU %.1f%%\n", peak_gflops,
+                  bf16 ? "bf16 inputs" : "fp32", 100.0 * mfu);
+    out << line;
+  }
+  std::snprintf(line, sizeof line, "peak memory %.1f MiB\n", static_cast<double>(peak_rss) / (1 << 20));
+  out << line << "time per step (mean):\n";
+  double total = 0;
+  for (double s : r.part_seconds) total += s;
+  for (size_t p = 0; p < r.part_seconds.size(); ++p) {
+    std::snprintf(line, sizeof line, "  %-18s %8.2f ms  %5.1f%%\n", kPartNames[p], r.part_seconds[p] * 1e3,
+                  total > 0 ? 100.0 * r.part_seconds[p] / total : 0.0);
+    out << line;
+  }
+  return 0;
+}
+
+}  // namespace tg

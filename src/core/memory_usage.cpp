@@ -1,0 +1,16 @@
+#include "core/memory_usage.h"
+
+#include <fstream>
+#include <string>
+
+namespace tg {
+
+int64_t peak_resident_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // "VmHWM:  1234 kB"
+  return 0;
+}
+
+}  // namespace tg

@@ -1,0 +1,39 @@
+#pragma once
+// The precision of a model's matmuls.
+//   fp32: float32 everywhere.
+//   bf16: mixed precision: matmul inputs are rounded to bfloat16 (core/bf16.h) and
+//         multiplied with float32 accumulation and float32 results; master weights,
+//         gradients, optimizer state, normalisations, softmax and losses stay float32.
+#include <cstdint>
+#include <string>
+
+#include "core/bf16.h"
+
+namespace tg {
+
+enum class Precision { FP32, BF16 };
+
+std::string to_string(Precision p);
+// Throws UserError naming the valid values if `name` is not one.
+Precision parse_precision(const std::string& name);
+
+// One matmul input in a layer's precision: the float32 data itself (fp32), or a bf16
+// copy of it kept in a layer-owned buffer (bf16).
+struct MatmulInput {
+  const float* f32 = nullptr;
+  const bf16* b16 = nullptr;
+};
+
+// fp32: `data` as is. bf16: converts n floats of `data` into `copy` first.
+inline MatmulInput matmul_input(Precision p, const float* data, int64_t n, Bf16Buffer& copy) {
+  if (p == Precision::FP32) return {data, nullptr};
+  copy.assign(data, n);
+  return {nullptr, copy.data()};
+}
+
+// The same input again, without converting: `copy` must still hold bf16(data).
+inline MatmulInput matmul_input_again(Precision p, const float* data, const Bf16Buffer& copy) {
+  return p == Precision::FP32 ? MatmulInput{data, nullptr} : MatmulInput{nullptr, copy.data()};
+}
+
+}  // namespace tg

@@ -1,0 +1,103 @@
+// tokengrow bench: the fields it reports and how they relate (not how fast it is:
+// timings live in the benchmark, never in a test), and its bad-input handling.
+#include <catch2/catch.hpp>
+
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.h"
+#include "core/part_timer.h"
+#include "test_data.h"
+
+using namespace tg;
+using namespace tg::testing;
+
+namespace {
+struct BenchRun {
+  int code;
+  std::string out, err;
+};
+
+BenchRun bench(std::vector<std::string> args) {
+  args.insert(args.begin(), {"tokengrow", "bench"});
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  std::ostringstream out, err;
+  const int code = run_cli(static_cast<int>(argv.size()), argv.data(), out, err);
+  return {code, out.str(), err.str()};
+}
+
+std::string tiny_config(const std::string& model_extra = "") {
+  return R"({"data": "unused.h5",
+    "model": {"d_model": 32, "n_layers": 2, "n_heads": 2, "seq_len": 16, "qkv_tokens": 16, "proj_tokens": 16,
+              "ffn_tokens": 64)" + model_extra + R"(},
+    "train": {"steps": 10, "batch_size": 4}})";
+}
+}  // namespace
+
+TEST_CASE("bench: JSON fields are present and consistent", "[bench][cli]") {
+  TempDir dir("bench_json");
+  write_file(dir.file("c.json"), tiny_config());
+  const auto r = bench({"--config", dir.file("c.json"), "--steps", "4", "--warmup", "1", "--threads", "2", "--json"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  REQUIRE(j.at("precision") == "fp32");
+  REQUIRE(j.at("batch") == 4);
+  REQUIRE(j.at("seq") == 16);
+  REQUIRE(j.at("threads") == 2);
+  REQUIRE(j.at("step_seconds").size() == 4);
+  const double median = j.at("median_step_s");
+  REQUIRE(median > 0);
+  REQUIRE(j.at("tokens_per_s").get<double>() == Approx(4 * 16 / median));
+  REQUIRE(j.at("achieved_gflops").get<double>() == Approx(j.at("gflop_per_step").get<double>() / median));
+  REQUIRE(j.at("peak_gflops").get<double>() > 0);
+  REQUIRE(j.at("mfu").get<double>() == Approx(j.at("achieved_gflops").get<double>() / j.at("peak_gflops").get<double>()));
+  REQUIRE(j.at("peak_rss_bytes").get<int64_t>() > 1 << 20);
+  // Every part is reported and none is negative: a negative "other" would mean a part
+  // was timed twice (nested scopes). The parts add up to the mean step time.
+  double sum = 0, mean = 0;
+  for (double s : j.at("step_seconds")) mean += s / 4;
+  for (const char* name : kPartNames) {
+    INFO(name);
+    const double s = j.at("part_seconds").at(name);
+    REQUIRE(s >= 0);
+    sum += s;
+  }
+  REQUIRE(sum == Approx(mean).epsilon(1e-6));
+  for (const char* name : {"pattention_matmul", "pattention_norm", "attention", "norms", "logits", "loss", "optimizer"})
+    REQUIRE(j.at("part_seconds").at(name).get<double>() > 0);
+  // Training on random tokens starts near ln(vocab) = ln 256.
+  REQUIRE(j.at("first_loss").get<double>() == Approx(std::log(256.0)).margin(0.1));
+}
+
+TEST_CASE("bench: human-readable output and --help", "[bench][cli]") {
+  TempDir dir("bench_text");
+  write_file(dir.file("c.json"), tiny_config());
+  auto r = bench({"--config", dir.file("c.json"), "--steps", "2", "--warmup", "0", "--skip-peak"});
+  REQUIRE(r.code == 0);
+  for (const char* needle : {"tokens/s", "GFLOP/s", "peak memory", "pattention_norm", "optimizer"})
+    REQUIRE(r.out.find(needle) != std::string::npos);
+  REQUIRE(r.out.find("MFU") == std::string::npos);  // --skip-peak
+  r = bench({"--help"});
+  REQUIRE(r.code == 0);
+  REQUIRE(r.out.find("Usage") != std::string::npos);
+}
+
+TEST_CASE("bench: bad input gives one clear error and exit 2", "[bench][cli][errors]") {
+  TempDir dir("bench_bad");
+  write_file(dir.file("c.json"), tiny_config());
+  auto expect = [](const BenchRun& r, const std::string& needle) {
+    INFO("stderr: " << r.err);
+    REQUIRE(r.code == 2);
+    REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    REQUIRE(r.err.find(needle) != std::string::npos);
+  };
+  expect(bench({}), "--config is required");
+  expect(bench({"--config", dir.file("c.json"), "--steps", "0"}), "--steps");
+  expect(bench({"--config", dir.file("c.json"), "--threads", "-1"}), "--threads");
+  expect(bench({"--config", dir.file("absent.json")}), "absent.json");
+  write_file(dir.file("bad.json"), tiny_config(R"(, "d_modle": 3)"));
+  expect(bench({"--config", dir.file("bad.json")}), "model.d_modle");
+}
