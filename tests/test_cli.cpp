@@ -123,6 +123,9 @@ TEST_CASE("CLI: bad configs give one clear error naming file and key, exit 2, no
     expect_train_error(dir, text, {"train.steps", "missing"});
   }
   SECTION("not JSON") { expect_train_error(dir, "{\"data\": ", {"bad.json", "not valid JSON"}); }
+  SECTION("a number beyond double") {
+    expect_train_error(dir, config_text(data, "", R"(, "lr": 2e999)"), {"bad.json", "not valid JSON", "number overflow"});
+  }
   SECTION("missing data file") { expect_train_error(dir, config_text(dir.file("nope.h5")), {"nope.h5", "no such file"}); }
   SECTION("data file is not HDF5") {
     write_file(dir.file("fake.h5"), "just text");

@@ -10,7 +10,7 @@
 #include "train/run_config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string path = tg::fuzz::input_file(data, size, "config.json");
+  const std::string path = tg::fuzz::input_file(std::string(reinterpret_cast<const char*>(data), size), "config.json");
   try {
     tg::load_run_config(path);
   } catch (const tg::UserError&) {

@@ -1,4 +1,4 @@
-// Fuzzes corpus loading, as given and behind a valid seal (see fuzz_checkpoint.cpp).
+// Fuzzes corpus loading, the input as the file or behind a valid seal (see fuzz_checkpoint.cpp).
 #include <cstddef>
 #include <cstdint>
 
@@ -8,14 +8,10 @@
 #include "train/corpus.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  for (const bool seal : {false, true}) {
-    const std::string bytes = seal ? tg::fuzz::sealed("corpus", data, size) : std::string(data, data + size);
-    const std::string path = tg::fuzz::input_file(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
-                                                  "corpus.h5");
-    try {
-      tg::load_corpus(path);
-    } catch (const tg::UserError&) {
-    }
+  const std::string path = tg::fuzz::input_file(tg::fuzz::file_bytes("corpus", data, size), "corpus.h5");
+  try {
+    tg::load_corpus(path);
+  } catch (const tg::UserError&) {
   }
   return 0;
 }

@@ -18,4 +18,15 @@ inline std::string sealed(const std::string& kind, const uint8_t* data, size_t s
   return seal_header(kind, body) + std::string(body);
 }
 
+// The bytes a fuzz target writes as the file: the input itself, or (in the *_sealed
+// builds) the input behind a valid seal.
+inline std::string file_bytes(const std::string& kind, const uint8_t* data, size_t size) {
+#ifdef TOKENGROW_FUZZ_BEHIND_SEAL
+  return sealed(kind, data, size);
+#else
+  (void)kind;
+  return std::string(reinterpret_cast<const char*>(data), size);
+#endif
+}
+
 }  // namespace tg::fuzz
