@@ -58,7 +58,8 @@ def plot_curves(runs, axes=None):
     recipes = sorted({r["recipe"] for r in runs if r["kind"] == "recipe"})
     color_of = {name: RECIPE_COLORS[i % len(RECIPE_COLORS)] for i, name in enumerate(recipes)}
     labelled = set()
-    for run in sorted(runs, key=lambda r: (r["kind"] != "frontier", r["name"])):
+    kind_order = {"frontier": 0, "recipe": 1, "stage_size": 2, "transformer": 3}
+    for run in sorted(runs, key=lambda r: (kind_order.get(r["kind"], 4), r.get("budget") or 0, r["name"])):
         if run["kind"] == "recipe":
             color, label, style, width = color_of[run["recipe"]], run["recipe"], "-", 1.8
         elif run["kind"] == "frontier":
@@ -83,10 +84,24 @@ def plot_curves(runs, axes=None):
         ax.grid(alpha=0.3, which="both")
     finals = [r["val_loss"][-1] for r in runs if len(r["val_loss"])]
     if finals:
-        lo = min(finals)
-        axes[0].set_ylim(lo - 0.05, lo + 0.8)
-        axes[1].set_ylim(lo - 0.05, lo + 0.8)
-    axes[0].set_title("validation loss vs compute (o: before / after growth)")
+        lo, hi = min(finals) - 0.05, min(finals) + 0.8
+        for ax, x in zip(axes, ("flops", "tokens")):
+            ax.set_ylim(lo, hi)
+            # A growth that raises the loss above the axis (dynamic tau) is marked at the
+            # top edge with its value, so the jump stays visible without squashing the curves.
+            off_axis = {}
+            for run in runs:
+                g = run.get("growth", {})
+                for gx, after in zip(g.get("flops" if x == "flops" else "tokens", []), g.get("loss_after", [])):
+                    if after > hi:
+                        ax.plot(gx, hi, "^", color=color_of.get(run.get("recipe"), "k"), ms=6, clip_on=False)
+                        off_axis.setdefault(run["recipe"], []).append("%.2f" % after)
+            if off_axis and x == "flops":
+                ax.text(0.98, 0.97, "loss just after growth (^):\n" +
+                        "\n".join("%s: %s" % (k, ", ".join(v)) for k, v in sorted(off_axis.items())),
+                        transform=ax.transAxes, ha="right", va="top", fontsize=8,
+                        bbox=dict(boxstyle="round", fc="white", alpha=0.8))
+    axes[0].set_title("validation loss vs compute (o: before / after growth; ^: after, off the axis)")
     axes[1].set_title("validation loss vs tokens")
     axes[1].legend(fontsize=8, loc="upper right")
     fig.tight_layout()
