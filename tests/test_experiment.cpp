@@ -66,6 +66,45 @@ TEST_CASE("An experiment stopped many times and re-run ends with the same summar
   REQUIRE(fs::exists(dir.file("straight/summary.md")));
 }
 
+TEST_CASE("Re-running an experiment whose config changed is refused, naming the run and the key",
+          "[experiment][errors]") {
+  TempDir dir("experiment_changed");
+  const std::string corpus = make_corpus(dir, 100000);
+  const std::string text = experiment_json(corpus);
+  write_file(dir.file("e.json"), text);
+  Engine engine(2);
+  std::ostringstream log;
+  {
+    ExperimentRunner runner(load_experiment_config(dir.file("e.json")), dir.file("out"), engine, log);
+    runner.set_step_budget(3);  // stops inside the first run
+    REQUIRE_FALSE(runner.run());
+  }
+  REQUIRE(fs::exists(dir.file("out/ref-seed0/plan.json")));
+
+  std::string changed = text;
+  changed.replace(changed.find("\"lr\": 3e-3"), 10, "\"lr\": 2e-3");
+  write_file(dir.file("e.json"), changed);
+  const auto metrics_before = read_file(dir.file("out/ref-seed0/stage0/metrics.h5"));
+  try {
+    ExperimentRunner runner(load_experiment_config(dir.file("e.json")), dir.file("out"), engine, log);
+    runner.run();
+    FAIL("the changed config was accepted");
+  } catch (const UserError& e) {
+    const std::string message = e.what();
+    INFO(message);
+    REQUIRE(message.find("ref-seed0") != std::string::npos);
+    REQUIRE(message.find("e.json") != std::string::npos);
+    REQUIRE(message.find("stages[0].train.lr: 0.003 before, 0.002 now") != std::string::npos);
+  }
+  REQUIRE(read_file(dir.file("out/ref-seed0/stage0/metrics.h5")) == metrics_before);  // nothing trained
+
+  // The original config continues as before.
+  write_file(dir.file("e.json"), text);
+  ExperimentRunner runner(load_experiment_config(dir.file("e.json")), dir.file("out"), engine, log);
+  runner.set_step_budget(3);
+  REQUIRE_FALSE(runner.run());
+}
+
 TEST_CASE("Experiment config errors name the key", "[experiment][errors]") {
   TempDir dir("experiment_bad");
   auto error_of = [&](const std::string& text) {

@@ -1,11 +1,14 @@
 #include "train/experiment_runner.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 
+#include "core/config_reader.h"
 #include "core/durable_file.h"
 #include "core/error.h"
 #include "core/run_lock.h"
@@ -41,6 +44,38 @@ nlohmann::json token_counts(const StageSpec& s) {
 
 void write_json_atomically(const fs::path& path, const nlohmann::json& j) {
   write_file_durably(path.string(), j.dump(2) + "\n");
+}
+
+// What a run trains: every stage's run config and growth options. Threads are left
+// out: they change the speed (and the last bits), not the experiment.
+nlohmann::json plan_of(const PlannedRun& run) {
+  nlohmann::json stages = nlohmann::json::array();
+  for (size_t k = 0; k < run.stages.size(); ++k) {
+    nlohmann::json stage = run.stages[k].to_json();
+    stage["train"].erase("threads");
+    if (k > 0) stage["growth"] = run.growth[k].to_json();
+    stages.push_back(std::move(stage));
+  }
+  return stages;
+}
+
+// JSON pointer "/1/train/lr" -> "stages[1].train.lr".
+std::string plan_key(const std::string& pointer) {
+  std::string key = "stages";
+  std::stringstream parts(pointer.substr(1));
+  for (std::string part; std::getline(parts, part, '/');)
+    key += std::isdigit(static_cast<unsigned char>(part[0])) ? "[" + part + "]" : "." + part;
+  return key;
+}
+
+// "stages[1].train.lr: 0.002 before, 0.001 now" for the first difference of two plans.
+std::string first_difference(const nlohmann::json& before, const nlohmann::json& now) {
+  const nlohmann::json patch = nlohmann::json::diff(before, now);
+  if (patch.empty()) return "";
+  const std::string path = patch[0]["path"].get<std::string>();
+  const nlohmann::json::json_pointer pointer(path);
+  auto at = [&](const nlohmann::json& j) { return j.contains(pointer) ? j.at(pointer).dump() : std::string("absent"); };
+  return plan_key(path) + ": " + at(before) + " before, " + at(now) + " now";
 }
 }  // namespace
 
@@ -169,9 +204,25 @@ bool ExperimentRunner::train_stage(const RunConfig& config, const std::string& d
   return !r.interrupted;
 }
 
+void ExperimentRunner::check_plan(const PlannedRun& run) const {
+  const fs::path dir = fs::path(out_dir_) / run.name;
+  if (!fs::exists(dir)) return;
+  const fs::path file = dir / "plan.json";
+  const nlohmann::json now = plan_of(run);
+  if (!fs::exists(file)) {
+    write_json_atomically(file, now);  // started before plans were recorded: adopt
+    return;
+  }
+  const std::string difference = first_difference(read_json_file(file.string()), now);
+  if (!difference.empty())
+    throw UserError(dir.string() + ": this run was started with another plan than " + config_.file + " gives now (" +
+                    difference + "); restore the config, or write the experiment to another --out");
+}
+
 bool ExperimentRunner::execute(const PlannedRun& run) {
   const fs::path dir = fs::path(out_dir_) / run.name;
   fs::create_directories(dir);
+  if (!fs::exists(dir / "plan.json")) write_json_atomically(dir / "plan.json", plan_of(run));
   for (size_t k = 0; k < run.stages.size(); ++k) {
     std::string start;
     if (k > 0) {
@@ -207,6 +258,7 @@ bool ExperimentRunner::run() {
   const RunLock lock(out_dir_);
   out_ << "experiment " << config_.file << ": " << plan_.size() << " runs into " << out_dir_
        << "; reference (1x) FLOPs " << reference_flops_ << "\n";
+  for (const PlannedRun& run : plan_) check_plan(run);  // before anything trains
   for (size_t i = 0; i < plan_.size(); ++i) {
     const PlannedRun& run = plan_[i];
     if (fs::exists(fs::path(out_dir_) / run.name / "done.json")) {

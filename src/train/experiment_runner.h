@@ -49,6 +49,9 @@ class ExperimentRunner {
  private:
   void make_plan();
   bool execute(const PlannedRun& run);
+  // Refuses to continue or skip a run whose directory was started with another plan
+  // (the config changed between runs of the command); records the plan otherwise.
+  void check_plan(const PlannedRun& run) const;
   bool train_stage(const RunConfig& config, const std::string& dir, const std::string& start_checkpoint);
 
   ExperimentConfig config_;
