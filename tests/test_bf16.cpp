@@ -117,8 +117,8 @@ TEST_CASE("bf16 matmul equals the exact product of the rounded inputs, for every
               }
               ref[g * m * n + i * n + j] = alpha * s + beta * c[g * m * n + i * n + j];
             }
-        engine.matmul(a16.data(), ta ? Trans::Yes : Trans::No, b16.data(), tb ? Trans::Yes : Trans::No, c.data(), m,
-                      n, k, alpha, beta, batch);
+        engine.matmul(MatmulInput{nullptr, a16.data()}, ta ? Trans::Yes : Trans::No, MatmulInput{nullptr, b16.data()},
+                      tb ? Trans::Yes : Trans::No, c.data(), m, n, k, alpha, beta, batch);
         // Products of two bf16 numbers are exact in float32; only the float32 sum rounds.
         for (size_t i = 0; i < c.size(); ++i) REQUIRE(c[i] == Approx(ref[i]).margin(1e-5));
       }
@@ -164,21 +164,10 @@ TEST_CASE("Training in bf16 lowers the loss as fp32 does", "[bf16][train][learni
   const std::string corpus = make_corpus(dir);
   Engine engine(2);
   auto run = [&](Precision precision) {
-    RunConfig rc;
-    rc.data_path = corpus;
-    rc.model.d_model = 32;
-    rc.model.n_layers = 2;
-    rc.model.n_heads = 2;
-    rc.model.seq_len = 32;
-    rc.model.qkv_tokens = 16;
-    rc.model.proj_tokens = 16;
-    rc.model.ffn_tokens = 64;
+    RunConfig rc = small_run(corpus, 80);
     rc.model.precision = precision;
-    rc.train.steps = 80;
-    rc.train.batch_size = 8;
     rc.train.lr = 1e-2;
     rc.train.min_lr = 1e-3;
-    rc.train.warmup_steps = 5;
     rc.train.log_every = 40;
     rc.train.eval_every = 80;
     rc.train.eval_batches = 4;

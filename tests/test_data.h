@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/rng.h"
+#include "train/run_config.h"
 #include "train/corpus.h"
 
 namespace tg::testing {
@@ -81,6 +82,29 @@ inline std::string summary_without_wall_time(const std::string& dir) {
     out += "\n";
   }
   return out;
+}
+
+// A 2-layer d 32 TokenFormer on `corpus`, small enough to train in a test.
+inline RunConfig small_run(const std::string& corpus, int64_t steps) {
+  RunConfig r;
+  r.data_path = corpus;
+  r.model.d_model = 32;
+  r.model.n_layers = 2;
+  r.model.n_heads = 2;
+  r.model.seq_len = 32;
+  r.model.qkv_tokens = 16;
+  r.model.proj_tokens = 16;
+  r.model.ffn_tokens = 64;
+  r.train.steps = steps;
+  r.train.batch_size = 8;
+  r.train.lr = 3e-3;
+  r.train.min_lr = 3e-4;
+  r.train.warmup_steps = 5;
+  r.train.log_every = 5;
+  r.train.eval_every = 10;
+  r.train.eval_batches = 2;
+  r.train.seed = 7;
+  return r;
 }
 
 }  // namespace tg::testing

@@ -37,28 +37,6 @@ ModelConfig tiny_model(Architecture arch, PattentionNorm norm = PattentionNorm::
   return c;
 }
 
-RunConfig small_run(const std::string& corpus, int64_t steps) {
-  RunConfig r;
-  r.data_path = corpus;
-  r.model.d_model = 32;
-  r.model.n_layers = 2;
-  r.model.n_heads = 2;
-  r.model.seq_len = 32;
-  r.model.qkv_tokens = 16;
-  r.model.proj_tokens = 16;
-  r.model.ffn_tokens = 64;
-  r.train.steps = steps;
-  r.train.batch_size = 8;
-  r.train.lr = 3e-3;
-  r.train.min_lr = 3e-4;
-  r.train.warmup_steps = 5;
-  r.train.log_every = 5;
-  r.train.eval_every = 10;
-  r.train.eval_batches = 2;
-  r.train.seed = 7;
-  return r;
-}
-
 }  // namespace
 
 TEST_CASE("Whole-model loss gradient matches finite differences", "[model][gradcheck]") {

@@ -63,11 +63,6 @@ void Engine::matmul(const float* a, Trans trans_a, const float* b, Trans trans_b
   run_matmul(a, trans_a, b, trans_b, c, m, n, k, alpha, beta, batch, false);
 }
 
-void Engine::matmul(const bf16* a, Trans trans_a, const bf16* b, Trans trans_b, float* c,
-                    int64_t m, int64_t n, int64_t k, float alpha, float beta, int64_t batch) {
-  run_matmul(a, trans_a, b, trans_b, c, m, n, k, alpha, beta, batch, true);
-}
-
 void Engine::matmul(MatmulInput a, Trans trans_a, MatmulInput b, Trans trans_b, float* c, int64_t m, int64_t n,
                     int64_t k, float alpha, float beta, int64_t batch) {
   const bool bf16_inputs = a.b16 != nullptr;

@@ -33,12 +33,8 @@ class Engine {
   void matmul(const float* a, Trans trans_a, const float* b, Trans trans_b, float* c,
               int64_t m, int64_t n, int64_t k, float alpha = 1.0f, float beta = 0.0f,
               int64_t batch = 1);
-  // The same with bf16 inputs: products and sums in float32, C in float32
-  // (oneDNN's avx512_core_bf16 / AMX kernels where the CPU has them).
-  void matmul(const bf16* a, Trans trans_a, const bf16* b, Trans trans_b, float* c,
-              int64_t m, int64_t n, int64_t k, float alpha = 1.0f, float beta = 0.0f,
-              int64_t batch = 1);
-  // Either of the two, by the inputs' precision (both must have the same).
+  // float32 or bf16 inputs, by the inputs' precision (both must have the same). bf16:
+  // products and sums in float32, C in float32 (oneDNN's avx512_core_bf16 / AMX kernels).
   void matmul(MatmulInput a, Trans trans_a, MatmulInput b, Trans trans_b, float* c,
               int64_t m, int64_t n, int64_t k, float alpha = 1.0f, float beta = 0.0f,
               int64_t batch = 1);

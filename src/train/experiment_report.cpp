@@ -3,11 +3,11 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <sstream>
 
+#include "core/config_reader.h"
 #include "core/durable_file.h"
 #include "core/error.h"
 #include "core/hdf5_file.h"
@@ -64,14 +64,7 @@ void write_experiment_report(const ExperimentConfig& config, const std::string& 
       r.rows.insert(r.rows.end(), rows.begin(), rows.end());
       if (k == 0 && !rows.empty()) r.base_flops = rows.back().flops;
       if (k > 0) {
-        const fs::path event_file = fs::path(out_dir) / run.name / ("growth_" + std::to_string(k) + ".json");
-        std::ifstream in(event_file);
-        try {
-          r.growth.push_back(nlohmann::json::parse(in));
-        } catch (const nlohmann::json::exception& e) {
-          throw UserError(event_file.string() + ": not a valid growth event (" + e.what() +
-                          "); delete the run's directory to train it again");
-        }
+        r.growth.push_back(read_json_file((fs::path(out_dir) / run.name / ("growth_" + std::to_string(k) + ".json")).string()));
       }
     }
     if (r.rows.empty()) continue;

@@ -205,15 +205,9 @@ bool ExperimentRunner::train_stage(const RunConfig& config, const std::string& d
 }
 
 void ExperimentRunner::check_plan(const PlannedRun& run) const {
-  const fs::path dir = fs::path(out_dir_) / run.name;
-  if (!fs::exists(dir)) return;
-  const fs::path file = dir / "plan.json";
-  const nlohmann::json now = plan_of(run);
-  if (!fs::exists(file)) {
-    write_json_atomically(file, now);  // started before plans were recorded: adopt
-    return;
-  }
-  const std::string difference = first_difference(read_json_file(file.string()), now);
+  const fs::path dir = fs::path(out_dir_) / run.name, file = dir / "plan.json";
+  if (!fs::exists(file)) return;  // not started (or finished before plans were recorded)
+  const std::string difference = first_difference(read_json_file(file.string()), plan_of(run));
   if (!difference.empty())
     throw UserError(dir.string() + ": this run was started with another plan than " + config_.file + " gives now (" +
                     difference + "); restore the config, or write the experiment to another --out");

@@ -50,7 +50,7 @@ class ExperimentRunner {
   void make_plan();
   bool execute(const PlannedRun& run);
   // Refuses to continue or skip a run whose directory was started with another plan
-  // (the config changed between runs of the command); records the plan otherwise.
+  // (the config changed between runs of the command); execute() records the plan.
   void check_plan(const PlannedRun& run) const;
   bool train_stage(const RunConfig& config, const std::string& dir, const std::string& start_checkpoint);
 
