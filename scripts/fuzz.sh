@@ -58,7 +58,7 @@ for target in "${targets[@]}"; do
   if ! "$build/fuzz_$target" "$corpus" "$seeds/${target%_sealed}" -max_total_time="$seconds" -max_len=65536 \
        -artifact_prefix="$build/fuzz-findings/$target-" -print_final_stats=1 > "$build/fuzz_$target.log" 2>&1; then
     echo "fuzz: $target FAILED; input saved in $build/fuzz-findings/, log: $build/fuzz_$target.log"
-    sed -n "/==[0-9]*==ERROR/,\$p" "$build/fuzz_$target.log" | head -80
+    sed -n "/==[0-9]*== *ERROR/,\$p" "$build/fuzz_$target.log" | head -80
     status=1
   else
     grep -E 'stat::number_of_executed_units|cov:' "$build/fuzz_$target.log" | tail -2 | sed "s/^/fuzz: $target: /"

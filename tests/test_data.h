@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "core/rng.h"
-#include "train/run_config.h"
 #include "train/corpus.h"
+#include "train/run_config.h"
 
 namespace tg::testing {
 
