@@ -28,6 +28,16 @@ inline double dot(const Tensor& a, const Tensor& b) {
   return s;
 }
 
+// |a - b| / |b| in the L2 norm, in double: how far a tensor is from a reference.
+inline double relative_l2(const Tensor& a, const Tensor& b) {
+  double diff = 0, norm = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    diff += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
+    norm += static_cast<double>(b[i]) * b[i];
+  }
+  return std::sqrt(diff / norm);
+}
+
 // `loss()` recomputes the scalar loss from the current contents of `values`.
 template <class LossFn>
 void check_gradient(const std::string& what, float* values, const float* grad, int64_t n, LossFn loss,

@@ -123,6 +123,14 @@ TEST_CASE("Attention forward matches a naive double reference", "[attention]") {
     for (auto [B, T] : {std::pair<int64_t, int64_t>{2, 5}, {1, 3}, {3, 9}, {2, 4}})
       check_against_reference(engine, attn, B, T, 16, 4, 10000.0, rng);
   }
+  SECTION("causal blocks of 1, 2, 3, 4 and 64 rows (whole, partial and single blocks) all match") {
+    for (int64_t block : {1, 2, 3, 4, 64}) {
+      INFO("block " << block);
+      CausalSelfAttention attn(16, 2, 0.5, 10000.0, Precision::FP32, block);
+      check_against_reference(engine, attn, 2, 9, 16, 2, 10000.0, rng);
+      check_against_reference(engine, attn, 1, 4, 16, 2, 10000.0, rng);
+    }
+  }
   SECTION("seq 1: a position attends only to itself, out = v") {
     CausalSelfAttention attn(8, 2, 1.0);
     Tensor q({3, 8}), k({3, 8}), v({3, 8}), out;
@@ -138,7 +146,9 @@ TEST_CASE("Attention is causal: position t never affects outputs before t", "[at
   Engine engine(2);
   const int64_t B = 2, T = 6, d = 8, H = 2;
   Rng rng(1);
-  CausalSelfAttention attn(d, H, 0.5);
+  const int64_t block = GENERATE(4, 64);  // across a block boundary, and one block
+  INFO("block " << block);
+  CausalSelfAttention attn(d, H, 0.5, 10000.0, Precision::FP32, block);
   Tensor q({B * T, d}), k({B * T, d}), v({B * T, d}), out1, out2;
   fill_normal(q, rng);
   fill_normal(k, rng);
@@ -165,7 +175,9 @@ TEST_CASE("Attention backward is causal: dout at t only reaches dq at t and dk, 
   Engine engine(2);
   const int64_t B = 1, T = 6, d = 8, H = 2;
   Rng rng(4);
-  CausalSelfAttention attn(d, H, 1.0);
+  const int64_t block = GENERATE(4, 64);
+  INFO("block " << block);
+  CausalSelfAttention attn(d, H, 1.0, 10000.0, Precision::FP32, block);
   Tensor q({T, d}), k({T, d}), v({T, d}), out, dout({T, d}), dq, dk, dv;
   fill_normal(q, rng);
   fill_normal(k, rng);
@@ -276,10 +288,10 @@ TEST_CASE("Rotary: the score of q at t1 and k at t2 depends only on t1 - t2", "[
 TEST_CASE("Attention gradients match finite differences", "[attention][gradcheck]") {
   Engine engine(2);
   const int64_t B = 2, T = 5, d = 16, H = 2;
-  for (double fraction : {0.0, 0.5, 1.0}) {
-    DYNAMIC_SECTION("rotary fraction " << fraction) {
+  for (auto [fraction, block] : {std::pair<double, int64_t>{0.0, 64}, {0.5, 64}, {1.0, 64}, {0.5, 2}, {1.0, 3}}) {
+    DYNAMIC_SECTION("rotary fraction " << fraction << ", causal block " << block) {
       Rng rng(21);
-      CausalSelfAttention attn(d, H, fraction);
+      CausalSelfAttention attn(d, H, fraction, 10000.0, Precision::FP32, block);
       Tensor q({B * T, d}), k({B * T, d}), v({B * T, d}), r({B * T, d}), out, dq, dk, dv;
       fill_normal(q, rng);
       fill_normal(k, rng);
@@ -322,5 +334,34 @@ TEST_CASE("Attention is deterministic and reuses its buffers across sizes", "[at
   for (auto [a, b] : {std::pair<Tensor*, Tensor*>{&out1, &out2}, {&dq1, &dq2}, {&dk1, &dk2}, {&dv1, &dv2}}) {
     REQUIRE(a->shape() == b->shape());
     for (int64_t i = 0; i < a->numel(); ++i) REQUIRE((*a)[i] == (*b)[i]);
+  }
+}
+
+TEST_CASE("Attention in bf16, in blocks or whole, gives the fp32 output and gradients within bf16 rounding",
+          "[attention][bf16]") {
+  // bf16 rounds each matmul input by at most 2^-8; through the two matmuls each way the
+  // outputs and gradients stay within a few 1e-3 in relative L2 norm, far below the O(1)
+  // error of a wrong block, view or transpose (see test_bf16.cpp on tolerances).
+  Engine engine(2);
+  const int64_t B = 2, T = 13, d = 32, H = 2;
+  Rng rng(8);
+  Tensor q({B * T, d}), k({B * T, d}), v({B * T, d}), dout({B * T, d});
+  for (Tensor* x : {&q, &k, &v, &dout}) fill_normal(*x, rng);
+  Tensor out32, dq32, dk32, dv32;
+  CausalSelfAttention reference(d, H, 0.5);
+  reference.forward(engine, q, k, v, B, T, out32);
+  reference.backward(engine, dout, dq32, dk32, dv32);
+  for (int64_t block : {4, 5, 64}) {
+    INFO("bf16, block " << block);
+    CausalSelfAttention attn(d, H, 0.5, 10000.0, Precision::BF16, block);
+    Tensor out, dq, dk, dv;
+    attn.forward(engine, q, k, v, B, T, out);
+    attn.backward(engine, dout, dq, dk, dv);
+    for (auto [got, want] : {std::pair<Tensor*, Tensor*>{&out, &out32}, {&dq, &dq32}, {&dk, &dk32}, {&dv, &dv32}}) {
+      const double err = relative_l2(*got, *want);
+      INFO("relative L2 error " << err);
+      REQUIRE(err > 0);  // the bf16 path is really taken
+      REQUIRE(err < 1e-2);
+    }
   }
 }

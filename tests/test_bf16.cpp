@@ -18,6 +18,7 @@
 #include "core/bf16.h"
 #include "core/engine.h"
 #include "core/rng.h"
+#include "gradcheck.h"
 #include "model/language_model.h"
 #include "test_data.h"
 #include "train/trainer.h"
@@ -30,15 +31,6 @@ float bits_to_float(uint32_t bits) {
   float f;
   std::memcpy(&f, &bits, sizeof f);
   return f;
-}
-
-double relative_l2(const Tensor& a, const Tensor& b) {
-  double diff = 0, norm = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    diff += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
-    norm += static_cast<double>(b[i]) * b[i];
-  }
-  return std::sqrt(diff / norm);
 }
 
 ModelConfig bf16_test_model(Precision precision) {

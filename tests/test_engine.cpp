@@ -48,6 +48,51 @@ TEST_CASE("oneDNN matmul matches a naive reference for every transpose, alpha an
       }
 }
 
+TEST_CASE("Strided matmul on blocks of larger matrices matches the naive reference and leaves the rest alone",
+          "[engine]") {
+  // Each of `batch` problems reads a block of a (rows x 13) A, a (rows x 11) B, and writes
+  // a block of a 10 x 12 C: the views attention uses for its causal blocks.
+  Engine engine(2);
+  Rng rng(2);
+  const int64_t batch = 2, m = 4, n = 5, k = 6, lda = 13, ldb = 11, ldc = 12;
+  const int64_t stride_a = 8 * lda, stride_b = 8 * ldb, stride_c = 10 * ldc;
+  const int64_t a_off = 1 * lda + 2, b_off = 2 * ldb + 3, c_off = 3 * ldc + 4;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      std::vector<float> a(batch * stride_a), b(batch * stride_b), c(batch * stride_c), ref;
+      std::vector<bool> in_block(c.size(), false);
+      for (auto& x : a) x = static_cast<float>(rng.normal());
+      for (auto& x : b) x = static_cast<float>(rng.normal());
+      for (auto& x : c) x = static_cast<float>(rng.normal());
+      ref = c;
+      // The reference gathers each block densely (stored m x k or k x m, and so on).
+      const int64_t a_rows = ta ? k : m, a_cols = ta ? m : k, b_rows = tb ? n : k, b_cols = tb ? k : n;
+      for (int64_t g = 0; g < batch; ++g) {
+        std::vector<float> da(a_rows * a_cols), db(b_rows * b_cols), dc(m * n);
+        for (int64_t i = 0; i < a_rows; ++i)
+          for (int64_t j = 0; j < a_cols; ++j) da[i * a_cols + j] = a[g * stride_a + a_off + i * lda + j];
+        for (int64_t i = 0; i < b_rows; ++i)
+          for (int64_t j = 0; j < b_cols; ++j) db[i * b_cols + j] = b[g * stride_b + b_off + i * ldb + j];
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) dc[i * n + j] = ref[g * stride_c + c_off + i * ldc + j];
+        naive_matmul(da.data(), ta, db.data(), tb, dc.data(), m, n, k, 0.5f, 1.0f);
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            ref[g * stride_c + c_off + i * ldc + j] = dc[i * n + j];
+            in_block[g * stride_c + c_off + i * ldc + j] = true;
+          }
+      }
+      engine.matmul(MatmulOperand{MatmulInput{a.data()}.at(a_off), ta ? Trans::Yes : Trans::No, lda, stride_a},
+                    MatmulOperand{MatmulInput{b.data()}.at(b_off), tb ? Trans::Yes : Trans::No, ldb, stride_b},
+                    MatmulOutput{c.data() + c_off, ldc, stride_c}, m, n, k, 0.5f, 1.0f, batch);
+      INFO("trans_a " << ta << " trans_b " << tb);
+      for (size_t i = 0; i < c.size(); ++i) {
+        if (in_block[i]) REQUIRE(c[i] == Approx(ref[i]).margin(1e-5));
+        else REQUIRE(c[i] == ref[i]);  // outside the blocks C is untouched
+      }
+    }
+}
+
 TEST_CASE("matmul primitives are created once per shape and reused", "[engine]") {
   Engine engine(1);
   Tensor a({4, 3}), b({3, 2}), c({4, 2});

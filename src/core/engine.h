@@ -6,7 +6,6 @@
 // same few dozen shapes again and again, so after step one no primitive is built.
 #include <cstdint>
 #include <map>
-#include <tuple>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -18,6 +17,23 @@
 namespace tg {
 
 enum class Trans { No, Yes };
+
+// One input of a strided batched matmul: `batch` matrices, the i-th starting
+// batch_stride elements after the (i-1)-th, each row-major with `ld` elements from one
+// stored row to the next. The stored shape follows `trans` as in the dense overloads.
+// Views into a larger matrix (a block of rows and columns) are expressed this way.
+struct MatmulOperand {
+  MatmulInput data;
+  Trans trans = Trans::No;
+  int64_t ld = 0;
+  int64_t batch_stride = 0;
+};
+// The float32 result of a strided batched matmul, laid out as a MatmulOperand.
+struct MatmulOutput {
+  float* data = nullptr;
+  int64_t ld = 0;
+  int64_t batch_stride = 0;
+};
 
 class Engine {
  public:
@@ -38,6 +54,9 @@ class Engine {
   void matmul(MatmulInput a, Trans trans_a, MatmulInput b, Trans trans_b, float* c,
               int64_t m, int64_t n, int64_t k, float alpha = 1.0f, float beta = 0.0f,
               int64_t batch = 1);
+  // The same on strided views: C = alpha * op(A) op(B) + beta * C, op(A) m x k, op(B) k x n.
+  void matmul(const MatmulOperand& a, const MatmulOperand& b, const MatmulOutput& c, int64_t m, int64_t n,
+              int64_t k, float alpha = 1.0f, float beta = 0.0f, int64_t batch = 1);
 
   int threads() const { return threads_; }
   size_t cached_primitives() const { return matmuls_.size(); }
@@ -53,15 +72,19 @@ class Engine {
   BackwardScratch& backward_scratch() { return backward_scratch_; }
 
  private:
-  // (batch, m, n, k, trans_a, trans_b, alpha, beta, bf16 inputs)
-  using MatmulKey = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, bool, float, float, bool>;
+  struct MatmulKey {
+    int64_t batch, m, n, k;
+    bool trans_a, trans_b;
+    float alpha, beta;
+    bool bf16_inputs;
+    int64_t lda, ldb, ldc, stride_a, stride_b, stride_c;
+    auto operator<=>(const MatmulKey&) const = default;
+  };
   struct CachedMatmul {
     dnnl::memory::desc a, b, c;
     dnnl::matmul primitive;
   };
   CachedMatmul& matmul_for(const MatmulKey& key);
-  void run_matmul(const void* a, Trans trans_a, const void* b, Trans trans_b, float* c, int64_t m, int64_t n,
-                  int64_t k, float alpha, float beta, int64_t batch, bool bf16_inputs);
 
   int threads_;
   dnnl::engine engine_;

@@ -22,6 +22,10 @@ Precision parse_precision(const std::string& name);
 struct MatmulInput {
   const float* f32 = nullptr;
   const bf16* b16 = nullptr;
+  // The input starting `elements` further on (a block of a larger matrix).
+  MatmulInput at(int64_t elements) const {
+    return {f32 ? f32 + elements : nullptr, b16 ? b16 + elements : nullptr};
+  }
 };
 
 // fp32: `data` as is. bf16: converts n floats of `data` into `copy` first.

@@ -5,9 +5,16 @@
 #include <stdexcept>
 #include <string>
 
+// GCC 12 warns about its own AVX-512 intrinsics inside Eigen's packet math (false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <Eigen/Core>
+
 namespace tg {
 
 namespace {
+using Row = Eigen::Map<Eigen::ArrayXf, Eigen::Unaligned>;
+using ConstRow = Eigen::Map<const Eigen::ArrayXf, Eigen::Unaligned>;
+
 // Shape mismatches here are programming errors (the model sizes everything), not user errors.
 void require_shape(const Tensor& x, int64_t rows, int64_t cols, const char* what) {
   if (x.rows() != rows || x.cols() != cols)
@@ -17,14 +24,15 @@ void require_shape(const Tensor& x, int64_t rows, int64_t cols, const char* what
 }  // namespace
 
 CausalSelfAttention::CausalSelfAttention(int64_t d_model, int64_t n_heads, double rotary_fraction, double rotary_base,
-                                         Precision precision)
-    : d_model_(d_model), n_heads_(n_heads), head_dim_(n_heads > 0 ? d_model / n_heads : 0), rotary_base_(rotary_base),
-      precision_(precision) {
+                                         Precision precision, int64_t block)
+    : d_model_(d_model), n_heads_(n_heads), head_dim_(n_heads > 0 ? d_model / n_heads : 0), block_(block),
+      rotary_base_(rotary_base), precision_(precision) {
   if (d_model <= 0 || n_heads <= 0 || d_model % n_heads != 0)
     throw std::invalid_argument("CausalSelfAttention: d_model " + std::to_string(d_model) +
                                 " must be a positive multiple of n_heads " + std::to_string(n_heads));
   if (!(rotary_fraction >= 0.0 && rotary_fraction <= 1.0) || !(rotary_base > 0.0))
     throw std::invalid_argument("CausalSelfAttention: rotary_fraction must be in [0, 1] and rotary_base > 0");
+  if (block <= 0) throw std::invalid_argument("CausalSelfAttention: block must be positive");
   // As in GPT-NeoX: int(head_dim * rotary_pct), and rotate_half needs an even count.
   rot_dims_ = static_cast<int64_t>(std::floor(static_cast<double>(head_dim_) * rotary_fraction));
   rot_dims_ -= rot_dims_ % 2;
@@ -98,6 +106,55 @@ void CausalSelfAttention::from_heads(const Tensor& heads, Tensor& x, bool unrota
       }
 }
 
+namespace {
+// Views of (B*H) x T x hd head tensors and (B*H) x T x T score tensors for the batched
+// block matmuls: rows from `row`, and for scores columns from `col`.
+MatmulOperand heads_view(MatmulInput x, int64_t row, Trans trans, int64_t T, int64_t hd) {
+  return {x.at(row * hd), trans, hd, T * hd};
+}
+MatmulOperand scores_view(MatmulInput x, int64_t row, int64_t col, Trans trans, int64_t T) {
+  return {x.at(row * T + col), trans, T, T * T};
+}
+}  // namespace
+
+void CausalSelfAttention::softmax_rows() {
+  const int64_t BH = batch_ * n_heads_, T = seq_;
+  const bool to_bf16 = precision_ == Precision::BF16;
+  // P_ij = exp(S_ij - max_j S) / sum over j <= i; zeros for i < j < block_end(i), the
+  // masked part of the block that P v reads. Vectorised (Eigen's exp, within a few ulp).
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t g = 0; g < BH; ++g)
+    for (int64_t i = 0; i < T; ++i) {
+      float* row = probs_.data() + (g * T + i) * T;
+      const int64_t end = block_end(i);
+      Row p(row, i + 1);
+      p = (p - p.maxCoeff()).exp();
+      p *= 1.0f / p.sum();  // sum >= 1: the max entry contributes exp(0)
+      std::fill(row + i + 1, row + end, 0.0f);
+      // The row is still in L1: its bf16 copy costs no extra trip to memory.
+      if (to_bf16) convert_row_to_bf16(row, probs_bf_.data() + (g * T + i) * T, end);
+    }
+}
+
+void CausalSelfAttention::softmax_backward_rows(Tensor& d_scores, Bf16Buffer& d_scores_bf16) const {
+  const int64_t BH = batch_ * n_heads_, T = seq_;
+  const bool to_bf16 = precision_ == Precision::BF16;
+  // dS_ij = P_ij (dP_ij - sum_k dP_ik P_ik) in place for j <= i. The masked entries of the
+  // block are zeroed: dP is dense there, and dS must not leak into dq'/dk'.
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t g = 0; g < BH; ++g)
+    for (int64_t i = 0; i < T; ++i) {
+      float* row = d_scores.data() + (g * T + i) * T;
+      const int64_t end = block_end(i);
+      ConstRow p(probs_.data() + (g * T + i) * T, i + 1);
+      Row ds(row, i + 1);
+      const float dot = (ds * p).sum();
+      ds = p * (ds - dot);
+      std::fill(row + i + 1, row + end, 0.0f);
+      if (to_bf16) convert_row_to_bf16(row, d_scores_bf16.data() + (g * T + i) * T, end);
+    }
+}
+
 void CausalSelfAttention::forward(Engine& engine, const Tensor& q, const Tensor& k, const Tensor& v, int64_t batch,
                                   int64_t seq, Tensor& out) {
   if (batch <= 0 || seq <= 0) throw std::invalid_argument("CausalSelfAttention: batch and seq must be positive");
@@ -107,40 +164,36 @@ void CausalSelfAttention::forward(Engine& engine, const Tensor& q, const Tensor&
   PartScope scope(engine.part_timer(), Part::Attention);
   batch_ = batch;
   seq_ = seq;
-  const int64_t BH = batch * n_heads_, T = seq, hd = head_dim_;
+  const int64_t BH = batch * n_heads_, T = seq, hd = head_dim_, bt = block_;
+  const Precision p = precision_;
   ensure_rotary_tables(seq);
   // q', k', v: (B*T) x d -> (B*H) x T x hd, rotary applied to q and k in the same pass.
   to_heads(q, qh_, true);
   to_heads(k, kh_, true);
   to_heads(v, vh_, false);
-
-  // S (T x T) = q' (T x hd) k'^T (hd x T) / sqrt(hd), per (b, h). The masked upper
-  // triangle is computed too: one dense batched matmul beats skipping it at these sizes.
-  probs_.resize({BH, T, T});
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const Precision p = precision_;
   const MatmulInput q_in = matmul_input(p, qh_.data(), qh_.numel(), qh_bf_);
   const MatmulInput k_in = matmul_input(p, kh_.data(), kh_.numel(), kh_bf_);
-  engine.matmul(q_in, Trans::No, k_in, Trans::Yes, probs_.data(), T, T, hd, scale, 0.0f, BH);
-  // P = softmax over j <= i with max subtraction; j > i is written as exact zeros
-  // (never exp(-inf)), so P v and every backward product ignore the future.
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t g = 0; g < BH; ++g)
-    for (int64_t i = 0; i < T; ++i) {
-      float* row = probs_.data() + (g * T + i) * T;
-      float mx = row[0];
-      for (int64_t j = 1; j <= i; ++j) mx = std::max(mx, row[j]);
-      float sum = 0.0f;
-      for (int64_t j = 0; j <= i; ++j) sum += row[j] = std::exp(row[j] - mx);
-      const float inv = 1.0f / sum;  // sum >= 1: the max entry contributes exp(0)
-      for (int64_t j = 0; j <= i; ++j) row[j] *= inv;
-      for (int64_t j = i + 1; j < T; ++j) row[j] = 0.0f;
-    }
-  // out (T x hd) = P (T x T) v (T x hd)
-  out_heads_.resize({BH, T, hd});
-  const MatmulInput probs_in = matmul_input(p, probs_.data(), probs_.numel(), probs_bf_);
   const MatmulInput v_in = matmul_input(p, vh_.data(), vh_.numel(), vh_bf_);
-  engine.matmul(probs_in, Trans::No, v_in, Trans::No, out_heads_.data(), T, hd, T, 1.0f, 0.0f, BH);
+  probs_.resize({BH, T, T});
+  if (p == Precision::BF16) probs_bf_.resize(BH * T * T);
+  const MatmulInput probs_in = matmul_input_again(p, probs_.data(), probs_bf_);
+
+  // Query block rows [r0, r0 + m) meet keys [0, n), n = r0 + m:
+  //   S[r0:r0+m, 0:n] (m x n) = q'[r0:r0+m] (m x hd) k'[0:n]^T (hd x n) / sqrt(hd)
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  for (int64_t r0 = 0; r0 < T; r0 += bt) {
+    const int64_t m = std::min(bt, T - r0), n = r0 + m;
+    engine.matmul(heads_view(q_in, r0, Trans::No, T, hd), heads_view(k_in, 0, Trans::Yes, T, hd),
+                  MatmulOutput{probs_.data() + r0 * T, T, T * T}, m, n, hd, scale, 0.0f, BH);
+  }
+  softmax_rows();
+  //   out[r0:r0+m] (m x hd) = P[r0:r0+m, 0:n] (m x n) v[0:n] (n x hd)
+  out_heads_.resize({BH, T, hd});
+  for (int64_t r0 = 0; r0 < T; r0 += bt) {
+    const int64_t m = std::min(bt, T - r0), n = r0 + m;
+    engine.matmul(scores_view(probs_in, r0, 0, Trans::No, T), heads_view(v_in, 0, Trans::No, T, hd),
+                  MatmulOutput{out_heads_.data() + r0 * hd, hd, T * hd}, m, hd, n, 1.0f, 0.0f, BH);
+  }
   from_heads(out_heads_, out, false);
 }
 
@@ -148,43 +201,47 @@ void CausalSelfAttention::backward(Engine& engine, const Tensor& dout, Tensor& d
   if (seq_ == 0) throw std::logic_error("CausalSelfAttention: backward before forward");
   require_shape(dout, batch_ * seq_, d_model_, "dout");
   PartScope scope(engine.part_timer(), Part::Attention);
-  const int64_t BH = batch_ * n_heads_, T = seq_, hd = head_dim_;
+  const int64_t BH = batch_ * n_heads_, T = seq_, hd = head_dim_, bt = block_;
+  const Precision p = precision_;
   BackwardScratch& scratch = engine.backward_scratch();
   Tensor& d_heads = scratch.heads_dout, &d_scores = scratch.scores_grad;
   Tensor &dq_heads = scratch.heads_dq, &dk_heads = scratch.heads_dk, &dv_heads = scratch.heads_dv;
   to_heads(dout, d_heads, false);
-  // dv (T x hd) = P^T (T x T) dout (T x hd)
-  dv_heads.resize({BH, T, hd});
-  const Precision p = precision_;
-  const MatmulInput probs_in = matmul_input_again(p, probs_.data(), probs_bf_);
   const MatmulInput dout_in = matmul_input(p, d_heads.data(), d_heads.numel(), scratch.output_grad_bf16);
-  engine.matmul(probs_in, Trans::Yes, dout_in, Trans::No, dv_heads.data(), T, hd, T, 1.0f, 0.0f, BH);
-  // dP (T x T) = dout (T x hd) v^T (hd x T)
+  const MatmulInput q_in = matmul_input_again(p, qh_.data(), qh_bf_), k_in = matmul_input_again(p, kh_.data(), kh_bf_), v_in = matmul_input_again(p, vh_.data(), vh_bf_);
+  const MatmulInput probs_in = matmul_input_again(p, probs_.data(), probs_bf_);
   d_scores.resize({BH, T, T});
-  engine.matmul(dout_in, Trans::No, matmul_input_again(p, vh_.data(), vh_bf_), Trans::Yes, d_scores.data(), T, T, hd,
-                1.0f, 0.0f, BH);
-  // dS_ij = P_ij (dP_ij - sum_k dP_ik P_ik), in place. Masked entries are zeroed
-  // explicitly: dP is dense there, and dS must not leak into dq'/dk'.
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t g = 0; g < BH; ++g)
-    for (int64_t i = 0; i < T; ++i) {
-      const float* p = probs_.data() + (g * T + i) * T;
-      float* ds = d_scores.data() + (g * T + i) * T;
-      float dot = 0.0f;
-      for (int64_t j = 0; j <= i; ++j) dot += ds[j] * p[j];
-      for (int64_t j = 0; j <= i; ++j) ds[j] = p[j] * (ds[j] - dot);
-      for (int64_t j = i + 1; j < T; ++j) ds[j] = 0.0f;
-    }
-  // S = q' k'^T * scale:  dq' (T x hd) = dS (T x T) k' (T x hd) * scale,
-  //                       dk' (T x hd) = dS^T (T x T) q' (T x hd) * scale
+  if (p == Precision::BF16) scratch.scores_grad_bf16.resize(BH * T * T);
+  const MatmulInput ds_in = matmul_input_again(p, d_scores.data(), scratch.scores_grad_bf16);
+
+  // Query block rows [r0, r0 + m), keys [0, n):
+  //   dP[r0:r0+m, 0:n] (m x n) = dout[r0:r0+m] (m x hd) v[0:n]^T (hd x n)
+  for (int64_t r0 = 0; r0 < T; r0 += bt) {
+    const int64_t m = std::min(bt, T - r0), n = r0 + m;
+    engine.matmul(heads_view(dout_in, r0, Trans::No, T, hd), heads_view(v_in, 0, Trans::Yes, T, hd),
+                  MatmulOutput{d_scores.data() + r0 * T, T, T * T}, m, n, hd, 1.0f, 0.0f, BH);
+  }
+  softmax_backward_rows(d_scores, scratch.scores_grad_bf16);
+  // S = q' k'^T * scale:  dq'[r0:r0+m] (m x hd) = dS[r0:r0+m, 0:n] (m x n) k'[0:n] (n x hd) * scale
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   dq_heads.resize({BH, T, hd});
   dk_heads.resize({BH, T, hd});
-  const MatmulInput ds_in = matmul_input(p, d_scores.data(), d_scores.numel(), scratch.scores_grad_bf16);
-  engine.matmul(ds_in, Trans::No, matmul_input_again(p, kh_.data(), kh_bf_), Trans::No, dq_heads.data(), T, hd, T,
-                scale, 0.0f, BH);
-  engine.matmul(ds_in, Trans::Yes, matmul_input_again(p, qh_.data(), qh_bf_), Trans::No, dk_heads.data(), T, hd, T,
-                scale, 0.0f, BH);
+  dv_heads.resize({BH, T, hd});
+  for (int64_t r0 = 0; r0 < T; r0 += bt) {
+    const int64_t m = std::min(bt, T - r0), n = r0 + m;
+    engine.matmul(scores_view(ds_in, r0, 0, Trans::No, T), heads_view(k_in, 0, Trans::No, T, hd),
+                  MatmulOutput{dq_heads.data() + r0 * hd, hd, T * hd}, m, hd, n, scale, 0.0f, BH);
+  }
+  // Key block columns [c0, c0 + w) are met by queries [c0, T):
+  //   dv[c0:c0+w] (w x hd) = P[c0:T, c0:c0+w]^T (w x (T-c0)) dout[c0:T] ((T-c0) x hd)
+  //   dk'[c0:c0+w]         = dS[c0:T, c0:c0+w]^T q'[c0:T] * scale
+  for (int64_t c0 = 0; c0 < T; c0 += bt) {
+    const int64_t w = std::min(bt, T - c0), rows = T - c0;
+    engine.matmul(scores_view(probs_in, c0, c0, Trans::Yes, T), heads_view(dout_in, c0, Trans::No, T, hd),
+                  MatmulOutput{dv_heads.data() + c0 * hd, hd, T * hd}, w, hd, rows, 1.0f, 0.0f, BH);
+    engine.matmul(scores_view(ds_in, c0, c0, Trans::Yes, T), heads_view(q_in, c0, Trans::No, T, hd),
+                  MatmulOutput{dk_heads.data() + c0 * hd, hd, T * hd}, w, hd, rows, scale, 0.0f, BH);
+  }
   from_heads(dq_heads, dq, true);
   from_heads(dk_heads, dk, true);
   from_heads(dv_heads, dv, false);

@@ -25,6 +25,15 @@
 //   dq' = dS k' / sqrt(hd),  dk' = dS^T q' / sqrt(hd)
 //   dq, dk = rope^-1(dq'), rope^-1(dk')   (rotation is orthogonal: its
 //                                          transpose is the rotation by -theta)
+//
+// Block-causal: positions are cut into blocks of `block` rows. Query block I (rows
+// [I*bt, I*bt + m)) only meets keys [0, I*bt + m), so every T x T product is done block
+// row by block row (and dv, dk block column by block column) on strided views, and the
+// blocks above the diagonal are never computed, stored or read: with T = 256 and 64-row
+// blocks that skips 6 of 16 blocks. Inside a diagonal block the j > i entries are
+// written as zeros. The whole T x T buffer is still allocated (rows are T apart), but
+// only the blocks on or below the diagonal are touched.
+#include <algorithm>
 #include <cstdint>
 
 #include "core/engine.h"
@@ -36,9 +45,11 @@ namespace tg {
 class CausalSelfAttention {
  public:
   // rot_dims = floor(head_dim * rotary_fraction) rounded down to even (0 => no rotary).
-  // precision: of the four batched matmuls (core/precision.h); softmax is float32 always.
+  // precision: of the batched matmuls (core/precision.h); softmax is float32 always.
+  // block: rows per causal block (>= 1); 64 measured fastest for T = 256 (docs/bench.md),
+  // any block >= T is the plain full T x T computation.
   CausalSelfAttention(int64_t d_model, int64_t n_heads, double rotary_fraction = 0.25, double rotary_base = 10000.0,
-                      Precision precision = Precision::FP32);
+                      Precision precision = Precision::FP32, int64_t block = 64);
 
   // q, k, v: (batch*seq) x d_model. out is resized to (batch*seq) x d_model.
   // Caches q', k', v and P for backward.
@@ -48,7 +59,8 @@ class CausalSelfAttention {
   void backward(Engine& engine, const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv);
 
   int64_t rotary_dims() const { return rot_dims_; }
-  // The two attention matmuls as computed (full T x T, masked half included): 4 B T^2 d.
+  // Model FLOPs of the two attention matmuls, counted over the full T x T as is usual
+  // (docs/flops.md): 4 B T^2 d. The blocks above the diagonal are not computed.
   static double forward_flops(int64_t batch, int64_t seq, int64_t d_model);
 
  private:
@@ -58,14 +70,20 @@ class CausalSelfAttention {
   // cos/sin for positions [0, seq); grows only, since position t's row never changes.
   void ensure_rotary_tables(int64_t seq);
 
-  int64_t d_model_, n_heads_, head_dim_, rot_dims_;
+  // Causal softmax and its backward on the rows of the blocks computed; see attention.cpp.
+  void softmax_rows();
+  void softmax_backward_rows(Tensor& d_scores, Bf16Buffer& d_scores_bf16) const;
+  // Last row + 1 of the block holding row i: the keys its query block meets.
+  int64_t block_end(int64_t i) const { return std::min(seq_, (i / block_ + 1) * block_); }
+
+  int64_t d_model_, n_heads_, head_dim_, rot_dims_, block_;
   double rotary_base_;
   Precision precision_;
   int64_t batch_ = 0, seq_ = 0;  // of the last forward; seq_ == 0 means no forward yet
   int64_t table_positions_ = 0;
   Tensor cos_, sin_;          // table_positions_ x rot_dims/2
   Tensor qh_, kh_, vh_;       // (B*H) x T x hd: q', k', v
-  Tensor probs_;              // (B*H) x T x T: P
+  Tensor probs_;              // (B*H) x T x T: P (blocks on or below the diagonal)
   Tensor out_heads_;          // (B*H) x T x hd
   // Backward works in the engine's BackwardScratch: heads_dout (dout rearranged),
   // scores_grad ((B*H) x T x T: dP, then dS in place), heads_dq/dk/dv.
