@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "core/bf16.h"
 #include "core/engine.h"
 #include "core/rng.h"
 #include "core/tensor.h"
@@ -91,6 +92,40 @@ TEST_CASE("Strided matmul on blocks of larger matrices matches the naive referen
         else REQUIRE(c[i] == ref[i]);  // outside the blocks C is untouched
       }
     }
+}
+
+TEST_CASE("matmul_weight packs the current weights on every call, in fp32 and bf16, for every transpose and beta",
+          "[engine][bf16]") {
+  // W is repacked by each call (the optimizer changes it between steps), so a changed W
+  // must show in the very next product. bf16: A and W rounded to bf16 (W by the packing
+  // reorder, to nearest even), products exact in float32, only the float32 sums round.
+  Engine engine(2);
+  Rng rng(3);
+  const int64_t m = 9, n = 70, k = 33;  // n, k not multiples of the packed blocks (16, 64)
+  for (bool bf16_inputs : {false, true})
+    for (bool ta : {false, true})
+      for (bool tw : {false, true})
+        for (float beta : {0.0f, 1.0f}) {
+          std::vector<float> a(m * k), w(k * n), c(m * n);
+          for (auto& x : a) x = static_cast<float>(rng.normal());
+          for (auto& x : c) x = static_cast<float>(rng.normal());
+          Bf16Buffer a16;
+          a16.assign(a.data(), static_cast<int64_t>(a.size()));
+          const MatmulInput a_in = bf16_inputs ? MatmulInput{nullptr, a16.data()} : MatmulInput{a.data(), nullptr};
+          auto rounded = [&](float x) { return bf16_inputs ? bf16_to_float(float_to_bf16(x)) : x; };
+          for (int call = 0; call < 2; ++call) {
+            for (auto& x : w) x = static_cast<float>(rng.normal());  // new weights each call
+            std::vector<float> ar(a.size()), wr(w.size()), ref = c;
+            for (size_t i = 0; i < a.size(); ++i) ar[i] = rounded(a[i]);
+            for (size_t i = 0; i < w.size(); ++i) wr[i] = rounded(w[i]);
+            naive_matmul(ar.data(), ta, wr.data(), tw, ref.data(), m, n, k, 0.75f, beta);
+            engine.matmul_weight(a_in, ta ? Trans::Yes : Trans::No, w.data(), tw ? Trans::Yes : Trans::No, c.data(),
+                                 m, n, k, 0.75f, beta);
+            INFO((bf16_inputs ? "bf16" : "fp32") << " trans_a " << ta << " trans_w " << tw << " beta " << beta
+                                                  << " call " << call);
+            for (size_t i = 0; i < c.size(); ++i) REQUIRE(c[i] == Approx(ref[i]).margin(1e-5));
+          }
+        }
 }
 
 TEST_CASE("matmul primitives are created once per shape and reused", "[engine]") {

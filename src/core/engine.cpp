@@ -20,6 +20,15 @@ dnnl::memory::desc matrix_desc(int64_t batch, int64_t rows, int64_t cols, bool t
   if (!transposed) return {dims{batch, rows, cols}, type, dims{batch_stride, ld, 1}};
   return {dims{batch, cols, rows}, type, dims{batch_stride, 1, ld}};
 }
+// C = beta * C: the product over an empty inner dimension is zero, and oneDNN rejects k = 0.
+void scale_output(const MatmulOutput& c, int64_t m, int64_t n, float beta, int64_t batch) {
+  for (int64_t g = 0; g < batch; ++g)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        float& x = c.data[g * c.batch_stride + i * c.ld + j];
+        x = beta == 0.0f ? 0.0f : beta * x;
+      }
+}
 }  // namespace
 
 void flush_denormals_on_all_threads() {
@@ -62,6 +71,60 @@ Engine::CachedMatmul& Engine::matmul_for(const MatmulKey& key) {
   return matmuls_.emplace(key, std::move(entry)).first->second;
 }
 
+Engine::CachedWeightMatmul& Engine::weight_matmul_for(const MatmulKey& key) {
+  auto it = weight_matmuls_.find(key);
+  if (it != weight_matmuls_.end()) return it->second;
+  const dt in = key.bf16_inputs ? dt::bf16 : dt::f32;
+  const int64_t m = key.m, n = key.n, k = key.k;
+  // Two-dimensional descriptors: for a batch of one (three dimensions), oneDNN 2.6 resolves
+  // format_tag::any to the plain layout and nothing is gained.
+  auto matrix_2d = [](int64_t rows, int64_t cols, bool transposed, dt type) -> dnnl::memory::desc {
+    return transposed ? dnnl::memory::desc(dims{cols, rows}, type, dims{1, cols})
+                      : dnnl::memory::desc(dims{rows, cols}, type, dims{cols, 1});
+  };
+  CachedWeightMatmul entry;
+  entry.a = key.trans_a ? matrix_2d(k, m, true, in) : matrix_2d(m, k, false, in);
+  entry.w = key.trans_b ? matrix_2d(n, k, true, dt::f32) : matrix_2d(k, n, false, dt::f32);
+  entry.c = matrix_2d(m, n, false, dt::f32);
+  dnnl::primitive_attr attr;
+  if (key.alpha != 1.0f) attr.set_output_scales(0, {key.alpha});
+  if (key.beta != 0.0f) {
+    dnnl::post_ops ops;
+    ops.append_sum(key.beta);
+    attr.set_post_ops(ops);
+  }
+  // format_tag::any: oneDNN picks the weights layout its kernel reads fastest.
+  const dnnl::memory::desc any_w(dims{k, n}, in, dnnl::memory::format_tag::any);
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(entry.a, any_w, entry.c), attr, engine_);
+  entry.packed = pd.weights_desc();
+  entry.primitive = dnnl::matmul(pd);
+  entry.pack = dnnl::reorder(dnnl::reorder::primitive_desc(engine_, entry.w, engine_, entry.packed));
+  return weight_matmuls_.emplace(key, std::move(entry)).first->second;
+}
+
+void Engine::matmul_weight(MatmulInput a, Trans trans_a, const float* w, Trans trans_w, float* c, int64_t m,
+                           int64_t n, int64_t k, float alpha, float beta) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) return scale_output(MatmulOutput{c, n, m * n}, m, n, beta, 1);
+  const bool bf16_inputs = a.b16 != nullptr;
+  auto& mm = weight_matmul_for({1, m, n, k, trans_a == Trans::Yes, trans_w == Trans::Yes, alpha, beta, bf16_inputs,
+                                0, 0, 0, 0, 0, 0});
+  const size_t bytes = mm.packed.get_size();
+  if (bytes > packed_weight_bytes_) {
+    packed_weight_.reset(static_cast<std::byte*>(::operator new[](bytes, std::align_val_t(64))));
+    packed_weight_bytes_ = bytes;
+  }
+  // oneDNN takes non-const handles but does not write to the inputs.
+  dnnl::memory w_mem(mm.w, engine_, const_cast<float*>(w));
+  dnnl::memory packed_mem(mm.packed, engine_, packed_weight_.get());
+  mm.pack.execute(stream_, w_mem, packed_mem);
+  const void* a_ptr = bf16_inputs ? static_cast<const void*>(a.b16) : a.f32;
+  dnnl::memory a_mem(mm.a, engine_, const_cast<void*>(a_ptr));
+  dnnl::memory c_mem(mm.c, engine_, c);
+  mm.primitive.execute(stream_, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, packed_mem}, {DNNL_ARG_DST, c_mem}});
+  stream_.wait();
+}
+
 void Engine::matmul(const float* a, Trans trans_a, const float* b, Trans trans_b, float* c,
                     int64_t m, int64_t n, int64_t k, float alpha, float beta, int64_t batch) {
   matmul(MatmulInput{a, nullptr}, trans_a, MatmulInput{b, nullptr}, trans_b, c, m, n, k, alpha, beta, batch);
@@ -81,16 +144,7 @@ void Engine::matmul(const MatmulOperand& a, const MatmulOperand& b, const Matmul
   if (bf16_inputs != (b.data.b16 != nullptr))
     throw std::logic_error("Engine::matmul: one input is bf16 and the other float32");
   if (m == 0 || n == 0) return;
-  if (k == 0) {
-    // Empty inner dimension: op(A) op(B) is zero. oneDNN rejects zero-sized k.
-    for (int64_t g = 0; g < batch; ++g)
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t j = 0; j < n; ++j) {
-          float& x = c.data[g * c.batch_stride + i * c.ld + j];
-          x = beta == 0.0f ? 0.0f : beta * x;
-        }
-    return;
-  }
+  if (k == 0) return scale_output(c, m, n, beta, batch);
   auto& mm = matmul_for({batch, m, n, k, a.trans == Trans::Yes, b.trans == Trans::Yes, alpha, beta, bf16_inputs,
                          a.ld, b.ld, c.ld, a.batch_stride, b.batch_stride, c.batch_stride});
   const void* a_ptr = bf16_inputs ? static_cast<const void*>(a.data.b16) : a.data.f32;

@@ -22,8 +22,7 @@ void Linear::forward(Engine& engine, const Tensor& x, Tensor& y) {
   PartScope scope(engine.part_timer(), Part::PattentionMatmul);
   // Y (T x d_out) = X (T x d_in) W^T (d_in x d_out)
   const MatmulInput x_in = matmul_input(precision_, x.data(), x.numel(), x_bf_);
-  const MatmulInput w_in = matmul_input(precision_, weight_.value.data(), weight_.value.numel(), weight_bf_);
-  engine.matmul(x_in, Trans::No, w_in, Trans::Yes, y.data(), T, d_out_, d_in_);
+  engine.matmul_weight(x_in, Trans::No, weight_.value.data(), Trans::Yes, y.data(), T, d_out_, d_in_);
 }
 
 void Linear::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) {
@@ -35,8 +34,8 @@ void Linear::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumul
                 d_out_, d_in_, T, 1.0f, 1.0f);
   // dX (T x d_in) (+)= dY (T x d_out) W (d_out x d_in)
   if (!accumulate_dx) dx.resize({T, d_in_});
-  engine.matmul(dy_in, Trans::No, matmul_input_again(precision_, weight_.value.data(), weight_bf_), Trans::No,
-                dx.data(), T, d_in_, d_out_, 1.0f, accumulate_dx ? 1.0f : 0.0f);
+  engine.matmul_weight(dy_in, Trans::No, weight_.value.data(), Trans::No, dx.data(), T, d_in_, d_out_, 1.0f,
+                       accumulate_dx ? 1.0f : 0.0f);
 }
 
 Mlp::Mlp(const std::string& name, int64_t d, int64_t hidden, Precision precision)

@@ -28,7 +28,7 @@ class Linear : public Mapping {
   Precision precision_;
   Parameter weight_;
   const Tensor* x_ = nullptr;
-  Bf16Buffer x_bf_, weight_bf_;  // bf16 precision only
+  Bf16Buffer x_bf_;  // bf16 precision only
 };
 
 class Mlp : public Mapping {

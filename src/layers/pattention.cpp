@@ -64,8 +64,7 @@ void Pattention::forward(Engine& engine, const Tensor& x, Tensor& y) {
   std::optional<PartScope> scope(std::in_place, timer, Part::PattentionMatmul);
   // A (T x n) = X (T x d_in) K^T (d_in x n)
   const MatmulInput x_in = matmul_input(p, x.data(), x.numel(), x_bf_);
-  const MatmulInput keys_in = matmul_input(p, keys_.value.data(), keys_.value.numel(), keys_bf_);
-  engine.matmul(x_in, Trans::No, keys_in, Trans::Yes, scores_.data(), T, n, d_in_);
+  engine.matmul_weight(x_in, Trans::No, keys_.value.data(), Trans::Yes, scores_.data(), T, n, d_in_);
 
   scope.emplace(timer, Part::PattentionNorm);
   pattention_norm_forward({norm_, tau_, eps_}, scores_.data(), bf16_only ? nullptr : act_.data(),
@@ -75,8 +74,7 @@ void Pattention::forward(Engine& engine, const Tensor& x, Tensor& y) {
   // Y (T x d_out) = S (T x n) V (n x d_out)
   y.resize({T, d_out_});
   const MatmulInput act_in = matmul_input_again(p, act_.data(), act_bf_);
-  const MatmulInput values_in = matmul_input(p, values_.value.data(), values_.value.numel(), values_bf_);
-  engine.matmul(act_in, Trans::No, values_in, Trans::No, y.data(), T, d_out_, n);
+  engine.matmul_weight(act_in, Trans::No, values_.value.data(), Trans::No, y.data(), T, d_out_, n);
 }
 
 void Pattention::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) {
@@ -90,11 +88,10 @@ void Pattention::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool acc
   std::optional<PartScope> scope(std::in_place, timer, Part::PattentionMatmul);
   const MatmulInput dy_in = matmul_input(p, dy.data(), dy.numel(), scratch.output_grad_bf16);
   const MatmulInput act_in = matmul_input_again(p, act_.data(), act_bf_);
-  const MatmulInput values_in = matmul_input_again(p, values_.value.data(), values_bf_);
   // dV (n x d_out) += S^T (n x T) dY (T x d_out)
   engine.matmul(act_in, Trans::Yes, dy_in, Trans::No, values_.grad.data(), n, d_out_, T, 1.0f, 1.0f);
   // dS (T x n) = dY (T x d_out) V^T (d_out x n)
-  engine.matmul(dy_in, Trans::No, values_in, Trans::Yes, d_act.data(), T, n, d_out_);
+  engine.matmul_weight(dy_in, Trans::No, values_.value.data(), Trans::Yes, d_act.data(), T, n, d_out_);
 
   scope.emplace(timer, Part::PattentionNorm);
   // dS -> dA in place, row by row.
@@ -104,12 +101,12 @@ void Pattention::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool acc
   scope.emplace(timer, Part::PattentionMatmul);
   const MatmulInput d_act_in = matmul_input(p, d_act.data(), d_act.numel(), scratch.scores_grad_bf16);
   const MatmulInput x_in = matmul_input_again(p, x.data(), x_bf_);
-  const MatmulInput keys_in = matmul_input_again(p, keys_.value.data(), keys_bf_);
   // dK (n x d_in) += dA^T (n x T) X (T x d_in)
   engine.matmul(d_act_in, Trans::Yes, x_in, Trans::No, keys_.grad.data(), n, d_in_, T, 1.0f, 1.0f);
   // dX (T x d_in) (+)= dA (T x n) K (n x d_in)
   if (!accumulate_dx) dx.resize({T, d_in_});
-  engine.matmul(d_act_in, Trans::No, keys_in, Trans::No, dx.data(), T, d_in_, n, 1.0f, accumulate_dx ? 1.0f : 0.0f);
+  engine.matmul_weight(d_act_in, Trans::No, keys_.value.data(), Trans::No, dx.data(), T, d_in_, n, 1.0f,
+                       accumulate_dx ? 1.0f : 0.0f);
 }
 
 }  // namespace tg

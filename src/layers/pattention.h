@@ -86,10 +86,10 @@ class Pattention : public Mapping {
   Tensor scores_;     // A, T x n
   Tensor act_;        // S, T x n
   Tensor row_norm_;   // r per row (norm variants), T
-  // bf16 precision only: bf16 copies of the matmul inputs. The weight copies are made in
-  // forward and reused by backward (the weights do not change in between). With
-  // l2_norm_gelu, S is kept in bf16 only (its backward needs A, not S).
-  Bf16Buffer x_bf_, keys_bf_, values_bf_, act_bf_;
+  // bf16 precision only: bf16 copies of the activations X and S (the weights are rounded
+  // to bf16 as Engine::matmul_weight packs them). With l2_norm_gelu, S is kept in bf16
+  // only (its backward needs A, not S).
+  Bf16Buffer x_bf_, act_bf_;
   Tensor norm_rows_;  // one row of S per thread when S is written in bf16 only
 };
 

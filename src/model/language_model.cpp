@@ -103,9 +103,8 @@ void LanguageModel::run_trunk(Engine& engine, const std::vector<int32_t>& inputs
   logits_.resize({rows, config_.vocab_size});
   const Precision p = config_.precision;
   const Tensor& table = embedding_.table().value;
-  engine.matmul(matmul_input(p, normed_.data(), normed_.numel(), normed_bf_), Trans::No,
-                matmul_input(p, table.data(), table.numel(), table_bf_), Trans::Yes, logits_.data(), rows,
-                config_.vocab_size, config_.d_model);
+  engine.matmul_weight(matmul_input(p, normed_.data(), normed_.numel(), normed_bf_), Trans::No, table.data(),
+                       Trans::Yes, logits_.data(), rows, config_.vocab_size, config_.d_model);
 }
 
 double LanguageModel::forward(Engine& engine, const std::vector<int32_t>& inputs, const std::vector<int32_t>& targets,
@@ -131,8 +130,7 @@ void LanguageModel::backward(Engine& engine) {
   engine.matmul(d_logits_in, Trans::Yes, matmul_input_again(p, normed_.data(), normed_bf_), Trans::No,
                 table.grad.data(), V, d, rows, 1.0f, 1.0f);
   d_normed_.resize({rows, d});
-  engine.matmul(d_logits_in, Trans::No, matmul_input_again(p, table.value.data(), table_bf_), Trans::No,
-                d_normed_.data(), rows, d, V);
+  engine.matmul_weight(d_logits_in, Trans::No, table.value.data(), Trans::No, d_normed_.data(), rows, d, V);
   scope.emplace(timer, Part::Norms);
   final_norm_.backward(d_normed_, d_x_a_, false);
   scope.reset();

@@ -65,7 +65,7 @@ class LanguageModel {
   Tensor normed_, logits_;
   std::vector<int32_t> inputs_;
   Tensor d_normed_, d_x_a_, d_x_b_;
-  Bf16Buffer normed_bf_, table_bf_, d_logits_bf_;  // bf16 precision only
+  Bf16Buffer normed_bf_, d_logits_bf_;  // bf16 precision only
 };
 
 }  // namespace tg
