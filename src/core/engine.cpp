@@ -20,6 +20,18 @@ dnnl::memory::desc matrix_desc(int64_t batch, int64_t rows, int64_t cols, bool t
   if (!transposed) return {dims{batch, rows, cols}, type, dims{batch_stride, ld, 1}};
   return {dims{batch, cols, rows}, type, dims{batch_stride, 1, ld}};
 }
+// C = alpha * product + beta * C: an output scale and a sum post-op (none when 1 and 0).
+dnnl::primitive_attr scale_and_sum(float alpha, float beta) {
+  dnnl::primitive_attr attr;
+  if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
+  if (beta != 0.0f) {
+    dnnl::post_ops ops;
+    ops.append_sum(beta);
+    attr.set_post_ops(ops);
+  }
+  return attr;
+}
+
 // C = beta * C: the product over an empty inner dimension is zero, and oneDNN rejects k = 0.
 void scale_output(const MatmulOutput& c, int64_t m, int64_t n, float beta, int64_t batch) {
   for (int64_t g = 0; g < batch; ++g)
@@ -58,13 +70,7 @@ Engine::CachedMatmul& Engine::matmul_for(const MatmulKey& key) {
   entry.b = key.trans_b ? matrix_desc(batch, n, k, true, in, key.ldb, key.stride_b)
                         : matrix_desc(batch, k, n, false, in, key.ldb, key.stride_b);
   entry.c = matrix_desc(batch, m, n, false, dt::f32, key.ldc, key.stride_c);
-  dnnl::primitive_attr attr;
-  if (key.alpha != 1.0f) attr.set_output_scales(0, {key.alpha});
-  if (key.beta != 0.0f) {
-    dnnl::post_ops ops;
-    ops.append_sum(key.beta);
-    attr.set_post_ops(ops);
-  }
+  const dnnl::primitive_attr attr = scale_and_sum(key.alpha, key.beta);
   dnnl::matmul::desc desc(entry.a, entry.b, entry.c);
   dnnl::matmul::primitive_desc pd(desc, attr, engine_);
   entry.primitive = dnnl::matmul(pd);
@@ -86,13 +92,7 @@ Engine::CachedWeightMatmul& Engine::weight_matmul_for(const MatmulKey& key) {
   entry.a = key.trans_a ? matrix_2d(k, m, true, in) : matrix_2d(m, k, false, in);
   entry.w = key.trans_b ? matrix_2d(n, k, true, dt::f32) : matrix_2d(k, n, false, dt::f32);
   entry.c = matrix_2d(m, n, false, dt::f32);
-  dnnl::primitive_attr attr;
-  if (key.alpha != 1.0f) attr.set_output_scales(0, {key.alpha});
-  if (key.beta != 0.0f) {
-    dnnl::post_ops ops;
-    ops.append_sum(key.beta);
-    attr.set_post_ops(ops);
-  }
+  const dnnl::primitive_attr attr = scale_and_sum(key.alpha, key.beta);
   // format_tag::any: oneDNN picks the weights layout its kernel reads fastest.
   const dnnl::memory::desc any_w(dims{k, n}, in, dnnl::memory::format_tag::any);
   dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(entry.a, any_w, entry.c), attr, engine_);
