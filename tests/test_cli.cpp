@@ -73,6 +73,11 @@ TEST_CASE("CLI: prepare, train, eval, sample and inspect work end to end", "[cli
   r = cli({"train", "--config", dir.file("c.json"), "--out", dir.file("run")});
   REQUIRE(r.code == 2);
   REQUIRE(r.err.find("already holds a run") != std::string::npos);
+  // Resuming the finished run takes no step and says so, rather than a train loss of 0.
+  r = cli({"train", "--resume", dir.file("run")});
+  REQUIRE(r.code == 0);
+  REQUIRE(r.out.find("final train loss - (no step taken in this call)") != std::string::npos);
+  REQUIRE(r.out.find("final train loss 0,") == std::string::npos);
 
   r = cli({"eval", "--ckpt", dir.file("run/latest.h5"), "--data", dir.file("data.h5"), "--json"});
   REQUIRE(r.code == 0);

@@ -1,6 +1,7 @@
 #define CATCH_CONFIG_MAIN
 #include <catch2/catch.hpp>
 
+#include <tuple>
 #include <vector>
 
 #include "core/bf16.h"
@@ -101,7 +102,9 @@ TEST_CASE("matmul_weight packs the current weights on every call, in fp32 and bf
   // reorder, to nearest even), products exact in float32, only the float32 sums round.
   Engine engine(2);
   Rng rng(3);
-  const int64_t m = 9, n = 70, k = 33;  // n, k not multiples of the packed blocks (16, 64)
+  // n, k not multiples of the packed blocks (16, 64); the second, smaller shape reuses the
+  // engine's packing buffer that the first one grew.
+  for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{9, 70, 33}, {3, 5, 4}})
   for (bool bf16_inputs : {false, true})
     for (bool ta : {false, true})
       for (bool tw : {false, true})
@@ -126,6 +129,26 @@ TEST_CASE("matmul_weight packs the current weights on every call, in fp32 and bf
             for (size_t i = 0; i < c.size(); ++i) REQUIRE(c[i] == Approx(ref[i]).margin(1e-5));
           }
         }
+}
+
+TEST_CASE("A matmul over an empty inner dimension (k = 0) scales C by beta and touches nothing else", "[engine]") {
+  Engine engine(1);
+  const int64_t m = 2, n = 3, ldc = 5, stride_c = 3 * ldc, batch = 2;
+  for (float beta : {0.0f, 0.5f}) {
+    std::vector<float> c(batch * stride_c), a(1), w(1);
+    for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(i) + 1.0f;
+    const std::vector<float> before = c;
+    engine.matmul(MatmulOperand{MatmulInput{a.data()}, Trans::No, 0, 0}, MatmulOperand{MatmulInput{w.data()}, Trans::No, n, 0},
+                  MatmulOutput{c.data() + 1, ldc, stride_c}, m, n, 0, 1.0f, beta, batch);
+    for (int64_t i = 0; i < static_cast<int64_t>(c.size()); ++i) {
+      const int64_t g = i / stride_c, r = i % stride_c;
+      const bool in_block = g < batch && r >= 1 && (r - 1) / ldc < m && (r - 1) % ldc < n;
+      REQUIRE(c[i] == (in_block ? beta * before[i] : before[i]));
+    }
+    std::vector<float> dense(m * n, 7.0f);
+    engine.matmul_weight(MatmulInput{a.data()}, Trans::No, w.data(), Trans::No, dense.data(), m, n, 0, 1.0f, beta);
+    for (float x : dense) REQUIRE(x == beta * 7.0f);
+  }
 }
 
 TEST_CASE("matmul primitives are created once per shape and reused", "[engine]") {

@@ -76,7 +76,10 @@ int cmd_train(int argc, const char* const* argv, std::ostream& out) {
   Trainer trainer(config, engine, out);
   const TrainResult r = trainer.run(out_dir, start_checkpoint);
   out << "done: " << r.steps << " steps, " << r.tokens << " tokens, " << r.flops / 1e12 << " TFLOP, "
-      << r.wall_s << " s; final train loss " << r.final_train_loss << ", val loss " << r.final_val_loss
+      << r.wall_s << " s; final train loss ";
+  if (std::isnan(r.final_train_loss)) out << "- (no step taken in this call)";
+  else out << r.final_train_loss;
+  out << ", val loss " << r.final_val_loss
       << " (val ppl " << std::exp(r.final_val_loss) << ")\n";
   return 0;
 }

@@ -15,7 +15,9 @@
 namespace tg {
 
 struct BackwardScratch {
-  Tensor scores_grad;           // Pattention dS -> dA (T x n); attention dP -> dS ((B*H) x T x T)
+  // Pattention dS -> dA (T x n); attention dP -> dS ((B*H) x T x T, only the blocks on or
+  // below the diagonal written: the rest holds whatever the last user left).
+  Tensor scores_grad;
   Bf16Buffer scores_grad_bf16;  // its bf16 copy (bf16 precision)
   Bf16Buffer output_grad_bf16;  // the incoming dY of a mapping / attention in bf16
   Tensor heads_dout, heads_dq, heads_dk, heads_dv;  // attention, (B*H) x T x hd each

@@ -109,15 +109,18 @@ void Engine::matmul_weight(MatmulInput a, Trans trans_a, const float* w, Trans t
   const bool bf16_inputs = a.b16 != nullptr;
   auto& mm = weight_matmul_for({1, m, n, k, trans_a == Trans::Yes, trans_w == Trans::Yes, alpha, beta, bf16_inputs,
                                 0, 0, 0, 0, 0, 0});
-  const size_t bytes = mm.packed.get_size();
-  if (bytes > packed_weight_bytes_) {
-    packed_weight_.reset(static_cast<std::byte*>(::operator new[](bytes, std::align_val_t(64))));
-    packed_weight_bytes_ = bytes;
-  }
   // oneDNN takes non-const handles but does not write to the inputs.
   dnnl::memory w_mem(mm.w, engine_, const_cast<float*>(w));
-  dnnl::memory packed_mem(mm.packed, engine_, packed_weight_.get());
-  mm.pack.execute(stream_, w_mem, packed_mem);
+  dnnl::memory packed_mem = w_mem;
+  if (mm.packed != mm.w) {  // else oneDNN reads the float32 W as it is stored: nothing to copy
+    const size_t bytes = mm.packed.get_size();
+    if (bytes > packed_weight_bytes_) {
+      packed_weight_.reset(static_cast<std::byte*>(::operator new[](bytes, std::align_val_t(64))));
+      packed_weight_bytes_ = bytes;
+    }
+    packed_mem = dnnl::memory(mm.packed, engine_, packed_weight_.get());
+    mm.pack.execute(stream_, w_mem, packed_mem);
+  }
   const void* a_ptr = bf16_inputs ? static_cast<const void*>(a.b16) : a.f32;
   dnnl::memory a_mem(mm.a, engine_, const_cast<void*>(a_ptr));
   dnnl::memory c_mem(mm.c, engine_, c);

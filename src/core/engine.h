@@ -1,9 +1,11 @@
 #pragma once
 // The oneDNN engine and stream, and the matmul primitives built on them.
 //
-// A matmul primitive is created the first time a (shape, transpose, alpha, beta)
-// combination is seen and reused on every later call; a training step runs the
-// same few dozen shapes again and again, so after step one no primitive is built.
+// A matmul primitive is created the first time its description (shapes, transposes,
+// strides, alpha, beta, precision) is seen and reused on every later call; a training step
+// runs the same few dozen descriptions again and again, so after step one no primitive is
+// built. Weight matmuls (matmul_weight) have their own cache: their primitive reads the
+// weight in a layout of oneDNN's choosing and comes with the reorder that produces it.
 #include <cstdint>
 #include <cstddef>
 #include <map>
@@ -84,6 +86,8 @@ class Engine {
   BackwardScratch& backward_scratch() { return backward_scratch_; }
 
  private:
+  // Every field a primitive depends on. Weight matmuls are one dense problem: their
+  // lds and strides follow from the shape and are left 0.
   struct MatmulKey {
     int64_t batch, m, n, k;
     bool trans_a, trans_b;

@@ -6,8 +6,10 @@
 #include <string>
 
 // GCC 12 warns about its own AVX-512 intrinsics inside Eigen's packet math (false positive).
+#pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <Eigen/Core>
+#pragma GCC diagnostic pop
 
 namespace tg {
 
@@ -208,7 +210,9 @@ void CausalSelfAttention::backward(Engine& engine, const Tensor& dout, Tensor& d
   Tensor &dq_heads = scratch.heads_dq, &dk_heads = scratch.heads_dk, &dv_heads = scratch.heads_dv;
   to_heads(dout, d_heads, false);
   const MatmulInput dout_in = matmul_input(p, d_heads.data(), d_heads.numel(), scratch.output_grad_bf16);
-  const MatmulInput q_in = matmul_input_again(p, qh_.data(), qh_bf_), k_in = matmul_input_again(p, kh_.data(), kh_bf_), v_in = matmul_input_again(p, vh_.data(), vh_bf_);
+  const MatmulInput q_in = matmul_input_again(p, qh_.data(), qh_bf_);
+  const MatmulInput k_in = matmul_input_again(p, kh_.data(), kh_bf_);
+  const MatmulInput v_in = matmul_input_again(p, vh_.data(), vh_bf_);
   const MatmulInput probs_in = matmul_input_again(p, probs_.data(), probs_bf_);
   d_scores.resize({BH, T, T});
   if (p == Precision::BF16) scratch.scores_grad_bf16.resize(BH * T * T);

@@ -16,7 +16,7 @@
 // Forward, per (b, h) problem (batched over B*H in every matmul):
 //   q', k' = rope(q), rope(k)      (B*H) x T x hd   (v is only rearranged)
 //   S = q' k'^T / sqrt(hd)         (B*H) x T x T
-//   P = softmax(S) row-wise over j <= i; P_ij = 0 exactly for j > i (causal)
+//   P = softmax(S) row-wise over j <= i; j > i is masked (causal): see the blocks below
 //   out = P v                      (B*H) x T x hd  -> back to (B*T) x d
 // Backward:
 //   dv  = P^T dout                 (B*H) x T x hd

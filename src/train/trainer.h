@@ -6,6 +6,7 @@
 // progress line and a metrics row; every eval_every steps a validation pass; every
 // checkpoint_every steps ckpt_<step>.h5 and latest.h5.
 #include <functional>
+#include <limits>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -22,7 +23,8 @@ namespace tg {
 struct TrainResult {
   bool interrupted = false;  // stopped by the stop hook before the end
   int64_t steps = 0;
-  double final_train_loss = 0;
+  // Loss of the last step this call took; NaN when it took none (resuming a finished run).
+  double final_train_loss = std::numeric_limits<double>::quiet_NaN();
   double final_val_loss = 0;
   double first_val_loss = 0;  // validation loss before the first step (step 0)
   int64_t tokens = 0;
