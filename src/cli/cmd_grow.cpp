@@ -12,8 +12,6 @@
 namespace tg {
 
 int cmd_grow(int argc, const char* const* argv, std::ostream& out) {
-  const nlohmann::json defaults = GrowthOptions().to_json();
-  auto default_name = [&](const char* key) { return defaults[key].get<std::string>(); };
   cxxopts::Options options("tokengrow grow",
                            "Append parameter tokens to every Pattention layer of a checkpoint. The target is "
                            "--to CONFIG.json (its model; its train section becomes the next stage's), token counts, "
@@ -26,15 +24,17 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out) {
       ("proj-tokens", "Target output-projection tokens", cxxopts::value<int64_t>())
       ("ffn-tokens", "Target FFN tokens", cxxopts::value<int64_t>())
       ("factor", "Multiply every token count by this (>= 1)", cxxopts::value<double>())
-      ("key-init", "New keys: zero or normal", cxxopts::value<std::string>()->default_value(default_name("key_init")))
-      ("value-init", "New values: normal or zero", cxxopts::value<std::string>()->default_value(default_name("value_init")))
+      ("key-init", "New keys: zero or normal",
+       cxxopts::value<std::string>()->default_value(default_growth_choice("key_init")))
+      ("value-init", "New values: normal or zero",
+       cxxopts::value<std::string>()->default_value(default_growth_choice("value_init")))
       ("key-std", "Std of normal new keys (default: the model's init_std)", cxxopts::value<double>())
       ("value-std", "Std of normal new values (default: 2 / (n_layers sqrt(d)))", cxxopts::value<double>())
       ("tau", "fixed (keep tau: exact with zero keys), dynamic (sqrt(new n)) or anneal",
-       cxxopts::value<std::string>()->default_value(default_name("tau")))
+       cxxopts::value<std::string>()->default_value(default_growth_choice("tau")))
       ("anneal-steps", "Steps over which tau moves to sqrt(new n) (with --tau anneal)", cxxopts::value<int64_t>()->default_value("0"))
       ("optimizer", "keep (old Adam moments, fresh per-row state for new rows) or reset",
-       cxxopts::value<std::string>()->default_value(default_name("optimizer")))
+       cxxopts::value<std::string>()->default_value(default_growth_choice("optimizer")))
       ("seed", "Seed for the new rows", cxxopts::value<int64_t>()->default_value("0"))
       ("data", "Corpus for the before/after validation (default: the checkpoint config's)", cxxopts::value<std::string>())
       ("threads", "Threads (0: all cores)", cxxopts::value<int64_t>()->default_value("0"));

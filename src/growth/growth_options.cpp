@@ -29,18 +29,22 @@ OptimizerGrowth parse_optimizer_growth(const std::string& s) {
   return pick<OptimizerGrowth>("optimizer", s, {{"keep", OptimizerGrowth::Keep}, {"reset", OptimizerGrowth::Reset}});
 }
 
+std::string default_growth_choice(const std::string& key) {
+  return GrowthOptions().to_json().at(key).get<std::string>();
+}
+
 GrowthOptions parse_growth_options(ConfigReader r) {
   GrowthOptions o;
-  const nlohmann::json defaults = o.to_json();
-  auto default_name = [&](const char* key) { return defaults[key].get<std::string>(); };
-  o.key_init = parse_key_init(r.get_string("key_init", default_name("key_init"), {"zero", "normal"}));
-  o.value_init = parse_value_init(r.get_string("value_init", default_name("value_init"), {"normal", "zero"}));
+  o.key_init = parse_key_init(r.get_string("key_init", default_growth_choice("key_init"), {"zero", "normal"}));
+  o.value_init =
+      parse_value_init(r.get_string("value_init", default_growth_choice("value_init"), {"normal", "zero"}));
   o.key_std = r.get_double("key_std", -1.0, -1.0, 10.0);
   o.value_std = r.get_double("value_std", -1.0, -1.0, 10.0);
-  o.tau = parse_tau_growth(r.get_string("tau", default_name("tau"), {"fixed", "dynamic", "anneal"}));
+  o.tau = parse_tau_growth(r.get_string("tau", default_growth_choice("tau"), {"fixed", "dynamic", "anneal"}));
   o.anneal_steps = r.get_int("anneal_steps", 0, 0, int64_t{1} << 40);
   if (o.tau == TauGrowth::Anneal && o.anneal_steps == 0) r.fail("anneal_steps", "must be > 0 when tau is \"anneal\"");
-  o.optimizer = parse_optimizer_growth(r.get_string("optimizer", default_name("optimizer"), {"keep", "reset"}));
+  o.optimizer =
+      parse_optimizer_growth(r.get_string("optimizer", default_growth_choice("optimizer"), {"keep", "reset"}));
   o.seed = static_cast<uint64_t>(r.get_int("seed", 0, 0, int64_t{1} << 53));
   r.finish();
   return o;

@@ -34,6 +34,8 @@ struct GrowthOptions {
 };
 
 GrowthOptions parse_growth_options(ConfigReader reader);
+// The default of a named option (key_init, value_init, tau, optimizer) as written in configs.
+std::string default_growth_choice(const std::string& key);
 KeyInit parse_key_init(const std::string& s);
 ValueInit parse_value_init(const std::string& s);
 TauGrowth parse_tau_growth(const std::string& s);

@@ -119,42 +119,38 @@ MatmulOperand scores_view(MatmulInput x, int64_t row, int64_t col, Trans trans, 
 }
 }  // namespace
 
-void CausalSelfAttention::softmax_rows() {
+template <class RowFn>
+void CausalSelfAttention::for_each_causal_row(Tensor& scores, Bf16Buffer& copy, RowFn row_fn) const {
   const int64_t BH = batch_ * n_heads_, T = seq_;
   const bool to_bf16 = precision_ == Precision::BF16;
-  // P_ij = exp(S_ij - max_j S) / sum over j <= i; zeros for i < j < block_end(i), the
-  // masked part of the block that P v reads. Vectorised (Eigen's exp, within a few ulp).
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t g = 0; g < BH; ++g)
     for (int64_t i = 0; i < T; ++i) {
-      float* row = probs_.data() + (g * T + i) * T;
-      const int64_t end = block_end(i);
-      Row p(row, i + 1);
-      p = (p - p.maxCoeff()).exp();
-      p *= 1.0f / p.sum();  // sum >= 1: the max entry contributes exp(0)
+      const int64_t offset = (g * T + i) * T, end = block_end(i);
+      float* row = scores.data() + offset;
+      row_fn(offset, Row(row, i + 1));
       std::fill(row + i + 1, row + end, 0.0f);
       // The row is still in L1: its bf16 copy costs no extra trip to memory.
-      if (to_bf16) convert_row_to_bf16(row, probs_bf_.data() + (g * T + i) * T, end);
+      if (to_bf16) convert_row_to_bf16(row, copy.data() + offset, end);
     }
 }
 
+void CausalSelfAttention::softmax_rows() {
+  // P_ij = exp(S_ij - max_j S) / sum over j <= i, vectorised (Eigen's exp, within a few ulp).
+  for_each_causal_row(probs_, probs_bf_, [](int64_t, Row p) {
+    p = (p - p.maxCoeff()).exp();
+    p *= 1.0f / p.sum();  // sum >= 1: the max entry contributes exp(0)
+  });
+}
+
 void CausalSelfAttention::softmax_backward_rows(Tensor& d_scores, Bf16Buffer& d_scores_bf16) const {
-  const int64_t BH = batch_ * n_heads_, T = seq_;
-  const bool to_bf16 = precision_ == Precision::BF16;
-  // dS_ij = P_ij (dP_ij - sum_k dP_ik P_ik) in place for j <= i. The masked entries of the
-  // block are zeroed: dP is dense there, and dS must not leak into dq'/dk'.
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t g = 0; g < BH; ++g)
-    for (int64_t i = 0; i < T; ++i) {
-      float* row = d_scores.data() + (g * T + i) * T;
-      const int64_t end = block_end(i);
-      ConstRow p(probs_.data() + (g * T + i) * T, i + 1);
-      Row ds(row, i + 1);
-      const float dot = (ds * p).sum();
-      ds = p * (ds - dot);
-      std::fill(row + i + 1, row + end, 0.0f);
-      if (to_bf16) convert_row_to_bf16(row, d_scores_bf16.data() + (g * T + i) * T, end);
-    }
+  // dS_ij = P_ij (dP_ij - sum_k dP_ik P_ik) in place for j <= i. The zeroed masked entries
+  // matter here: dP is dense there, and dS must not leak into dq'/dk'.
+  for_each_causal_row(d_scores, d_scores_bf16, [&](int64_t offset, Row ds) {
+    const ConstRow p(probs_.data() + offset, ds.size());
+    const float dot = (ds * p).sum();
+    ds = p * (ds - dot);
+  });
 }
 
 void CausalSelfAttention::forward(Engine& engine, const Tensor& q, const Tensor& k, const Tensor& v, int64_t batch,

@@ -71,7 +71,13 @@ class CausalSelfAttention {
   // cos/sin for positions [0, seq); grows only, since position t's row never changes.
   void ensure_rotary_tables(int64_t seq);
 
-  // Causal softmax and its backward on the rows of the blocks computed; see attention.cpp.
+  // For every row i of the (B*H) x T x T `scores`: row_fn(offset of the row, its causal
+  // part [0, i] as an Eigen array), then zeros for the masked rest of its block
+  // (i, block_end(i)), which the next block matmul reads, and in bf16 the row's copy into
+  // `copy` up to block_end(i).
+  template <class RowFn>
+  void for_each_causal_row(Tensor& scores, Bf16Buffer& copy, RowFn row_fn) const;
+  // Causal softmax and its backward on the rows of the blocks computed.
   void softmax_rows();
   void softmax_backward_rows(Tensor& d_scores, Bf16Buffer& d_scores_bf16) const;
   // Last row + 1 of the block holding row i: the keys its query block meets.
