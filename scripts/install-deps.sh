@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   libdnnl-dev ocl-icd-opencl-dev            # oneDNN's CMake config requires OpenCL (GPU runtime)
   zlib1g-dev libeigen3-dev libhdf5-dev libcxxopts-dev libspdlog-dev nlohmann-json3-dev catch2
-  clang libclang-rt-14-dev llvm              # sanitizer build and libFuzzer runs of the test suite
+  clang libclang-rt-14-dev libomp-14-dev llvm  # sanitizer build and libFuzzer runs of the test suite (libomp: clang's OpenMP runtime)
   bible-kjv                                   # the default corpus (King James Bible)
   python3 python3-h5py python3-numpy python3-matplotlib  # plots (Debian's python3)
   jupyter-nbconvert python3-ipykernel python3-nbformat  # the analysis notebook, executed by the tests
