@@ -6,8 +6,8 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "experiment/experiment_runner.h"
 #include "test_data.h"
-#include "train/experiment_runner.h"
 
 using namespace tg;
 using namespace tg::testing;

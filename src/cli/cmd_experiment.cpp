@@ -6,7 +6,7 @@
 #include "cli/cli.h"
 #include "cli/cli_options.h"
 #include "core/error.h"
-#include "train/experiment_runner.h"
+#include "experiment/experiment_runner.h"
 
 namespace tg {
 

@@ -1,4 +1,4 @@
-#include "train/experiment_report.h"
+#include "experiment/experiment_report.h"
 
 #include <cmath>
 #include <cstdio>
@@ -12,8 +12,8 @@
 #include "core/error.h"
 #include "core/hdf5_file.h"
 #include "core/sealed_file.h"
-#include "train/compute_saved.h"
-#include "train/experiment_runner.h"
+#include "experiment/compute_saved.h"
+#include "experiment/experiment_runner.h"
 #include "train/metrics_log.h"
 
 namespace tg {

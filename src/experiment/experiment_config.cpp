@@ -1,4 +1,4 @@
-#include "train/experiment_config.h"
+#include "experiment/experiment_config.h"
 
 #include <set>
 

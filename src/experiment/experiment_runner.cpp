@@ -1,4 +1,4 @@
-#include "train/experiment_runner.h"
+#include "experiment/experiment_runner.h"
 
 #include <cctype>
 #include <cmath>
@@ -12,9 +12,9 @@
 #include "core/durable_file.h"
 #include "core/error.h"
 #include "core/run_lock.h"
+#include "experiment/experiment_report.h"
 #include "growth/grow_checkpoint.h"
 #include "model/language_model.h"
-#include "train/experiment_report.h"
 #include "train/trainer.h"
 
 namespace tg {

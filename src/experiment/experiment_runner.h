@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/engine.h"
-#include "train/experiment_config.h"
+#include "experiment/experiment_config.h"
 
 namespace tg {
 
