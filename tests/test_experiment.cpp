@@ -303,4 +303,11 @@ TEST_CASE("Experiment config errors name the key", "[experiment][errors]") {
   std::string bad_heads = experiment_json(data);
   bad_heads.replace(bad_heads.find("\"n_heads\": 2"), 12, "\"n_heads\": 5");
   REQUIRE(error_of(bad_heads).find("not divisible") != std::string::npos);
+  // A repeated seed or budget would train identical runs and show a spread of 0.
+  e = error_of(replaced(experiment_json(data), "\"seeds\": [0, 1]", "\"seeds\": [0, 1, 0]"));
+  INFO(e);
+  REQUIRE(e.find("bad.json: seeds: 0 is listed twice") != std::string::npos);
+  e = error_of(replaced(experiment_json(data), "[0.5, 1, 1.5]", "[0.5, 1, 1.0]"));
+  INFO(e);
+  REQUIRE(e.find("bad.json: baselines.frontier_budgets: 1.0 is listed twice (run frontier-1x)") != std::string::npos);
 }

@@ -2,7 +2,6 @@
 
 #include <cctype>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -32,12 +31,6 @@ double step_flops(const RunConfig& rc) {
 
 int64_t steps_for_flops(double flops, double per_step) {
   return std::max<int64_t>(1, static_cast<int64_t>(std::llround(flops / per_step)));
-}
-
-std::string budget_name(double budget) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", budget);
-  return buf;
 }
 
 nlohmann::json token_counts(const StageSpec& s) {
@@ -174,7 +167,7 @@ void ExperimentRunner::make_plan() {
       return run;
     };
     for (double budget : config_.baselines.frontier_budgets) {
-      PlannedRun run = baseline("frontier-" + budget_name(budget) + "x", "frontier", token_counts(final_size),
+      PlannedRun run = baseline("frontier-" + frontier_budget_name(budget) + "x", "frontier", token_counts(final_size),
                                 budget * reference_flops_);
       run.budget = budget;
       plan_.push_back(std::move(run));
