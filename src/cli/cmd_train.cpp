@@ -7,6 +7,7 @@
 #include "cli/cli_options.h"
 #include "core/error.h"
 #include "core/config_reader.h"
+#include "experiment/experiment_dir.h"
 #include "train/checkpoint.h"
 #include "train/run_config.h"
 #include "train/trainer.h"
@@ -46,6 +47,7 @@ int cmd_train(int argc, const char* const* argv, std::ostream& out) {
     require_flag(args, "train", "config");
     require_flag(args, "train", "out");
   }
+  refuse_run_inside_experiment("tokengrow train", out_dir);  // its stages must match the experiment's plan
   RunConfig config;
   if (args.count("config")) {
     config = load_run_config(args["config"].as<std::string>());

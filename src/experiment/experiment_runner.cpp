@@ -2,7 +2,6 @@
 
 #include <cctype>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -12,9 +11,11 @@
 #include "core/durable_file.h"
 #include "core/error.h"
 #include "core/run_lock.h"
+#include "experiment/experiment_dir.h"
 #include "experiment/experiment_report.h"
 #include "growth/grow_checkpoint.h"
 #include "model/language_model.h"
+#include "train/checkpoint.h"
 #include "train/trainer.h"
 
 namespace tg {
@@ -30,12 +31,6 @@ double step_flops(const RunConfig& rc) {
 
 int64_t steps_for_flops(double flops, double per_step) {
   return std::max<int64_t>(1, static_cast<int64_t>(std::llround(flops / per_step)));
-}
-
-std::string budget_name(double budget) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", budget);
-  return buf;
 }
 
 nlohmann::json token_counts(const StageSpec& s) {
@@ -76,6 +71,12 @@ std::string first_difference(const nlohmann::json& before, const nlohmann::json&
   const nlohmann::json::json_pointer pointer(path);
   auto at = [&](const nlohmann::json& j) { return j.contains(pointer) ? j.at(pointer).dump() : std::string("absent"); };
   return plan_key(path) + ": " + at(before) + " before, " + at(now) + " now";
+}
+
+StageProgress checkpoint_progress(const std::string& path) {
+  TrainState state;
+  load_model(path, &state);
+  return {state.step, state.flops, path};
 }
 }  // namespace
 
@@ -138,6 +139,7 @@ void ExperimentRunner::make_plan() {
         // The grown checkpoint records how tau evolves; keep the run config in step.
         if (k > 0) rc.model.tau_mode = recipe.stages[k].growth.tau == TauGrowth::Dynamic ? TauMode::Dynamic : TauMode::Fixed;
         run.stages.push_back(rc);
+        run.stage_step_flops.push_back(recipes[i].step_flops[k]);
         run.growth.push_back(recipe.stages[k].growth);
         std::string dir = (fs::path(out_dir_) / run.name / ("stage" + std::to_string(k))).string();
         if (k == 0) {
@@ -155,15 +157,17 @@ void ExperimentRunner::make_plan() {
       run.kind = kind;
       run.seed = seed;
       RunConfig probe = config_.run_config(model, nlohmann::json::object(), int64_t{1} << 30, seed, name);
-      const int64_t steps = steps_for_flops(flops, step_flops(probe));
+      const double per_step = step_flops(probe);
+      const int64_t steps = steps_for_flops(flops, per_step);
       run.stages.push_back(config_.run_config(model, nlohmann::json::object(), steps, seed, name));
+      run.stage_step_flops.push_back(per_step);
       run.growth.emplace_back();
       run.stage_dirs.push_back((fs::path(out_dir_) / run.name).string());
-      run.planned_flops = static_cast<double>(steps) * step_flops(probe);
+      run.planned_flops = static_cast<double>(steps) * per_step;
       return run;
     };
     for (double budget : config_.baselines.frontier_budgets) {
-      PlannedRun run = baseline("frontier-" + budget_name(budget) + "x", "frontier", token_counts(final_size),
+      PlannedRun run = baseline("frontier-" + frontier_budget_name(budget) + "x", "frontier", token_counts(final_size),
                                 budget * reference_flops_);
       run.budget = budget;
       plan_.push_back(std::move(run));
@@ -188,24 +192,26 @@ void ExperimentRunner::make_plan() {
   }
 }
 
-bool ExperimentRunner::train_stage(const RunConfig& config, const std::string& dir, const std::string& start_checkpoint) {
+bool ExperimentRunner::train_stage(const PlannedRun& run, size_t k, const std::string& start_checkpoint) {
+  const std::string& dir = run.stage_dirs[k];
   const fs::path latest = fs::path(dir) / "latest.h5";
   std::string start = start_checkpoint;
   if (fs::exists(latest)) {
+    check_stage_progress(run, run_dir(run), k, checkpoint_progress(latest.string()), false);
     start = latest.string();
   } else if (fs::exists(fs::path(dir) / "metrics.h5")) {
     // Stopped before its first checkpoint: only a partial log exists, which the
     // restarted (deterministic) run writes again.
     fs::remove(fs::path(dir) / "metrics.h5");
   }
-  Trainer trainer(config, engine_, out_);
+  Trainer trainer(run.stages[k], engine_, out_);
   if (step_budget_ >= 0) trainer.set_stop_hook([this] { return --step_budget_ <= 0; });
   const TrainResult r = trainer.run(dir, start);
   return !r.interrupted;
 }
 
 void ExperimentRunner::check_plan(const PlannedRun& run) const {
-  const fs::path dir = fs::path(out_dir_) / run.name, file = dir / "plan.json";
+  const fs::path dir = run_dir(run), file = dir / "plan.json";
   if (!fs::exists(file)) return;  // not started (or finished before plans were recorded)
   const std::string difference = first_difference(read_json_file(file.string()), plan_of(run));
   if (!difference.empty())
@@ -213,8 +219,10 @@ void ExperimentRunner::check_plan(const PlannedRun& run) const {
                     difference + "); restore the config, or write the experiment to another --out");
 }
 
+std::string ExperimentRunner::run_dir(const PlannedRun& run) const { return (fs::path(out_dir_) / run.name).string(); }
+
 bool ExperimentRunner::execute(const PlannedRun& run) {
-  const fs::path dir = fs::path(out_dir_) / run.name;
+  const fs::path dir = run_dir(run);
   fs::create_directories(dir);
   if (!fs::exists(dir / "plan.json")) write_json_atomically(dir / "plan.json", plan_of(run));
   for (size_t k = 0; k < run.stages.size(); ++k) {
@@ -226,6 +234,7 @@ bool ExperimentRunner::execute(const PlannedRun& run) {
         const ModelConfig& to = run.stages[k].model;
         out_ << run.name << ": growing stage " << k - 1 << " -> " << k << "\n";
         const std::string from = (fs::path(run.stage_dirs[k - 1]) / "latest.h5").string();
+        check_stage_progress(run, dir.string(), k - 1, checkpoint_progress(from), true);
         if (fs::exists(grown)) fs::remove(grown);  // grown but not recorded: grow again (deterministic)
         const GrowReport g = grow_checkpoint(engine_, from, grown.string(), {to.qkv_tokens, to.proj_tokens, to.ffn_tokens},
                                              run.growth[k], run.stages[k].train, run.stages[k].data_path);
@@ -239,23 +248,29 @@ bool ExperimentRunner::execute(const PlannedRun& run) {
                                       {"loss_after", g.val_loss_after},
                                       {"growth", run.growth[k].to_json()}});
       }
+      check_stage_progress(run, dir.string(), k - 1, growth_event_progress(event.string()), true);
       start = grown.string();
     }
     out_ << run.name << ": stage " << k << " (" << run.stages[k].train.steps << " steps)\n";
-    if (!train_stage(run.stages[k], run.stage_dirs[k], start)) return false;
+    if (!train_stage(run, k, start)) return false;
   }
-  write_json_atomically(dir / "done.json", {{"name", run.name}, {"kind", run.kind}, {"seed", run.seed}});
+  write_done_marker(run, dir.string());
   return true;
 }
 
 bool ExperimentRunner::run() {
   const RunLock lock(out_dir_);
+  mark_experiment_dir(out_dir_, config_.file);
   out_ << "experiment " << config_.file << ": " << plan_.size() << " runs into " << out_dir_
        << "; reference (1x) FLOPs " << reference_flops_ << "\n";
-  for (const PlannedRun& run : plan_) check_plan(run);  // before anything trains
+  std::vector<bool> done;
+  for (const PlannedRun& run : plan_) {  // before anything trains
+    check_plan(run);
+    done.push_back(read_done_marker(run, run_dir(run)));
+  }
   for (size_t i = 0; i < plan_.size(); ++i) {
     const PlannedRun& run = plan_[i];
-    if (fs::exists(fs::path(out_dir_) / run.name / "done.json")) {
+    if (done[i]) {
       out_ << "[" << i + 1 << "/" << plan_.size() << "] " << run.name << ": done, skipped\n";
       continue;
     }
