@@ -86,6 +86,7 @@ void MetricsLog::append(const MetricsRow& row) {
 }
 
 void MetricsLog::truncate_after(int64_t step) {
+  if (!loaded_ && !std::filesystem::exists(path_)) return;  // no log yet: nothing to drop
   std::vector<MetricsRow> rows = read();
   size_t keep = 0;
   while (keep < rows.size() && rows[keep].step <= step) ++keep;

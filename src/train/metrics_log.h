@@ -36,7 +36,8 @@ class MetricsLog {
   explicit MetricsLog(std::string path) : path_(std::move(path)) {}
   void append(const MetricsRow& row);
   std::vector<MetricsRow> read() const;
-  // Drops rows logged after `step` (a resumed run re-logs them from its checkpoint).
+  // Drops rows logged after `step` (a resumed run re-logs them from its checkpoint);
+  // nothing to do when there is no log yet.
   void truncate_after(int64_t step);
   const std::string& path() const { return path_; }
 

@@ -1,10 +1,10 @@
 #pragma once
-// The training loop of one run: config -> model -> steps -> metrics/checkpoints.
+// The training of one run directory: config -> model -> steps -> metrics/checkpoints.
 //
-// A step: sample batch x (seq+1) tokens, forward, backward, clip the global
-// gradient norm, AdamW with the stage's warmup+cosine LR. Every log_every steps a
-// progress line and a metrics row; every eval_every steps a validation pass; every
-// checkpoint_every steps ckpt_<step>.h5 and latest.h5.
+// Trainer::run starts the run in its directory (train/run_directory.h: fresh,
+// resumed or a new stage), initialises or loads the model, validates and
+// checkpoints a new stage's starting point, then hands over to the step loop
+// (train/step_loop.h: the step, the divergence guard, logging and checkpoints).
 #include <functional>
 #include <limits>
 #include <memory>
@@ -16,6 +16,8 @@
 #include "train/adamw.h"
 #include "train/corpus.h"
 #include "train/run_config.h"
+#include "train/run_directory.h"
+#include "train/step_loop.h"
 #include "train/train_state.h"
 
 namespace tg {
@@ -47,15 +49,24 @@ class Trainer {
 
   // Called after every step; returning true stops the run there without a final
   // checkpoint, as a kill would (used to test and exercise resumption).
-  void set_stop_hook(std::function<bool()> hook) { stop_hook_ = std::move(hook); }
+  void set_stop_hook(std::function<bool()> hook) { hooks_.stop = std::move(hook); }
   // Called before every forward pass with the step about to be taken (tests use it
   // to inject faults such as a NaN parameter).
-  void set_step_hook(std::function<void(int64_t, LanguageModel&)> hook) { step_hook_ = std::move(hook); }
+  void set_step_hook(std::function<void(int64_t, LanguageModel&)> hook) { hooks_.before_step = std::move(hook); }
+  // Called after backward, before clipping: where a gradient all-reduce goes
+  // (GradientHook in train/step_loop.h). None by default.
+  void set_gradient_hook(GradientHook hook) { hooks_.gradients = std::move(hook); }
 
   LanguageModel& model() { return *model_; }
 
  private:
   double validate();
+  // Initialises or loads the model and state_ for this start; returns the batch
+  // sampler at the run's data position.
+  BatchSampler start_model(RunStart start, const std::string& checkpoint);
+  // A new stage's starting point: validated, logged and checkpointed (latest.h5).
+  double begin_stage(MetricsLog& metrics, const Checkpointer& checkpointer, const StageSchedule& schedule);
+  void print_model_line();
 
   RunConfig config_;
   Engine& engine_;
@@ -64,8 +75,7 @@ class Trainer {
   std::unique_ptr<LanguageModel> model_;
   std::unique_ptr<AdamW> optimizer_;
   TrainState state_;
-  std::function<bool()> stop_hook_;
-  std::function<void(int64_t, LanguageModel&)> step_hook_;
+  StepHooks hooks_;
 };
 
 }  // namespace tg

@@ -1,0 +1,28 @@
+#include "train/checkpointer.h"
+
+#include <filesystem>
+
+#include "train/checkpoint.h"
+
+namespace tg {
+
+Checkpointer::Checkpointer(const RunDirectory& dir, nlohmann::json config, int64_t keep_checkpoints)
+    : dir_(dir), config_(std::move(config)), keep_(keep_checkpoints) {}
+
+void Checkpointer::save_latest(LanguageModel& model, AdamW& optimizer, const TrainState& state) const {
+  save_checkpoint(dir_.latest_path(), config_, model, &optimizer, state);
+}
+
+void Checkpointer::save(LanguageModel& model, AdamW& optimizer, const TrainState& state) const {
+  save_checkpoint(dir_.checkpoint_path(state.step), config_, model, &optimizer, state);
+  save_checkpoint(dir_.latest_path(), config_, model, &optimizer, state);
+  if (keep_ > 0) remove_old_checkpoints();
+}
+
+void Checkpointer::remove_old_checkpoints() const {
+  const auto found = dir_.checkpoints();
+  std::error_code ec;
+  for (size_t i = 0; i + static_cast<size_t>(keep_) < found.size(); ++i) std::filesystem::remove(found[i].path, ec);
+}
+
+}  // namespace tg

@@ -1,0 +1,53 @@
+#pragma once
+// A run directory and what it holds:
+//   .lock            held (flock) while a process trains here (core/run_lock.h)
+//   latest.h5        the newest checkpoint: what `train --resume DIR` continues
+//   ckpt_<step>.h5   checkpoints every train.checkpoint_every steps (the newest
+//                    train.keep_checkpoints of them)
+//   metrics.h5       the metrics log (train/metrics_log.h)
+// and how a run starts in it: fresh, resumed, or a new stage from another checkpoint.
+#include <cstdint>
+#include <filesystem>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "core/run_lock.h"
+
+namespace tg {
+
+enum class RunStart {
+  Fresh,     // no checkpoint: the model is initialised from the seed
+  Resume,    // continues this directory's own checkpoint
+  NewStage,  // a new stage from another checkpoint (e.g. a grown model)
+};
+
+struct StoredCheckpoint {
+  int64_t step = 0;
+  std::filesystem::path path;
+};
+
+class RunDirectory {
+ public:
+  // Creates the directory if needed and locks it before anything in it is read;
+  // the lock is held for the object's lifetime.
+  explicit RunDirectory(const std::string& dir);
+
+  const std::string& path() const { return path_; }
+  std::string latest_path() const;
+  std::string metrics_path() const;
+  std::string checkpoint_path(int64_t step) const;
+  // The ckpt_<step>.h5 files, oldest first.
+  std::vector<StoredCheckpoint> checkpoints() const;
+
+  // How a run given start_checkpoint ("" for none) starts here: a fresh start or a
+  // new stage in a directory that holds a run is refused (UserError); the metrics
+  // of an earlier start that never reached a checkpoint are removed.
+  RunStart prepare_start(const std::string& start_checkpoint, std::ostream& out) const;
+
+ private:
+  std::string path_;
+  RunLock lock_;
+};
+
+}  // namespace tg

@@ -1,0 +1,112 @@
+#include "train/step_loop.h"
+
+#include "train/checkpoint.h"
+
+namespace tg {
+
+MetricsRow metrics_row(const TrainState& state, int64_t n_params, double train_loss, double val_loss, double lr) {
+  return {state.step,   state.tokens, state.flops,  train_loss,         val_loss,
+          std::isnan(val_loss) ? val_loss : std::exp(val_loss), lr, state.wall_s, n_params, state.stage,
+          state.skipped_steps, state.rollbacks};
+}
+
+StepLoop::StepLoop(const StepLoopParts& parts, const TrainConfig& config, const StageSchedule& schedule,
+                   const StepHooks& hooks)
+    : p_(parts),
+      config_(config),
+      schedule_(schedule),
+      hooks_(hooks),
+      guard_(config, parts.dir.path()),
+      progress_(config.batch_size * parts.model.config().seq_len),
+      tokens_per_step_(config.batch_size * parts.model.config().seq_len),
+      step_flops_(3.0 * parts.model.forward_flops(config.batch_size, parts.model.config().seq_len)),
+      n_params_(parts.model.n_params()) {}
+
+StepLoopResult StepLoop::run() {
+  StepLoopResult result;
+  while (p_.state.step < schedule_.end_step()) {
+    const auto started = std::chrono::steady_clock::now();
+    const double lr = schedule_.lr_at(p_.state.step) * p_.state.lr_scale;
+    const StepOutcome step = forward_backward();
+    if (!step.finite()) {
+      // No update: the parameters and moments stay as they were.
+      p_.state.data_rng = p_.sampler.rng_state();
+      if (guard_.bad_step(p_.state, std::isfinite(step.loss), p_.out)) roll_back();
+      continue;
+    }
+    guard_.good_step();
+    take_step(step.loss, lr, started);
+    const int64_t at = p_.state.step;
+    if (schedule_.log_point(at) || schedule_.eval_point(at)) log_point(lr, schedule_.eval_point(at), result);
+    if (schedule_.checkpoint_point(at)) p_.checkpointer.save(p_.model, p_.optimizer, p_.state);
+    if (at != schedule_.end_step() && hooks_.stop && hooks_.stop()) {
+      result.interrupted = true;
+      break;
+    }
+  }
+  return result;
+}
+
+StepLoop::StepOutcome StepLoop::forward_backward() {
+  p_.model.set_step(p_.state.step);
+  if (hooks_.before_step) hooks_.before_step(p_.state.step + 1, p_.model);
+  p_.sampler.next(inputs_, targets_);
+  p_.model.zero_grad();
+  StepOutcome outcome;
+  outcome.loss = p_.model.forward(p_.engine, inputs_, targets_, config_.batch_size, p_.model.config().seq_len, true);
+  outcome.grad_norm = outcome.loss;
+  if (std::isfinite(outcome.loss)) {
+    p_.model.backward(p_.engine);
+    if (hooks_.gradients) hooks_.gradients(p_.optimizer.params());
+    outcome.grad_norm = p_.optimizer.clip_grad_norm(config_.grad_clip);
+  }
+  return outcome;
+}
+
+void StepLoop::take_step(double loss, double lr, std::chrono::steady_clock::time_point started) {
+  p_.optimizer.step(lr);
+  TrainState& s = p_.state;
+  ++s.step;
+  s.tokens += tokens_per_step_;
+  s.flops += step_flops_;
+  s.data_rng = p_.sampler.rng_state();
+  s.wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  s.log_loss_sum += loss;
+  ++s.log_loss_count;
+  progress_.step_taken();
+  p_.model.set_step(s.step);
+}
+
+void StepLoop::log_point(double lr, bool validate, StepLoopResult& result) {
+  TrainState& s = p_.state;
+  const double train_loss = s.log_loss_sum / static_cast<double>(s.log_loss_count);
+  p_.out << progress_.line(s.step, schedule_.end_step(), train_loss, lr);
+  double val_loss = std::numeric_limits<double>::quiet_NaN();
+  if (validate) {
+    val_loss = p_.validate();
+    char text[96];
+    std::snprintf(text, sizeof text, " | val loss %.4f | val ppl %.3f", val_loss, std::exp(val_loss));
+    p_.out << text;
+    result.last_val_loss = val_loss;
+  }
+  p_.out << std::endl;
+  p_.metrics.append(metrics_row(s, n_params_, train_loss, val_loss, lr));
+  result.last_train_loss = train_loss;
+  s.log_loss_sum = 0;
+  s.log_loss_count = 0;
+  progress_.restart();
+}
+
+void StepLoop::roll_back() {
+  const TrainState failed = p_.state;
+  const std::string latest = p_.dir.latest_path();
+  TrainState restored;
+  load_checkpoint(latest, p_.model, &p_.optimizer, &restored);
+  p_.state = guard_.rolled_back(failed, restored);
+  p_.sampler.set_rng_state(p_.state.data_rng);
+  p_.metrics.truncate_after(p_.state.step);
+  p_.out << "rolled back to " << latest << " (step " << p_.state.step << ") after " << guard_.reason()
+         << "; learning rate now x" << p_.state.lr_scale << std::endl;
+}
+
+}  // namespace tg

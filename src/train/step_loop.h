@@ -1,0 +1,104 @@
+#pragma once
+// The training steps of one stage, from the state's step to the stage's end. A step:
+//   sample batch x (seq + 1) tokens -> forward -> backward -> gradient hook
+//   -> clip the global gradient norm -> AdamW at the stage's LR x state.lr_scale
+// then, on the stage's grid (StageSchedule), a progress line and a metrics row, a
+// validation, and a checkpoint. A non-finite loss or gradient norm skips the update
+// and may roll the run back (DivergenceGuard).
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <ostream>
+#include <span>
+#include <vector>
+
+#include "core/engine.h"
+#include "core/parameter.h"
+#include "model/language_model.h"
+#include "train/adamw.h"
+#include "train/checkpointer.h"
+#include "train/corpus.h"
+#include "train/divergence_guard.h"
+#include "train/metrics_log.h"
+#include "train/progress_meter.h"
+#include "train/run_config.h"
+#include "train/run_directory.h"
+#include "train/stage_schedule.h"
+#include "train/train_state.h"
+
+namespace tg {
+
+// The gradient hook: called in every step after backward and before clipping, with
+// every trainable parameter, whose .grad then holds this process's gradient of the
+// step's mean loss. This is where a data-parallel run all-reduces (averages) the
+// gradients over its processes, so that clipping and AdamW see the global batch's
+// gradient and every process makes the same update. It is not called for a step
+// whose loss is not finite (that step runs no backward and is skipped); a
+// data-parallel run must make all processes agree on skipping, e.g. by all-reducing
+// the loss first. Empty (the default): a single process, nothing to reduce.
+using GradientHook = std::function<void(std::span<Parameter* const> params)>;
+
+struct StepHooks {
+  // Before each forward pass, with the step about to be taken (1-based) and the model
+  // (tests inject faults through it).
+  std::function<void(int64_t, LanguageModel&)> before_step;
+  GradientHook gradients;
+  // After each step but the last: true stops the loop there, as a kill would.
+  std::function<bool()> stop;
+};
+
+// What a loop trains and writes to; owned by the caller, alive while the loop runs.
+struct StepLoopParts {
+  Engine& engine;
+  LanguageModel& model;
+  AdamW& optimizer;
+  BatchSampler& sampler;
+  TrainState& state;
+  MetricsLog& metrics;
+  const Checkpointer& checkpointer;
+  const RunDirectory& dir;
+  std::ostream& out;
+  std::function<double()> validate;  // the validation loss of the model as it is
+};
+
+struct StepLoopResult {
+  bool interrupted = false;  // stopped by the stop hook before the end
+  double last_train_loss = std::numeric_limits<double>::quiet_NaN();  // of the last log row
+  double last_val_loss = 0;  // of the last validation; 0 if none ran
+};
+
+// The metrics row of the state as it is, with the row's losses and LR.
+MetricsRow metrics_row(const TrainState& state, int64_t n_params, double train_loss, double val_loss, double lr);
+
+class StepLoop {
+ public:
+  StepLoop(const StepLoopParts& parts, const TrainConfig& config, const StageSchedule& schedule,
+           const StepHooks& hooks);
+  StepLoopResult run();
+
+ private:
+  struct StepOutcome {
+    double loss = 0;
+    double grad_norm = 0;
+    bool finite() const { return std::isfinite(loss) && std::isfinite(grad_norm); }
+  };
+  StepOutcome forward_backward();
+  void take_step(double loss, double lr, std::chrono::steady_clock::time_point started);
+  void log_point(double lr, bool validate, StepLoopResult& result);
+  void roll_back();
+
+  StepLoopParts p_;
+  const TrainConfig& config_;
+  const StageSchedule& schedule_;
+  const StepHooks& hooks_;
+  DivergenceGuard guard_;
+  ProgressMeter progress_;
+  int64_t tokens_per_step_;
+  double step_flops_;
+  int64_t n_params_;
+  std::vector<int32_t> inputs_, targets_;
+};
+
+}  // namespace tg
