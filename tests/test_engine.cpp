@@ -151,6 +151,29 @@ TEST_CASE("A matmul over an empty inner dimension (k = 0) scales C by beta and t
   }
 }
 
+TEST_CASE("The flop counter adds 2 m n k per problem of every matmul while set, and nothing after", "[engine][flops]") {
+  Engine engine(1);
+  const int64_t m = 3, n = 5, k = 4, batch = 2;
+  std::vector<float> a(batch * m * k, 1.0f), b(batch * k * n, 1.0f), c(batch * m * n, 0.0f);
+  engine.matmul(a.data(), Trans::No, b.data(), Trans::No, c.data(), m, n, k);  // no counter: nothing to count into
+  MatmulFlopCounter counter;
+  engine.set_flop_counter(&counter);
+  engine.matmul(a.data(), Trans::No, b.data(), Trans::No, c.data(), m, n, k, 1.0f, 0.0f, batch);
+  REQUIRE(counter.flops == 2 * m * n * k * batch);
+  // A strided view: 2 x 3 of the 3 x 5 output, inner dimension 2.
+  engine.matmul(MatmulOperand{MatmulInput{a.data()}, Trans::No, k, m * k},
+                MatmulOperand{MatmulInput{b.data()}, Trans::No, n, k * n}, MatmulOutput{c.data(), n, m * n}, 2, 3, 2,
+                1.0f, 0.0f, batch);
+  REQUIRE(counter.flops == 2 * m * n * k * batch + 2 * 2 * 3 * 2 * batch);
+  counter.flops = 0;
+  engine.matmul_weight(MatmulInput{a.data()}, Trans::No, b.data(), Trans::No, c.data(), m, n, k);
+  engine.matmul_weight(MatmulInput{a.data()}, Trans::No, b.data(), Trans::No, c.data(), m, n, 0);  // k = 0: no product
+  REQUIRE(counter.flops == 2 * m * n * k);
+  engine.set_flop_counter(nullptr);
+  engine.matmul(a.data(), Trans::No, b.data(), Trans::No, c.data(), m, n, k);
+  REQUIRE(counter.flops == 2 * m * n * k);
+}
+
 TEST_CASE("matmul primitives are created once per shape and reused", "[engine]") {
   Engine engine(1);
   Tensor a({4, 3}), b({3, 2}), c({4, 2});

@@ -5,6 +5,7 @@
 
 #include "core/rng.h"
 #include "model/language_model.h"
+#include "model/model_cost.h"
 #include "train/adamw.h"
 
 namespace tg {
@@ -21,8 +22,9 @@ BenchResult run_train_bench(Engine& engine, const RunConfig& config, const Bench
   Rng rng(options.seed);
   model.init(rng);
   AdamW optimizer(tc.adamw, model.parameters());
-  result.n_params = model.n_params();
-  result.gflop_per_step = 3.0 * model.forward_flops(result.batch, result.seq) / 1e9;
+  result.n_params = n_params(mc);
+  result.model_gflop_per_step = 3.0 * forward_model_flops(mc, result.batch, result.seq) / 1e9;
+  result.executed_gflop_per_step = 3.0 * forward_executed_flops(mc, result.batch, result.seq) / 1e9;
 
   std::vector<int32_t> inputs(rows), targets(rows);
   PartTimer timer;
@@ -66,7 +68,7 @@ BenchResult run_train_bench(Engine& engine, const RunConfig& config, const Bench
     const size_t mid = sorted.size() / 2;
     result.median_step_s = sorted.size() % 2 ? sorted[mid] : 0.5 * (sorted[mid - 1] + sorted[mid]);
     result.tokens_per_s = static_cast<double>(rows) / result.median_step_s;
-    result.achieved_gflops = result.gflop_per_step / result.median_step_s;
+    result.achieved_gflops = result.executed_gflop_per_step / result.median_step_s;
   }
   return result;
 }

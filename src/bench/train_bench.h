@@ -23,8 +23,10 @@ struct BenchResult {
   std::vector<double> step_seconds;   // each timed step
   double median_step_s = 0;
   double tokens_per_s = 0;            // batch * seq / median step
-  double gflop_per_step = 0;          // 3 x forward FLOPs (docs/flops.md)
-  double achieved_gflops = 0;         // gflop_per_step / median step
+  // 3 x forward FLOPs (docs/flops.md): model FLOPs (attention over the full T x T, the
+  // accounting unit) and executed FLOPs (without the attention blocks never computed).
+  double model_gflop_per_step = 0, executed_gflop_per_step = 0;
+  double achieved_gflops = 0;         // executed_gflop_per_step / median step
   double first_loss = 0, last_loss = 0;
   // Mean seconds per step of each part; Part::Other is the step time not in any timed part.
   std::array<double, static_cast<size_t>(Part::Count)> part_seconds{};

@@ -40,6 +40,12 @@ struct MatmulOutput {
   int64_t batch_stride = 0;
 };
 
+// 2 FLOPs per multiply-add: a product of op(A) m x k and op(B) k x n adds 2 m n k per
+// problem of its batch (k = 0 adds nothing: no product is formed).
+struct MatmulFlopCounter {
+  int64_t flops = 0;
+};
+
 class Engine {
  public:
   // threads <= 0 keeps the OpenMP default (OMP_NUM_THREADS or all cores).
@@ -82,6 +88,10 @@ class Engine {
   void set_part_timer(PartTimer* timer) { part_timer_ = timer; }
   PartTimer* part_timer() const { return part_timer_; }
 
+  // FLOPs of every matmul this engine runs while a counter is set (null, the default:
+  // nothing counted): what executes, to check the FLOP accounting (model/model_cost.h).
+  void set_flop_counter(MatmulFlopCounter* counter) { flop_counter_ = counter; }
+
   // Backward-only buffers shared by the layers of whatever model runs on this engine.
   BackwardScratch& backward_scratch() { return backward_scratch_; }
 
@@ -107,6 +117,9 @@ class Engine {
     dnnl::matmul primitive;
   };
   CachedWeightMatmul& weight_matmul_for(const MatmulKey& key);
+  void count_flops(int64_t m, int64_t n, int64_t k, int64_t batch) {
+    if (flop_counter_) flop_counter_->flops += 2 * m * n * k * batch;
+  }
 
   int threads_;
   dnnl::engine engine_;
@@ -119,6 +132,7 @@ class Engine {
   std::unique_ptr<std::byte[], AlignedFree> packed_weight_;  // grow-only
   size_t packed_weight_bytes_ = 0;
   PartTimer* part_timer_ = nullptr;
+  MatmulFlopCounter* flop_counter_ = nullptr;
   BackwardScratch backward_scratch_;
 };
 

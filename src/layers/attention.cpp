@@ -40,12 +40,6 @@ CausalSelfAttention::CausalSelfAttention(int64_t d_model, int64_t n_heads, doubl
   rot_dims_ -= rot_dims_ % 2;
 }
 
-double CausalSelfAttention::forward_flops(int64_t batch, int64_t seq, int64_t d_model) {
-  // S = q'k'^T and out = P v: 2 * T * T * hd multiply-adds each, per (b, h).
-  return 4.0 * static_cast<double>(batch) * static_cast<double>(seq) * static_cast<double>(seq) *
-         static_cast<double>(d_model);
-}
-
 void CausalSelfAttention::ensure_rotary_tables(int64_t seq) {
   const int64_t half = rot_dims_ / 2;
   if (half == 0 || seq <= table_positions_) return;

@@ -11,10 +11,6 @@ void Linear::init(Rng& rng, float std) {
   for (int64_t i = 0; i < weight_.value.numel(); ++i) weight_.value[i] = std * static_cast<float>(rng.normal());
 }
 
-double Linear::forward_flops(int64_t rows) const {
-  return 2.0 * static_cast<double>(rows) * static_cast<double>(d_in_) * static_cast<double>(d_out_);
-}
-
 void Linear::forward(Engine& engine, const Tensor& x, Tensor& y) {
   const int64_t T = x.rows();
   x_ = &x;
@@ -50,8 +46,6 @@ void Mlp::collect_parameters(std::vector<Parameter*>& out) {
   up_.collect_parameters(out);
   down_.collect_parameters(out);
 }
-
-double Mlp::forward_flops(int64_t rows) const { return up_.forward_flops(rows) + down_.forward_flops(rows); }
 
 void Mlp::forward(Engine& engine, const Tensor& x, Tensor& y) {
   up_.forward(engine, x, pre_);

@@ -44,10 +44,6 @@ void Pattention::collect_parameters(std::vector<Parameter*>& out) {
   out.push_back(&values_);
 }
 
-double Pattention::forward_flops(int64_t rows) const {
-  return 2.0 * static_cast<double>(rows) * static_cast<double>(n_tokens()) * static_cast<double>(d_in_ + d_out_);
-}
-
 void Pattention::forward(Engine& engine, const Tensor& x, Tensor& y) {
   const int64_t T = x.rows(), n = n_tokens();
   x_ = &x;

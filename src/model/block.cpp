@@ -4,21 +4,13 @@ namespace tg {
 
 Block::Block(int64_t d_model, int64_t n_heads, double rotary_fraction, double rotary_base, BlockMappings mappings,
              Precision precision)
-    : d_model_(d_model),
-      ln1_("", d_model, false),
+    : ln1_("", d_model, false),
       ln2_("", d_model, false),
       attention_(d_model, n_heads, rotary_fraction, rotary_base, precision),
       m_(std::move(mappings)) {}
 
 void Block::collect_parameters(std::vector<Parameter*>& out) {
   for (Mapping* m : {m_.query.get(), m_.key.get(), m_.value.get(), m_.proj.get(), m_.ffn.get()}) m->collect_parameters(out);
-}
-
-double Block::forward_flops(int64_t batch, int64_t seq) const {
-  const int64_t rows = batch * seq;
-  return m_.query->forward_flops(rows) + m_.key->forward_flops(rows) + m_.value->forward_flops(rows) +
-         m_.proj->forward_flops(rows) + m_.ffn->forward_flops(rows) +
-         CausalSelfAttention::forward_flops(batch, seq, d_model_);
 }
 
 void Block::forward(Engine& engine, const Tensor& x, Tensor& out, int64_t batch, int64_t seq) {

@@ -5,6 +5,7 @@
 
 #include "layers/cross_entropy.h"
 #include "layers/linear.h"
+#include "model/model_cost.h"
 
 namespace tg {
 
@@ -73,11 +74,7 @@ int64_t LanguageModel::n_params() const {
 }
 
 double LanguageModel::forward_flops(int64_t batch, int64_t seq) const {
-  double flops = 0;
-  for (const auto& b : blocks_) flops += b->forward_flops(batch, seq);
-  // Tied output projection: (B*T) x d times d x V.
-  flops += 2.0 * static_cast<double>(batch * seq) * config_.d_model * config_.vocab_size;
-  return flops;
+  return forward_model_flops(config_, batch, seq);
 }
 
 void LanguageModel::set_step(int64_t step) {
