@@ -1,10 +1,10 @@
 #pragma once
 // Token corpora: `tokengrow prepare` writes them, training and eval read them.
 //
-// File layout (HDF5): datasets /train and /val (1-D token ids; uint8 for the bytes
-// tokenizer), root attributes format = "tokengrow-corpus", format_version = 1,
-// tokenizer = "bytes", vocab_size = 256, sources (JSON list of input files),
-// val_fraction.
+// File layout (HDF5, sealed: core/sealed_file.h): datasets /train and /val (1-D
+// token ids; uint8 for the bytes tokenizer), root attributes format =
+// "tokengrow-corpus", format_version = 2 (2: sealed), tokenizer = "bytes",
+// vocab_size = 256, sources (JSON list of input files), val_fraction.
 #include <array>
 #include <cstdint>
 #include <string>
