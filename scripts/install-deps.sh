@@ -2,7 +2,9 @@
 # Installs the Debian 12 packages tokengrow builds, tests and runs with.
 # Skips apt entirely when everything is already installed.
 #   --bench  also the packages of bench/compare_pytorch.py (PyTorch with OpenBLAS; large,
-#            so not for the test suite or CI)
+#            so not for the test suite or CI). libopenblas0-openmp: the OpenMP build of
+#            OpenBLAS, which the script loads for PyTorch (the pthreads build's threads
+#            fight PyTorch's OpenMP threads).
 set -euo pipefail
 
 PACKAGES=(
@@ -15,7 +17,7 @@ PACKAGES=(
   jupyter-nbconvert python3-ipykernel python3-nbformat  # the analysis notebook, executed by the tests
 )
 if [ "${1:-}" = "--bench" ]; then
-  PACKAGES+=(python3-torch libopenblas0)   # the PyTorch side of bench/compare_pytorch.py
+  PACKAGES+=(python3-torch libopenblas0 libopenblas0-openmp)   # the PyTorch side of bench/compare_pytorch.py
 fi
 
 missing=()

@@ -10,6 +10,7 @@
 
 #include "gradcheck.h"
 #include "layers/attention.h"
+#include "layers/backward_scratch.h"
 
 using namespace tg;
 using namespace tg::testing;
@@ -358,7 +359,7 @@ TEST_CASE("Attention is deterministic and reuses its buffers across sizes", "[at
     fill_normal(v, r);
     fill_normal(dout, r);
     attn.forward(engine, q, k, v, B, T, out);
-    Tensor& scores_grad = engine.backward_scratch().scores_grad;
+    Tensor& scores_grad = layer_backward_scratch(engine).scores_grad;
     scores_grad.resize({B * H, T, T});
     scores_grad.fill(std::numeric_limits<float>::quiet_NaN());
     attn.backward(engine, dout, dq, dk, dv);

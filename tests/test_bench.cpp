@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
-#include "core/part_timer.h"
 #include "core/rng.h"
+#include "layers/step_parts.h"
 #include "model/language_model.h"
 #include "test_data.h"
 #include "train/run_config.h"
@@ -38,6 +38,19 @@ std::string tiny_config(const std::string& model_extra = "") {
     "model": {"d_model": 32, "n_layers": 2, "n_heads": 2, "seq_len": 150, "qkv_tokens": 16, "proj_tokens": 16,
               "ffn_tokens": 64)" + model_extra + R"(},
     "train": {"steps": 10, "batch_size": 4}})";
+}
+// Exactly the parts bench prints (layers/step_parts.h), each of which took time, and none
+// negative: a negative "other" would mean a part was timed twice (nested scopes), an extra
+// part a name misspelt at a timing site.
+void require_parts(const nlohmann::json& j) {
+  const auto& parts = j.at("part_seconds");
+  REQUIRE(parts.size() == step_part::kAll.size());
+  for (std::string_view name : step_part::kAll) {
+    INFO(name);
+    const double s = parts.at(std::string(name));
+    REQUIRE(s >= 0);
+    if (name != step_part::kOther) REQUIRE(s > 0);
+  }
 }
 }  // namespace
 
@@ -80,15 +93,18 @@ TEST_CASE("bench: JSON fields are present and consistent", "[bench][cli]") {
   REQUIRE(j.at("peak_rss_bytes").get<int64_t>() > 1 << 20);
   // Every part is reported, each took time, and none is negative: a negative "other"
   // would mean a part was timed twice (nested scopes).
-  REQUIRE(j.at("part_seconds").size() == kPartNames.size());
-  for (const char* name : kPartNames) {
-    INFO(name);
-    const double s = j.at("part_seconds").at(name);
-    REQUIRE(s >= 0);
-    if (std::string(name) != "other") REQUIRE(s > 0);
-  }
+  require_parts(j);
   // Training on random tokens starts near ln(vocab) = ln 256.
   REQUIRE(j.at("first_loss").get<double>() == Approx(std::log(256.0)).margin(0.1));
+}
+
+TEST_CASE("bench: the Transformer baseline's step has the same parts", "[bench][cli]") {
+  TempDir dir("bench_transformer");
+  write_file(dir.file("c.json"), tiny_config(R"(, "architecture": "transformer")"));
+  const auto r = bench({"--config", dir.file("c.json"), "--steps", "2", "--warmup", "1", "--skip-peak", "--json"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  require_parts(nlohmann::json::parse(r.out));
 }
 
 TEST_CASE("bench: human-readable output and --help", "[bench][cli]") {

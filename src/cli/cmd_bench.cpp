@@ -60,7 +60,7 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out) {
   const double mfu = measure_peak ? r.achieved_gflops / peak_gflops : 0.0;
 
   nlohmann::json parts = nlohmann::json::object();
-  for (size_t p = 0; p < r.part_seconds.size(); ++p) parts[kPartNames[p]] = r.part_seconds[p];
+  for (const auto& [part, seconds] : r.part_seconds) parts[part] = seconds;
   if (args.count("json")) {
     nlohmann::json j = {{"config", args["config"].as<std::string>()},
                         {"precision", to_string(config.model.precision)},
@@ -106,10 +106,10 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out) {
   std::snprintf(line, sizeof line, "peak memory %.1f MiB\n", static_cast<double>(peak_rss) / (1 << 20));
   out << line << "time per step (mean):\n";
   double total = 0;
-  for (double s : r.part_seconds) total += s;
-  for (size_t p = 0; p < r.part_seconds.size(); ++p) {
-    std::snprintf(line, sizeof line, "  %-18s %8.2f ms  %5.1f%%\n", kPartNames[p], r.part_seconds[p] * 1e3,
-                  total > 0 ? 100.0 * r.part_seconds[p] / total : 0.0);
+  for (const auto& part : r.part_seconds) total += part.second;
+  for (const auto& [part, seconds] : r.part_seconds) {
+    std::snprintf(line, sizeof line, "  %-18s %8.2f ms  %5.1f%%\n", part.c_str(), seconds * 1e3,
+                  total > 0 ? 100.0 * seconds / total : 0.0);
     out << line;
   }
   return 0;

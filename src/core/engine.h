@@ -14,10 +14,10 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include "core/backward_scratch.h"
 #include "core/bf16.h"
 #include "core/precision.h"
 #include "core/part_timer.h"
+#include "core/workspace.h"
 
 namespace tg {
 
@@ -92,8 +92,8 @@ class Engine {
   // nothing counted): what executes, to check the FLOP accounting (model/model_cost.h).
   void set_flop_counter(MatmulFlopCounter* counter) { flop_counter_ = counter; }
 
-  // Backward-only buffers shared by the layers of whatever model runs on this engine.
-  BackwardScratch& backward_scratch() { return backward_scratch_; }
+  // Buffers shared by whatever runs on this engine (e.g. the layers' backward scratch).
+  Workspace& workspace() { return workspace_; }
 
  private:
   // Every field a primitive depends on. Weight matmuls are one dense problem: their
@@ -133,7 +133,7 @@ class Engine {
   size_t packed_weight_bytes_ = 0;
   PartTimer* part_timer_ = nullptr;
   MatmulFlopCounter* flop_counter_ = nullptr;
-  BackwardScratch backward_scratch_;
+  Workspace workspace_;
 };
 
 // Sets flush-to-zero and denormals-are-zero on the calling thread and on every

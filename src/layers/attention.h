@@ -90,7 +90,7 @@ class CausalSelfAttention {
   Tensor qh_, kh_, vh_;       // (B*H) x T x hd: q', k', v
   Tensor probs_;              // (B*H) x T x T: P (blocks on or below the diagonal)
   Tensor out_heads_;          // (B*H) x T x hd
-  // Backward works in the engine's BackwardScratch: heads_dout (dout rearranged),
+  // Backward works in the engine's LayerBackwardScratch: heads_dout (dout rearranged),
   // scores_grad ((B*H) x T x T: dP, then dS in place), heads_dq/dk/dv.
   Bf16Buffer qh_bf_, kh_bf_, vh_bf_, probs_bf_;  // bf16 precision only
 };

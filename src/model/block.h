@@ -41,7 +41,7 @@ class Block {
   BlockMappings m_;
   // Activations kept for backward.
   Tensor ln1_out_, q_, k_, v_, attn_out_, proj_out_, h_, ln2_out_, ffn_out_;
-  // Backward works in the engine's BackwardScratch (block_*).
+  // Backward works in buffers shared by all blocks (BlockBackwardScratch, block.cpp).
 };
 
 }  // namespace tg
