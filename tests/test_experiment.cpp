@@ -118,7 +118,7 @@ TEST_CASE("A stage's step and FLOPs must lie on its run's plan", "[experiment][e
   REQUIRE(flops.find("has 7000 FLOPs at step 25 of stage 1") != std::string::npos);
 }
 
-TEST_CASE("train is refused inside an experiment; a stage trained outside is caught before growth and report",
+TEST_CASE("train is refused inside an experiment, and a stage trained outside is caught before growth and report",
           "[experiment][errors]") {
   TempDir dir("experiment_outside");
   const std::string corpus = make_corpus(dir, 100000);

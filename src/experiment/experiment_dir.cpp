@@ -47,7 +47,7 @@ void refuse_run_inside_experiment(const std::string& command, const std::string&
   const std::string experiment = enclosing_experiment_dir(dir);
   if (experiment.empty()) return;
   throw UserError(command + ": " + dir + " is inside the experiment directory " + experiment +
-                  ", whose runs only `tokengrow experiment` trains (each stage must match its run's plan.json); "
+                  ", whose runs only tokengrow experiment trains (each stage must match its run's plan.json); "
                   "re-run the experiment to continue it, or train a copy elsewhere (--resume <checkpoint> --out "
                   "a directory outside " + experiment + ")");
 }
