@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "core/error.h"
+#include "experiment/experiment_dir.h"
 #include "experiment/experiment_runner.h"
 #include "test_data.h"
 #include "train/checkpoint.h"
@@ -118,7 +119,35 @@ TEST_CASE("A stage's step and FLOPs must lie on its run's plan", "[experiment][e
   REQUIRE(flops.find("has 7000 FLOPs at step 25 of stage 1") != std::string::npos);
 }
 
-TEST_CASE("train is refused inside an experiment; a stage trained outside is caught before growth and report",
+TEST_CASE("Experiment directories are found from any directory below them, and only those", "[experiment]") {
+  TempDir dir("experiment_dir");
+  const fs::path root = fs::weakly_canonical(dir.path());
+  auto touch = [](const fs::path& path) {
+    fs::create_directories(path.parent_path());
+    write_file(path.string(), "x");
+  };
+  REQUIRE(enclosing_experiment_dir((root / "a/b").string()).empty());
+  fs::create_directories(root / "e");
+  mark_experiment_dir((root / "e").string(), "e.json");
+  REQUIRE(enclosing_experiment_dir((root / "e").string()) == (root / "e").string());
+  REQUIRE(enclosing_experiment_dir((root / "e/run/stage0/").string()) == (root / "e").string());
+  REQUIRE(enclosing_experiment_dir((root / "e/run/../other").string()) == (root / "e").string());
+  REQUIRE(enclosing_experiment_dir((root / "ee/run").string()).empty());
+  // Before the marker: the runner's lock beside experiment.h5, or above a run's plan.json.
+  touch(root / "old/.lock");
+  touch(root / "old/r/plan.json");
+  REQUIRE(enclosing_experiment_dir((root / "old/r/stage1").string()) == (root / "old").string());
+  touch(root / "old2/.lock");
+  touch(root / "old2/experiment.h5");
+  REQUIRE(enclosing_experiment_dir((root / "old2/new").string()) == (root / "old2").string());
+  // Files of the same names elsewhere do not make an experiment.
+  touch(root / "notes/plan.json");
+  touch(root / "results/experiment.h5");
+  REQUIRE(enclosing_experiment_dir((root / "notes/run").string()).empty());
+  REQUIRE(enclosing_experiment_dir((root / "results/run").string()).empty());
+}
+
+TEST_CASE("train is refused inside an experiment, and a stage trained outside is caught before growth and report",
           "[experiment][errors]") {
   TempDir dir("experiment_outside");
   const std::string corpus = make_corpus(dir, 100000);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "cli/cli.h"
 #include "core/error.h"
 #include "growth/grow.h"
 #include "growth/grow_checkpoint.h"
@@ -30,7 +31,7 @@ struct Trained {
 
 // A small TokenFormer trained for 30 steps on generated text (so growth starts
 // from a real, non-random model).
-std::unique_ptr<Trained> trained_model(Engine& engine) {
+std::unique_ptr<Trained> trained_model(Engine& engine, PattentionNorm norm = PattentionNorm::L2NormGelu) {
   auto t = std::make_unique<Trained>();
   t->corpus = make_corpus(t->dir);
   RunConfig& rc = t->config;
@@ -42,6 +43,7 @@ std::unique_ptr<Trained> trained_model(Engine& engine) {
   rc.model.qkv_tokens = 8;
   rc.model.proj_tokens = 8;
   rc.model.ffn_tokens = 16;
+  rc.model.normalization = norm;
   rc.train.steps = 30;
   rc.train.batch_size = 8;
   rc.train.lr = 5e-3;
@@ -111,6 +113,40 @@ TEST_CASE("Growth with zero new keys and fixed tau is exact and the new tokens t
     // New keys get gradient through GELU'(0) = 0.5 and V_new != 0. (dV_new = S_new^T dY
     // is 0 at this instant since S_new = GELU(0) = 0; it becomes non-zero once the keys move.)
     REQUIRE(max_abs_rows(p->keys().grad, old_n) > 0.0);
+  }
+}
+
+TEST_CASE("Zero-key fixed-tau growth is measured exact for the L2 normalisations and flagged not exact for softmax",
+          "[growth]") {
+  Engine engine(2);
+  for (PattentionNorm norm : {PattentionNorm::L2NormGelu, PattentionNorm::GeluL2Norm, PattentionNorm::Softmax}) {
+    auto t = trained_model(engine, norm);
+    const std::string base = t->dir.file("base/latest.h5");
+    GrowthOptions o;
+    o.key_init = KeyInit::Zero;
+    o.tau = TauGrowth::Fixed;
+    const GrowReport r = grow_checkpoint(engine, base, t->dir.file("grown.h5"), kTarget, o);
+    // tokengrow grow prints the same verdict, measured.
+    std::ostringstream out, err;
+    const std::vector<std::string> args = {"tokengrow", "grow", "--from", base, "--out", t->dir.file("cli.h5"),
+                                           "--qkv-tokens", "24", "--proj-tokens", "20", "--ffn-tokens", "40",
+                                           "--key-init", "zero", "--tau", "fixed"};
+    std::vector<const char*> argv;
+    for (const auto& a : args) argv.push_back(a.c_str());
+    REQUIRE(run_cli(static_cast<int>(argv.size()), argv.data(), out, err) == 0);
+    INFO(to_string(norm) << ": loss " << r.val_loss_before << " -> " << r.val_loss_after << "\n" << out.str());
+    const bool softmax_note = out.str().find("note: softmax normalisation: each zero new key scores exp(0)") != std::string::npos;
+    if (norm == PattentionNorm::Softmax) {
+      REQUIRE_FALSE(r.exact());
+      REQUIRE(std::abs(r.relative_change()) > 1e-3);
+      REQUIRE(out.str().find("): not exact (measured") != std::string::npos);
+      REQUIRE(softmax_note);
+    } else {
+      REQUIRE(r.exact());
+      REQUIRE(std::abs(r.relative_change()) < 1e-6);
+      REQUIRE(out.str().find("): exact (measured") != std::string::npos);
+      REQUIRE_FALSE(softmax_note);
+    }
   }
 }
 

@@ -14,14 +14,19 @@ namespace fs = std::filesystem;
 namespace {
 constexpr const char* kMarker = ".experiment";
 
-bool is_experiment_dir(const fs::path& dir) {
+bool present(const fs::path& path) {  // false also when it cannot be checked
   std::error_code ec;
-  return fs::exists(dir / kMarker, ec) || fs::exists(dir / "experiment.h5", ec);
+  return fs::exists(path, ec);
 }
 
+// Marked, or written before the marker: the runner's lock beside its experiment.h5.
+bool is_experiment_dir(const fs::path& dir) {
+  return present(dir / kMarker) || (present(dir / ".lock") && present(dir / "experiment.h5"));
+}
+
+// A run of an experiment written before the marker: plan.json below the runner's lock.
 bool is_experiment_run_dir(const fs::path& dir) {
-  std::error_code ec;
-  return fs::exists(dir / "plan.json", ec);
+  return present(dir / "plan.json") && present(dir.parent_path() / ".lock");
 }
 }  // namespace
 
@@ -47,7 +52,7 @@ void refuse_run_inside_experiment(const std::string& command, const std::string&
   const std::string experiment = enclosing_experiment_dir(dir);
   if (experiment.empty()) return;
   throw UserError(command + ": " + dir + " is inside the experiment directory " + experiment +
-                  ", whose runs only `tokengrow experiment` trains (each stage must match its run's plan.json); "
+                  ", whose runs only tokengrow experiment trains (each stage must match its run's plan.json); "
                   "re-run the experiment to continue it, or train a copy elsewhere (--resume <checkpoint> --out "
                   "a directory outside " + experiment + ")");
 }

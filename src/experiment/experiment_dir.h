@@ -5,13 +5,13 @@
 // (`tokengrow train`) is refused a run directory inside a marked one, whether the
 // experiment is running or not: a stage trained on outside the plan would be grown
 // from or reported with the wrong steps and FLOPs. Directories written before the
-// marker existed are recognised by the runner's own files: experiment.h5 in the
-// experiment directory, plan.json in each run directory.
+// marker existed are recognised by the runner's own files beside its .lock:
+// experiment.h5 in the experiment directory, plan.json in each run directory.
 #include <string>
 
 namespace tg {
 
-// Writes <out_dir>/.experiment (atomically) unless present.
+// Writes <out_dir>/.experiment (atomically) unless present; out_dir exists (the lock made it).
 void mark_experiment_dir(const std::string& out_dir, const std::string& config_file);
 
 // The experiment directory holding `dir` (dir itself or an ancestor), or "" if none.

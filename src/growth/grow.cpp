@@ -84,6 +84,11 @@ GrownModel grow_model(LanguageModel& model, AdamW* optimizer, const AdamWConfig&
         break;
     }
   }
+  if (config.normalization == PattentionNorm::Softmax && options.key_init == KeyInit::Zero &&
+      options.tau != TauGrowth::Dynamic)
+    out.notes.push_back("softmax normalisation: each zero new key scores exp(0) = 1 in every row's softmax, so old "
+                        "tokens lose weight and new values gain it; zero keys are not exact for softmax "
+                        "(docs/growth.md)");
   if (options.tau == TauGrowth::Dynamic) {
     note << "tau recomputed as sqrt(n): every old score is scaled by";
     for (auto [kind, o, n] : {std::tuple{"qkv", old_config.qkv_tokens, config.qkv_tokens},

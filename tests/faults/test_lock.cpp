@@ -61,3 +61,36 @@ TEST_CASE("A second process on the same run or experiment directory is refused, 
                  "`, exit 2 (N: the holder's pid); after kill -9 of the holder the kernel freed the lock and resume "
                  "ran");
 }
+
+TEST_CASE("train on a finished stage of a running experiment is refused", "[faults][lock]") {
+  RunSetup s("lock_experiment", 10);
+  // One short recipe (20 steps), then a long frontier run (1000x its FLOPs) that is
+  // still training while the test tries `train` on the recipe's finished stage.
+  write_file(s.dir.file("e.json"), R"({"data": ")" + s.data + R"(",
+    "model": {"d_model": 16, "n_layers": 1, "n_heads": 2, "seq_len": 16},
+    "train": {"batch_size": 4, "eval_every": 1000, "checkpoint_every": 1000},
+    "seeds": [0],
+    "recipes": [{"name": "r", "stages": [{"qkv_tokens": 4, "proj_tokens": 4, "ffn_tokens": 8, "tokens": 1280}]}],
+    "baselines": {"frontier_budgets": [1000], "stage_sizes": false, "transformer": false}})");
+  const std::string exp = s.dir.file("exp"), stage = exp + "/r-seed0/stage0";
+  const int holder = start_tokengrow({"experiment", s.dir.file("e.json"), "--out", exp}, s.dir.file("exp.log"));
+  wait_for(exp + "/r-seed0/done.json");
+  wait_for(exp + "/frontier-1000x-seed0/metrics.h5");
+  const std::string metrics = testing::read_file(stage + "/metrics.h5");
+
+  const ProcessResult r = run_tokengrow({"train", "--resume", stage, "--steps", "200"});
+  INFO("stderr: " << r.err);
+  REQUIRE(r.exit_code == 2);
+  REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  REQUIRE(r.err.find("is inside the experiment directory " + fs::weakly_canonical(exp).string()) != std::string::npos);
+  REQUIRE(testing::read_file(stage + "/metrics.h5") == metrics);
+  REQUIRE_FALSE(fs::exists(exp + "/frontier-1000x-seed0/done.json"));  // the experiment was still running
+  kill_and_wait(holder);
+  std::string message = without_dir(r.err, s.dir);
+  const std::string canonical_prefix = fs::weakly_canonical(s.dir.path()).string() + "/";
+  for (size_t pos; (pos = message.find(canonical_prefix)) != std::string::npos;)
+    message.replace(pos, canonical_prefix.size(), "");
+  record_row("L2", "two writers",
+             "`train --resume E/r-seed0/stage0 --steps 200` on a finished stage while `experiment` trains another run",
+             "refused before touching anything: one line `" + message + "`, exit 2; the stage's metrics.h5 unchanged");
+}
