@@ -84,6 +84,24 @@ nlohmann::json config_of(const H5File& file) {
   }
 }
 
+void read_state(const H5File& file, TrainState& state) {
+  state.step = file.read_ints("state/step").at(0);
+  state.stage = file.read_ints("state/stage").at(0);
+  state.stage_start_step = file.read_ints("state/stage_start_step").at(0);
+  state.tokens = file.read_ints("state/tokens").at(0);
+  const auto rng = file.read_ints("state/data_rng");
+  if (rng.size() != 4) throw UserError(file.path() + ": /state/data_rng must hold 4 integers");
+  for (int i = 0; i < 4; ++i) state.data_rng[i] = static_cast<uint64_t>(rng[i]);
+  state.flops = file.get_attr_double("state", "flops");
+  state.wall_s = file.get_attr_double("state", "wall_s");
+  state.peak_lr = file.get_attr_double("state", "peak_lr");
+  state.lr_scale = file.get_attr_double("state", "lr_scale");
+  state.skipped_steps = file.get_attr_int("state", "skipped_steps");
+  state.rollbacks = file.get_attr_int("state", "rollbacks");
+  state.log_loss_sum = file.get_attr_double("state", "log_loss_sum");
+  state.log_loss_count = file.get_attr_int("state", "log_loss_count");
+}
+
 void load_from(const H5File& file, LanguageModel& model, AdamW* optimizer, TrainState* state) {
   const std::string& path = file.path();
   for (Parameter* p : model.parameters()) {
@@ -120,27 +138,18 @@ void load_from(const H5File& file, LanguageModel& model, AdamW* optimizer, Train
         throw UserError(path + ": optimizer state of " + name + " has inconsistent shapes");
     }
   }
-  if (state) {
-    state->step = file.read_ints("state/step").at(0);
-    state->stage = file.read_ints("state/stage").at(0);
-    state->stage_start_step = file.read_ints("state/stage_start_step").at(0);
-    state->tokens = file.read_ints("state/tokens").at(0);
-    const auto rng = file.read_ints("state/data_rng");
-    if (rng.size() != 4) throw UserError(path + ": /state/data_rng must hold 4 integers");
-    for (int i = 0; i < 4; ++i) state->data_rng[i] = static_cast<uint64_t>(rng[i]);
-    state->flops = file.get_attr_double("state", "flops");
-    state->wall_s = file.get_attr_double("state", "wall_s");
-    state->peak_lr = file.get_attr_double("state", "peak_lr");
-    state->lr_scale = file.get_attr_double("state", "lr_scale");
-    state->skipped_steps = file.get_attr_int("state", "skipped_steps");
-    state->rollbacks = file.get_attr_int("state", "rollbacks");
-    state->log_loss_sum = file.get_attr_double("state", "log_loss_sum");
-    state->log_loss_count = file.get_attr_int("state", "log_loss_count");
-  }
+  if (state) read_state(file, *state);
 }
+
 }  // namespace
 
 nlohmann::json read_checkpoint_config(const std::string& path) { return config_of(open_checkpoint(path)); }
+
+TrainState read_checkpoint_state(const std::string& path) {
+  TrainState state;
+  read_state(open_checkpoint(path), state);
+  return state;
+}
 
 void load_checkpoint(const std::string& path, LanguageModel& model, AdamW* optimizer, TrainState* state) {
   load_from(open_checkpoint(path), model, optimizer, state);

@@ -30,6 +30,9 @@ nlohmann::json read_checkpoint_config(const std::string& path);
 // state when the pointers are non-null.
 void load_checkpoint(const std::string& path, LanguageModel& model, AdamW* optimizer, TrainState* state);
 
+// The train state alone (/state).
+TrainState read_checkpoint_state(const std::string& path);
+
 // Builds the model described by the checkpoint's config and loads its parameters
 // (and the train state, if state is non-null).
 std::unique_ptr<LanguageModel> load_model(const std::string& path, TrainState* state = nullptr);

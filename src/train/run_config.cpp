@@ -32,6 +32,7 @@ TrainConfig parse_train_config(ConfigReader r) {
   c.max_bad_steps = r.get_int("max_bad_steps", 5, 1, 1 << 20);
   c.on_divergence = r.get_string("on_divergence", "rollback", {"rollback", "stop"});
   c.rollback_lr_factor = r.get_double("rollback_lr_factor", 0.5, 1e-6, 1.0);
+  c.max_rollbacks = r.get_int("max_rollbacks", 3, 0, 1 << 20);
   r.finish();
   return c;
 }
@@ -48,7 +49,8 @@ nlohmann::json TrainConfig::to_json() const {
           {"eval_batches", eval_batches}, {"checkpoint_every", checkpoint_every},
           {"keep_checkpoints", keep_checkpoints}, {"schedule", schedule},   {"global_steps", global_steps},
           {"lr_factor", lr_factor}, {"max_bad_steps", max_bad_steps},
-          {"on_divergence", on_divergence}, {"rollback_lr_factor", rollback_lr_factor}};
+          {"on_divergence", on_divergence}, {"rollback_lr_factor", rollback_lr_factor},
+          {"max_rollbacks", max_rollbacks}};
 }
 
 nlohmann::json RunConfig::to_json() const {

@@ -35,10 +35,14 @@ struct TrainConfig {
   double lr_factor = 0;          // > 0: this stage's peak lr = lr_factor x the previous stage's
   // Non-finite loss or gradient norm: the step is skipped (no update) and counted.
   // After max_bad_steps in a row: "rollback" reloads latest.h5 and multiplies the LR
-  // by rollback_lr_factor from then on; "stop" ends the run with an error.
+  // by rollback_lr_factor from then on; "stop" ends the run with an error. A run that
+  // diverges again from the point it was rolled back to falls back to older ckpt_*
+  // files, and stops with an error after max_rollbacks rollbacks that do not get it
+  // past the step where it diverged (train/divergence_guard.h).
   int64_t max_bad_steps = 5;
   std::string on_divergence = "rollback";
   double rollback_lr_factor = 0.5;
+  int64_t max_rollbacks = 3;
   nlohmann::json to_json() const;
 };
 

@@ -16,7 +16,7 @@ StepLoop::StepLoop(const StepLoopParts& parts, const TrainConfig& config, const 
       config_(config),
       schedule_(schedule),
       hooks_(hooks),
-      guard_(config, parts.dir.path()),
+      guard_(config, parts.dir),
       progress_(config.batch_size * parts.model.config().seq_len),
       tokens_per_step_(config.batch_size * parts.model.config().seq_len),
       step_flops_(3.0 * parts.model.forward_flops(config.batch_size, parts.model.config().seq_len)),
@@ -34,9 +34,9 @@ StepLoopResult StepLoop::run() {
       if (guard_.bad_step(p_.state, std::isfinite(step.loss), p_.out)) roll_back();
       continue;
     }
-    guard_.good_step();
     take_step(step.loss, lr, started);
     const int64_t at = p_.state.step;
+    guard_.step_taken(at);
     if (schedule_.log_point(at) || schedule_.eval_point(at)) log_point(lr, schedule_.eval_point(at), result);
     if (schedule_.checkpoint_point(at)) p_.checkpointer.save(p_.model, p_.optimizer, p_.state);
     if (at != schedule_.end_step() && hooks_.stop && hooks_.stop()) {
@@ -99,13 +99,16 @@ void StepLoop::log_point(double lr, bool validate, StepLoopResult& result) {
 
 void StepLoop::roll_back() {
   const TrainState failed = p_.state;
-  const std::string latest = p_.dir.latest_path();
+  const std::string target = guard_.rollback_target();
   TrainState restored;
-  load_checkpoint(latest, p_.model, &p_.optimizer, &restored);
-  p_.state = guard_.rolled_back(failed, restored);
+  load_checkpoint(target, p_.model, &p_.optimizer, &restored);
+  p_.state = guard_.rolled_back(failed, restored, target);
   p_.sampler.set_rng_state(p_.state.data_rng);
   p_.metrics.truncate_after(p_.state.step);
-  p_.out << "rolled back to " << latest << " (step " << p_.state.step << ") after " << guard_.reason()
+  // The rolled-back state (lowered LR, counts) becomes latest.h5: a run killed now
+  // resumes from it, and a next rollback sees that this point was restored.
+  p_.checkpointer.save_latest(p_.model, p_.optimizer, p_.state);
+  p_.out << "rolled back to " << target << " (step " << p_.state.step << ") after " << guard_.reason()
          << "; learning rate now x" << p_.state.lr_scale << std::endl;
 }
 

@@ -112,3 +112,64 @@ TEST_CASE("K non-finite steps in a row stop the run with a clear error when so c
   record_row("N3", "non-finite", "NaN from step 5 on, `max_bad_steps` 2, `on_divergence` stop",
              "the run stops with `error: " + without_dir(message, s.dir) + "` (exit 2 from the CLI); latest.h5 (step 4) intact");
 }
+
+TEST_CASE("A checkpoint that diverges again is rolled back to at most max_rollbacks times, falling back to older "
+          "checkpoints, then the run stops with a clear error",
+          "[faults][divergence]") {
+  // lr 10 with weight decay 10 multiplies every decayed weight by -99 per step: within
+  // a few steps the gradient overflows, and from the checkpoint before that point it
+  // overflows again whatever the LR (the gradient comes before the update).
+  TempDir dir("diverge_again");
+  const std::string data = testing::make_corpus(dir, 60000), config = dir.file("run.json");
+  write_file(config, R"({"data": ")" + data + R"(",
+    "model": {"d_model": 16, "n_layers": 1, "n_heads": 2, "seq_len": 16, "qkv_tokens": 8, "proj_tokens": 8,
+              "ffn_tokens": 32},
+    "train": {"steps": 40, "batch_size": 4, "lr": 10, "weight_decay": 10, "warmup_steps": 2, "log_every": 4,
+              "eval_every": 8, "eval_batches": 2, "checkpoint_every": 1, "keep_checkpoints": 3,
+              "max_bad_steps": 3}})");
+  const std::string run = dir.file("run");
+  ProcessOptions hang_guard;
+  hang_guard.timeout_ms = 120000;  // the defect: rollbacks forever
+  const ProcessResult r = run_tokengrow({"train", "--config", config, "--out", run, "--threads", "1"}, hang_guard);
+  INFO(r.out.substr(r.out.size() > 3000 ? r.out.size() - 3000 : 0) << r.err);
+  REQUIRE_FALSE(r.timed_out);
+  REQUIRE(r.exit_code == 2);
+  // Three rollbacks (the default train.max_rollbacks): the first to latest.h5; the
+  // second, which would restore that point again, to the ckpt_* before it.
+  std::vector<std::string> rollbacks;
+  for (size_t at = 0; (at = r.out.find("rolled back to ", at)) != std::string::npos; ++at)
+    rollbacks.push_back(without_dir(r.out.substr(at, r.out.find('\n', at) - at), dir));
+  REQUIRE(rollbacks.size() == 3);
+  REQUIRE(rollbacks[0].rfind("rolled back to run/latest.h5 (step ", 0) == 0);
+  REQUIRE(rollbacks[1].rfind("rolled back to run/ckpt_", 0) == 0);
+  REQUIRE(rollbacks[2].rfind("rolled back to run/", 0) == 0);
+  const std::string error = without_dir(r.err, dir);
+  REQUIRE(error.find('\n') == std::string::npos);  // one line
+  REQUIRE(error.rfind("error: run: training diverged: 3 consecutive non-finite steps at step ", 0) == 0);
+  REQUIRE(error.find("after 3 rollbacks (train.max_rollbacks)") != std::string::npos);
+  // The run directory is sound and records the rollbacks and the lowered LR.
+  require_every_file_sound(run);
+  TrainState state;
+  load_model(run + "/latest.h5", &state);
+  REQUIRE(state.rollbacks == 3);
+  REQUIRE(state.lr_scale == 0.125);
+  // Keeping one ckpt_* leaves nothing older to fall back to: the second rollback stops the run.
+  const std::string config1 = dir.file("run1.json"), run1 = dir.file("run1");
+  std::string text = testing::read_file(config);
+  text.replace(text.find("\"keep_checkpoints\": 3"), 21, "\"keep_checkpoints\": 1");
+  write_file(config1, text);
+  const ProcessResult r1 = run_tokengrow({"train", "--config", config1, "--out", run1, "--threads", "1"}, hang_guard);
+  INFO(r1.out << r1.err);
+  REQUIRE(r1.exit_code == 2);
+  const std::string error1 = without_dir(r1.err, dir);
+  REQUIRE(error1.find(" again after rolling back to run1/latest.h5 (step ") != std::string::npos);
+  REQUIRE(error1.find("and no valid checkpoint older than step ") != std::string::npos);
+  require_every_file_sound(run1);
+  record_row("N4", "non-finite",
+             "a run whose checkpoints diverge again (lr 10, weight decay 10, a checkpoint every step, "
+             "`max_bad_steps` 3)",
+             "3 rollbacks (`max_rollbacks` 3): `" + rollbacks[0] + "`; then, instead of the same point again, `" +
+                 rollbacks[1] + "`; then `" + rollbacks[2] + "`; then `" + error + "`, exit 2; latest.h5 sound, "
+                 "with `rollbacks` 3 and the LR at 0.125x; keeping 1 checkpoint, the second rollback had nothing older "
+                 "to fall back to: `" + error1 + "`");
+}
