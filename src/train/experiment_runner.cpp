@@ -15,6 +15,7 @@
 #include "growth/grow_checkpoint.h"
 #include "model/language_model.h"
 #include "train/experiment_report.h"
+#include "train/run_directory.h"
 #include "train/trainer.h"
 
 namespace tg {
@@ -189,14 +190,12 @@ void ExperimentRunner::make_plan() {
 }
 
 bool ExperimentRunner::train_stage(const RunConfig& config, const std::string& dir, const std::string& start_checkpoint) {
-  const fs::path latest = fs::path(dir) / "latest.h5";
-  std::string start = start_checkpoint;
-  if (fs::exists(latest)) {
-    start = latest.string();
-  } else if (fs::exists(fs::path(dir) / "metrics.h5")) {
+  std::string start = resume_point(dir);  // latest.h5, or without it the newest sound ckpt_<step>.h5
+  if (start.empty()) {
+    start = start_checkpoint;
     // Stopped before its first checkpoint: only a partial log exists, which the
     // restarted (deterministic) run writes again.
-    fs::remove(fs::path(dir) / "metrics.h5");
+    if (fs::exists(fs::path(dir) / "metrics.h5")) fs::remove(fs::path(dir) / "metrics.h5");
   }
   Trainer trainer(config, engine_, out_);
   if (step_budget_ >= 0) trainer.set_stop_hook([this] { return --step_budget_ <= 0; });
