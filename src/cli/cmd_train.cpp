@@ -10,6 +10,7 @@
 #include "experiment/experiment_dir.h"
 #include "train/checkpoint.h"
 #include "train/run_config.h"
+#include "train/run_directory.h"
 #include "train/trainer.h"
 
 namespace tg {
@@ -20,7 +21,8 @@ int cmd_train(int argc, const char* const* argv, std::ostream& out) {
   options.add_options()
       ("config", "Run config (JSON)", cxxopts::value<std::string>())
       ("out", "Run directory", cxxopts::value<std::string>())
-      ("resume", "Continue a run directory (from its latest.h5), or start a new stage from a checkpoint "
+      ("resume", "Continue a run directory (from its latest.h5, or without it its newest sound "
+                 "ckpt_<step>.h5), or start a new stage from a checkpoint "
                  "file such as a grown model (then --out names the new run)", cxxopts::value<std::string>())
       ("data", "Corpus file, overriding the config's \"data\"", cxxopts::value<std::string>())
       ("steps", "Steps of this stage, overriding train.steps", cxxopts::value<int64_t>())
@@ -32,10 +34,10 @@ int cmd_train(int argc, const char* const* argv, std::ostream& out) {
   if (args.count("resume")) {
     const std::string resume = args["resume"].as<std::string>();
     if (std::filesystem::is_directory(resume)) {
-      start_checkpoint = (std::filesystem::path(resume) / "latest.h5").string();
-      if (!std::filesystem::exists(start_checkpoint))
-        throw UserError(resume + ": nothing to resume (no latest.h5 in this directory: it never reached its "
-                        "first checkpoint); start it again with --config and --out " + resume);
+      start_checkpoint = resume_point(resume);  // latest.h5, or without it the newest sound ckpt_<step>.h5
+      if (start_checkpoint.empty())
+        throw UserError(resume + ": nothing to resume (no latest.h5 and no sound ckpt_<step>.h5 in this directory: "
+                        "it never reached its first checkpoint); start it again with --config and --out " + resume);
       if (out_dir.empty()) out_dir = resume;
       else if (!std::filesystem::equivalent(out_dir, resume))
         throw UserError("tokengrow train: --resume " + resume + " continues that directory; drop --out or make it the same");

@@ -16,6 +16,7 @@
 #include "growth/grow_checkpoint.h"
 #include "model/language_model.h"
 #include "train/checkpoint.h"
+#include "train/run_directory.h"
 #include "train/trainer.h"
 
 namespace tg {
@@ -194,15 +195,14 @@ void ExperimentRunner::make_plan() {
 
 bool ExperimentRunner::train_stage(const PlannedRun& run, size_t k, const std::string& start_checkpoint) {
   const std::string& dir = run.stage_dirs[k];
-  const fs::path latest = fs::path(dir) / "latest.h5";
-  std::string start = start_checkpoint;
-  if (fs::exists(latest)) {
-    check_stage_progress(run, run_dir(run), k, checkpoint_progress(latest.string()), false);
-    start = latest.string();
-  } else if (fs::exists(fs::path(dir) / "metrics.h5")) {
+  std::string start = resume_point(dir);  // latest.h5, or without it the newest sound ckpt_<step>.h5
+  if (!start.empty()) {
+    check_stage_progress(run, run_dir(run), k, checkpoint_progress(start), false);
+  } else {
+    start = start_checkpoint;
     // Stopped before its first checkpoint: only a partial log exists, which the
     // restarted (deterministic) run writes again.
-    fs::remove(fs::path(dir) / "metrics.h5");
+    if (fs::exists(fs::path(dir) / "metrics.h5")) fs::remove(fs::path(dir) / "metrics.h5");
   }
   Trainer trainer(run.stages[k], engine_, out_);
   if (step_budget_ >= 0) trainer.set_stop_hook([this] { return --step_budget_ <= 0; });

@@ -3,24 +3,16 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/sealed_file.h"
 
 namespace tg {
 
 namespace fs = std::filesystem;
 
-RunDirectory::RunDirectory(const std::string& dir) : path_(dir), lock_(dir) {}
-
-std::string RunDirectory::latest_path() const { return (fs::path(path_) / "latest.h5").string(); }
-
-std::string RunDirectory::metrics_path() const { return (fs::path(path_) / "metrics.h5").string(); }
-
-std::string RunDirectory::checkpoint_path(int64_t step) const {
-  return (fs::path(path_) / ("ckpt_" + std::to_string(step) + ".h5")).string();
-}
-
-std::vector<StoredCheckpoint> RunDirectory::checkpoints() const {
+std::vector<StoredCheckpoint> list_checkpoints(const std::string& dir) {
   std::vector<StoredCheckpoint> found;
-  for (const auto& entry : fs::directory_iterator(path_)) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
     if (name.rfind("ckpt_", 0) != 0 || entry.path().extension() != ".h5") continue;
     try {
@@ -32,15 +24,40 @@ std::vector<StoredCheckpoint> RunDirectory::checkpoints() const {
   return found;
 }
 
+std::string resume_point(const std::string& dir) {
+  const fs::path latest = fs::path(dir) / "latest.h5";
+  if (fs::exists(latest)) return latest.string();
+  const auto stored = list_checkpoints(dir);
+  for (auto it = stored.rbegin(); it != stored.rend(); ++it)
+    if (seal_problem(it->path.string(), "checkpoint").empty()) return it->path.string();
+  return "";
+}
+
+RunDirectory::RunDirectory(const std::string& dir) : path_(dir), lock_(dir) {}
+
+std::string RunDirectory::latest_path() const { return (fs::path(path_) / "latest.h5").string(); }
+
+std::string RunDirectory::metrics_path() const { return (fs::path(path_) / "metrics.h5").string(); }
+
+std::string RunDirectory::checkpoint_path(int64_t step) const {
+  return (fs::path(path_) / ("ckpt_" + std::to_string(step) + ".h5")).string();
+}
+
 RunStart RunDirectory::prepare_start(const std::string& start_checkpoint, std::ostream& out) const {
-  const fs::path latest = latest_path();
+  const std::string resume_from = resume_point(path_);
   std::error_code ec;
-  const bool resume = !start_checkpoint.empty() && fs::exists(latest) &&
-                      fs::equivalent(fs::path(start_checkpoint), latest, ec);
-  if (resume) return RunStart::Resume;
-  if (fs::exists(latest))
+  if (!start_checkpoint.empty() && !resume_from.empty() && fs::equivalent(start_checkpoint, resume_from, ec))
+    return RunStart::Resume;
+  if (fs::exists(latest_path()))
     throw UserError(path_ + ": already holds a run (latest.h5); resume it with --resume " + path_ +
                     " or choose another --out");
+  if (!resume_from.empty())
+    throw UserError(path_ + ": holds checkpoints but no latest.h5 (the newest sound one is " + resume_from +
+                    "); resume from it with --resume " + path_ + ", or choose another --out");
+  if (const auto stored = checkpoints(); !stored.empty())
+    throw UserError(path_ + ": holds only damaged checkpoints (" + stored.back().path.string() + ": " +
+                    seal_problem(stored.back().path.string(), "checkpoint") +
+                    "); move them away or choose another --out");
   // Metrics without any checkpoint: an earlier start was stopped before its first
   // checkpoint. Nothing of it can be resumed, so this start replaces its log.
   if (fs::exists(metrics_path())) {

@@ -27,6 +27,14 @@ struct StoredCheckpoint {
   std::filesystem::path path;
 };
 
+// The ckpt_<step>.h5 files of a directory, oldest first.
+std::vector<StoredCheckpoint> list_checkpoints(const std::string& dir);
+
+// The checkpoint a run in `dir` resumes from: latest.h5, or, without it, the newest
+// ckpt_<step>.h5 whose seal verifies; "" when there is neither. Takes no lock (the
+// run, once locked, checks again).
+std::string resume_point(const std::string& dir);
+
 class RunDirectory {
  public:
   // Creates the directory if needed and locks it before anything in it is read;
@@ -37,12 +45,12 @@ class RunDirectory {
   std::string latest_path() const;
   std::string metrics_path() const;
   std::string checkpoint_path(int64_t step) const;
-  // The ckpt_<step>.h5 files, oldest first.
-  std::vector<StoredCheckpoint> checkpoints() const;
+  std::vector<StoredCheckpoint> checkpoints() const { return list_checkpoints(path_); }
 
-  // How a run given start_checkpoint ("" for none) starts here: a fresh start or a
-  // new stage in a directory that holds a run is refused (UserError); the metrics
-  // of an earlier start that never reached a checkpoint are removed.
+  // How a run given start_checkpoint ("" for none) starts here: it resumes when that
+  // is the directory's resume_point(). A fresh start or a new stage in a directory
+  // that holds a checkpoint is refused (UserError), so that none is ever overwritten;
+  // the metrics of an earlier start that never reached a checkpoint are removed.
   RunStart prepare_start(const std::string& start_checkpoint, std::ostream& out) const;
 
  private:

@@ -41,7 +41,8 @@ class Trainer {
 
   // Trains into out_dir (created if needed).
   //   start_checkpoint empty: a fresh run; out_dir must not hold one.
-  //   start_checkpoint = out_dir/latest.h5: resume; metrics rows after its step are dropped.
+  //   start_checkpoint = out_dir's resume_point() (latest.h5, or without it the newest
+  //   sound ckpt_<step>.h5): resume; metrics rows after its step are dropped.
   //   any other checkpoint (e.g. a grown model): a new stage in a fresh out_dir, with
   //   step, tokens and FLOPs continuing from the checkpoint.
   // The model in the config must be the checkpoint's.

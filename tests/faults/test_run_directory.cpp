@@ -1,0 +1,62 @@
+// What a run directory holds decides how a run starts there: a directory whose
+// latest.h5 is gone but whose ckpt_* files remain resumes from the newest sound one,
+// and a fresh start there is refused instead of overwriting them.
+#include "fault_fixtures.h"
+
+using namespace tg;
+using namespace tg::faults;
+
+namespace {
+// Every file of a directory with its bytes.
+std::map<std::string, std::string> contents(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.is_regular_file() && entry.path().filename() != ".lock")
+      files[entry.path().filename().string()] = testing::read_file(entry.path().string());
+  return files;
+}
+}  // namespace
+
+TEST_CASE("A run directory with ckpt_* files but no latest.h5 resumes from the newest sound one, and is never "
+          "started over",
+          "[faults][resume]") {
+  RunSetup s("no_latest", 12, R"(, "keep_checkpoints": 3)");
+  const std::string ref = s.run_dir("ref"), run = s.run_dir("run");
+  for (const std::string& dir : {ref, run}) {
+    const ProcessResult r = run_tokengrow({"train", "--config", s.config, "--out", dir, "--threads", "2"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  // latest.h5 lost, the newest checkpoint cut short: ckpt_10.h5 is the newest sound one.
+  fs::remove(run + "/latest.h5");
+  const std::string newest = testing::read_file(run + "/ckpt_12.h5");
+  write_file(run + "/ckpt_12.h5", newest.substr(0, newest.size() / 2));
+  fs::remove(run + "/ckpt_11.h5");
+
+  // Starting it over would overwrite its checkpoints: refused, nothing touched.
+  const auto before = contents(run);
+  const ProcessResult fresh = run_tokengrow({"train", "--config", s.config, "--out", run, "--threads", "2"});
+  INFO(fresh.err);
+  REQUIRE(fresh.exit_code == 2);
+  const std::string refusal = without_dir(fresh.err, s.dir);
+  REQUIRE(refusal == "error: run: holds checkpoints but no latest.h5 (the newest sound one is run/ckpt_10.h5); "
+                     "resume from it with --resume run, or choose another --out");
+  REQUIRE(contents(run) == before);
+
+  // --resume continues from ckpt_10.h5 and ends where the uninterrupted run did.
+  const ProcessResult resumed = run_tokengrow({"train", "--resume", run, "--threads", "2"});
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  const std::string said = without_dir(resumed.out.substr(0, resumed.out.find('\n')), s.dir);
+  REQUIRE(said == "resumed run/ckpt_10.h5 at step 10");
+  require_every_file_sound(run);
+  require_same_checkpoint(ref + "/latest.h5", run + "/latest.h5");
+  require_same_checkpoint(ref + "/ckpt_12.h5", run + "/ckpt_12.h5");
+  require_same_metrics(ref + "/metrics.h5", run + "/metrics.h5");
+  record_row("D1", "run directory",
+             "a run directory whose latest.h5 was deleted, its newest ckpt_12.h5 cut in half and ckpt_11.h5 "
+             "deleted",
+             "`train --config ... --out run` was refused with `" + refusal + "`, exit 2, every file untouched; "
+             "`train --resume run` printed `" + said + "` and ended with the uninterrupted run's checkpoints "
+             "and metrics, bit for bit");
+}
