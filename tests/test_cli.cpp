@@ -177,3 +177,30 @@ TEST_CASE("CLI: bad flags and files for each subcommand exit 2 with a clear mess
   expect(cli({"sample", "--ckpt", dir.file("corpus.h5"), "--tokens", "-1"}), "--tokens");
   expect(cli({"eval", "--ckpt", dir.file("corpus.h5")}), "exactly one of --data or --text");
 }
+
+TEST_CASE("CLI: every --threads flag has train.threads' range, checked before any thread starts", "[cli][errors]") {
+  TempDir dir("cli_threads");
+  // Each subcommand with its required flags (the files need not exist: the thread
+  // count is checked first, before anything is read or any Engine made).
+  const std::vector<std::vector<std::string>> commands = {
+      {"train", "--config", dir.file("c.json"), "--out", dir.file("run")},
+      {"eval", "--ckpt", dir.file("c.h5"), "--data", dir.file("d.h5")},
+      {"sample", "--ckpt", dir.file("c.h5")},
+      {"grow", "--from", dir.file("c.h5"), "--out", dir.file("g.h5"), "--factor", "2"},
+      {"experiment", dir.file("e.json"), "--out", dir.file("exp")},
+      {"bench", "--config", dir.file("c.json")},
+  };
+  for (const auto& command : commands) {
+    for (const std::string value : {"99999", "1025", "-1"}) {
+      std::vector<std::string> args = command;
+      args.insert(args.end(), {"--threads", value});
+      const auto r = cli(args);
+      INFO(command[0] << " --threads " << value << ": " << r.err);
+      REQUIRE(r.code == 2);
+      REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+      REQUIRE(r.err.find("tokengrow " + command[0] + ": --threads: expected an integer in [0, 1024], got " + value) !=
+              std::string::npos);
+    }
+  }
+  REQUIRE(fs::is_empty(dir.path()));
+}

@@ -1,6 +1,7 @@
 #include "cli/cli_options.h"
 
 #include "core/error.h"
+#include "core/thread_count.h"
 
 namespace tg {
 
@@ -46,6 +47,10 @@ bool parse_options(cxxopts::Options& options, int argc, const char* const* argv,
 
 void require_flag(const cxxopts::ParseResult& result, const std::string& command, const std::string& flag) {
   if (!result.count(flag)) throw UserError("tokengrow " + command + ": --" + flag + " is required (see --help)");
+}
+
+int threads_flag(const cxxopts::ParseResult& result, const std::string& command) {
+  return checked_thread_count(result["threads"].as<int64_t>(), "tokengrow " + command + ": --threads");
 }
 
 }  // namespace tg

@@ -29,6 +29,7 @@ int cmd_eval(int argc, const char* const* argv, std::ostream& out) {
       ("json", "Print the result as JSON");
   cxxopts::ParseResult args;
   if (!parse_options(options, argc, argv, args, out)) return 0;
+  const int threads = threads_flag(args, "eval");
   require_flag(args, "eval", "ckpt");
   if (args.count("data") == args.count("text"))
     throw UserError("tokengrow eval: give exactly one of --data or --text");
@@ -36,7 +37,7 @@ int cmd_eval(int argc, const char* const* argv, std::ostream& out) {
   if (batch < 1) throw UserError("tokengrow eval: --batch-size must be at least 1");
 
   const std::string ckpt = args["ckpt"].as<std::string>();
-  Engine engine(static_cast<int>(args["threads"].as<int64_t>()));
+  Engine engine(threads);
   auto model = load_model(ckpt);
 
   std::vector<int32_t> tokens;
