@@ -1,6 +1,4 @@
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
@@ -9,6 +7,7 @@
 #include "cli/cli_options.h"
 #include "train/checkpoint.h"
 #include "core/error.h"
+#include "core/file_status.h"
 #include "train/corpus.h"
 #include "train/evaluate.h"
 
@@ -44,11 +43,7 @@ int cmd_eval(int argc, const char* const* argv, std::ostream& out) {
   std::string source;
   if (args.count("text")) {
     source = args["text"].as<std::string>();
-    std::ifstream in(source, std::ios::binary);
-    if (!in) throw UserError(source + ": cannot open text file");
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    tokens = tokenize_bytes(buffer.str());
+    tokens = tokenize_bytes(read_regular_file(source, "text file"));
   } else {
     source = args["data"].as<std::string>();
     const std::string split = args["split"].as<std::string>();

@@ -20,7 +20,7 @@ int cmd_experiment(int argc, const char* const* argv, std::ostream& out) {
       ("plan", "Print the runs and their FLOPs without training")
       ("threads", "Threads (0: all cores)", cxxopts::value<int64_t>()->default_value("0"));
   options.parse_positional({"config"});
-  options.positional_help("CONFIG.json");
+  options.positional_help("CONFIG.json").show_positional_help();
   cxxopts::ParseResult args;
   if (!parse_options(options, argc, argv, args, out)) return 0;
   const int threads = threads_flag(args, "experiment");

@@ -61,7 +61,7 @@ nlohmann::json RunConfig::to_json() const {
 RunConfig parse_run_config(const nlohmann::json& json, const std::string& file) {
   ConfigReader root(json, file, "");
   RunConfig c;
-  c.data_path = root.get_string("data", std::nullopt);
+  c.data_path = root.get_path("data", std::nullopt, "a corpus file from `tokengrow prepare`");
   c.model = parse_model_config(root.get_object("model"));
   c.train = parse_train_config(root.get_object("train"));
   root.get_string("description", "");  // free text for the reader of the config
