@@ -146,6 +146,30 @@ TEST_CASE("CLI: bad configs give one clear error naming file and key, exit 2, no
     REQUIRE(cli({"prepare", "--text", dir.file("short.txt"), "--out", dir.file("short.h5")}).code == 0);
     expect_train_error(dir, config_text(dir.file("short.h5")), {"short.h5", "fewer than one sequence"});
   }
+  SECTION("a key given twice (the last would win)") {
+    expect_train_error(dir, config_text(data, "", R"(, "lr": 0.001, "lr": 5)"), {"bad.json", "train.lr", "duplicate key"});
+  }
+  SECTION("60,000 nested objects") {
+    std::string nested;
+    for (int i = 0; i < 60000; ++i) nested += "{\"a\": ";
+    nested += "1" + std::string(60000, '}');
+    expect_train_error(dir, R"({"data": "x.h5", "model": )" + nested + "}", {"bad.json", "nested deeper than 64 levels"});
+  }
+  SECTION("an empty data path") { expect_train_error(dir, config_text(""), {"bad.json: data: is empty; expected the path of a corpus file"}); }
+  SECTION("a NUL inside the data path") {
+    expect_train_error(dir, config_text(data + "\\u0000.old"), {"bad.json: data: contains a NUL character"});
+  }
+  SECTION("a long unknown key is cut short") {
+    expect_train_error(dir, config_text(data, ", \"" + std::string(300, 'q') + "\": 1"), {"bad.json: model.qqqq", "...: unknown key"});
+    REQUIRE(cli({"train", "--config", dir.file("bad.json"), "--out", dir.file("run_bad")}).err.size() < 400);
+  }
+  SECTION("a directory as the config") {
+    const auto r = cli({"train", "--config", dir.path().string(), "--out", dir.file("run_bad")});
+    INFO(r.err);
+    REQUIRE(r.code == 2);
+    REQUIRE(r.err.find(dir.path().string() + ": is a directory, not a file; expected a config file") != std::string::npos);
+    REQUIRE_FALSE(fs::exists(dir.file("run_bad")));
+  }
   SECTION("missing config file") {
     const auto r = cli({"train", "--config", dir.file("absent.json"), "--out", dir.file("run_bad")});
     REQUIRE(r.code == 2);
@@ -176,4 +200,58 @@ TEST_CASE("CLI: bad flags and files for each subcommand exit 2 with a clear mess
   expect(cli({"inspect", dir.file("absent.h5")}), "no such file");
   expect(cli({"sample", "--ckpt", dir.file("corpus.h5"), "--tokens", "-1"}), "--tokens");
   expect(cli({"eval", "--ckpt", dir.file("corpus.h5")}), "exactly one of --data or --text");
+  // An empty value is named as such, not looked up as a file called "".
+  expect(cli({"eval", "--ckpt", "", "--text", dir.file("t.txt")}), "tokengrow eval: --ckpt is empty");
+  expect(cli({"train", "--config", dir.file("c.json"), "--out", dir.file("r"), "--data="}), "tokengrow train: --data is empty");
+  // Unknown flags and unexpected arguments are echoed cut short.
+  for (const auto& args : std::vector<std::vector<std::string>>{{"train", "--" + std::string(500, 'x')},
+                                                               {"inspect", "a.h5", std::string(500, 'y')},
+                                                               {std::string(500, 'z')}}) {
+    const auto r = cli(args);
+    INFO(r.err);
+    REQUIRE(r.code == 2);
+    REQUIRE(r.err.find("...") != std::string::npos);
+    REQUIRE(r.err.substr(0, r.err.find('\n')).size() < 150);
+  }
+}
+
+TEST_CASE("CLI: every flag an error asks for is listed in that command's --help", "[cli][errors]") {
+  for (const char* cmd : {"prepare", "train", "eval", "sample", "inspect", "grow", "experiment", "bench"}) {
+    const auto r = cli({cmd});
+    INFO(cmd << ": " << r.err);
+    REQUIRE(r.code == 2);
+    const size_t at = r.err.find("--");
+    REQUIRE(at != std::string::npos);
+    const std::string flag = r.err.substr(at, r.err.find(' ', at) - at);
+    const std::string help = cli({cmd, "--help"}).out;
+    INFO("flag " << flag << ", help:\n" << help);
+    REQUIRE(help.find(flag + " ") != std::string::npos);
+  }
+}
+
+TEST_CASE("CLI: every --threads flag has train.threads' range, checked before any thread starts", "[cli][errors]") {
+  TempDir dir("cli_threads");
+  // Each subcommand with its required flags (the files need not exist: the thread
+  // count is checked first, before anything is read or any Engine made).
+  const std::vector<std::vector<std::string>> commands = {
+      {"train", "--config", dir.file("c.json"), "--out", dir.file("run")},
+      {"eval", "--ckpt", dir.file("c.h5"), "--data", dir.file("d.h5")},
+      {"sample", "--ckpt", dir.file("c.h5")},
+      {"grow", "--from", dir.file("c.h5"), "--out", dir.file("g.h5"), "--factor", "2"},
+      {"experiment", dir.file("e.json"), "--out", dir.file("exp")},
+      {"bench", "--config", dir.file("c.json")},
+  };
+  for (const auto& command : commands) {
+    for (const std::string value : {"99999", "1025", "-1"}) {
+      std::vector<std::string> args = command;
+      args.insert(args.end(), {"--threads", value});
+      const auto r = cli(args);
+      INFO(command[0] << " --threads " << value << ": " << r.err);
+      REQUIRE(r.code == 2);
+      REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+      REQUIRE(r.err.find("tokengrow " + command[0] + ": --threads: expected an integer in [0, 1024], got " + value) !=
+              std::string::npos);
+    }
+  }
+  REQUIRE(fs::is_empty(dir.path()));
 }

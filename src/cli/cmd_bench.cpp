@@ -31,6 +31,7 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out) {
       ("json", "Print the result as one JSON object");
   cxxopts::ParseResult args;
   if (!parse_options(options, argc, argv, args, out)) return 0;
+  const int threads = threads_flag(args, "bench");
   require_flag(args, "bench", "config");
   RunConfig config = load_run_config(args["config"].as<std::string>());
   if (args.count("precision")) {
@@ -44,14 +45,13 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out) {
   BenchOptions bench;
   bench.steps = args["steps"].as<int64_t>();
   bench.warmup_steps = args["warmup"].as<int64_t>();
-  const int64_t threads = args["threads"].as<int64_t>(), seed = args["seed"].as<int64_t>();
+  const int64_t seed = args["seed"].as<int64_t>();
   if (bench.steps < 1) throw UserError("tokengrow bench: --steps must be at least 1, got " + std::to_string(bench.steps));
   if (bench.warmup_steps < 0) throw UserError("tokengrow bench: --warmup must be >= 0");
-  if (threads < 0) throw UserError("tokengrow bench: --threads must be >= 0, got " + std::to_string(threads));
   if (seed < 0) throw UserError("tokengrow bench: --seed must be >= 0");
   bench.seed = static_cast<uint64_t>(seed);
 
-  Engine engine(static_cast<int>(threads));
+  Engine engine(threads);
   const BenchResult r = run_train_bench(engine, config, bench);
   // Read before the peak measurement, whose large matrices are not part of training.
   const int64_t peak_rss = peak_resident_bytes();

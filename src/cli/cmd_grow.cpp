@@ -42,6 +42,7 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out) {
       ("threads", "Threads (0: all cores)", cxxopts::value<int64_t>()->default_value("0"));
   cxxopts::ParseResult args;
   if (!parse_options(options, argc, argv, args, out)) return 0;
+  const int threads = threads_flag(args, "grow");
   require_flag(args, "grow", "from");
   require_flag(args, "grow", "out");
   const std::string from = args["from"].as<std::string>(), out_path = args["out"].as<std::string>();
@@ -90,7 +91,7 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out) {
   opts.optimizer = parse_optimizer_growth(args["optimizer"].as<std::string>());
   opts.seed = static_cast<uint64_t>(args["seed"].as<int64_t>());
 
-  Engine engine(static_cast<int>(args["threads"].as<int64_t>()));
+  Engine engine(threads);
   const GrowReport r = grow_checkpoint(engine, from, out_path, target, opts, next_train,
                                        args.count("data") ? args["data"].as<std::string>() : "");
   for (const auto& w : r.warnings) out << "warning: " << w << "\n";

@@ -77,11 +77,7 @@ H5File open_checkpoint(const std::string& path) {
 }
 
 nlohmann::json config_of(const H5File& file) {
-  try {
-    return nlohmann::json::parse(file.get_attr_string("/", "config"));
-  } catch (const nlohmann::json::exception& e) {  // parse_error or number out_of_range
-    throw UserError(file.path() + ": the /config attribute is not valid JSON: " + e.what());
-  }
+  return parse_json_text(file.get_attr_string("/", "config"), file.path() + " /config");
 }
 
 void read_state(const H5File& file, TrainState& state) {

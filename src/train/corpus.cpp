@@ -21,15 +21,6 @@ const char* const kCorpusFormat = "tokengrow-corpus";
 const int64_t kCorpusFormatVersion = 2;  // 2: sealed (core/sealed_file.h)
 const char* const kSealKind = "corpus";
 
-// The whole file as bytes; UserError naming the file if it cannot be read.
-std::string read_text_file(const std::string& file) {
-  if (const std::string problem = regular_file_problem(file); !problem.empty()) throw UserError(file + ": " + problem);
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream buffer;
-  if (in) buffer << in.rdbuf();
-  if (!in || in.bad()) throw UserError(file + ": cannot read text file (permission denied?)");
-  return buffer.str();
-}
 }  // namespace
 
 std::vector<int32_t> tokenize_bytes(const std::string& text) {
@@ -49,7 +40,7 @@ CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std:
     throw UserError("--val-fraction must be in [0, 0.5], got " + std::to_string(val_fraction));
   if (text_files.empty()) throw UserError("no text files given");
   std::string text;
-  for (const auto& file : text_files) text += read_text_file(file);
+  for (const auto& file : text_files) text += read_regular_file(file, "text file");
   if (text.empty()) throw UserError("the text files are empty; nothing to prepare");
   const int64_t n = static_cast<int64_t>(text.size());
   const int64_t n_val = static_cast<int64_t>(std::floor(static_cast<double>(n) * val_fraction));
