@@ -14,7 +14,7 @@
 #include "experiment/experiment_dir.h"
 #include "experiment/experiment_report.h"
 #include "growth/grow_checkpoint.h"
-#include "model/language_model.h"
+#include "model/model_cost.h"
 #include "train/checkpoint.h"
 #include "train/run_directory.h"
 #include "train/trainer.h"
@@ -26,8 +26,7 @@ namespace fs = std::filesystem;
 namespace {
 // Training FLOPs of one step (3 x forward) for a run config.
 double step_flops(const RunConfig& rc) {
-  LanguageModel model(rc.model);
-  return 3.0 * model.forward_flops(rc.train.batch_size, rc.model.seq_len);
+  return 3.0 * forward_model_flops(rc.model, rc.train.batch_size, rc.model.seq_len);
 }
 
 int64_t steps_for_flops(double flops, double per_step) {
@@ -182,7 +181,7 @@ void ExperimentRunner::make_plan() {
       // Match the final TokenFormer's parameter count with the MLP width:
       //   V d + 2 d + L (4 d^2 + 2 d h) = P  ->  h = (P - V d - 2 d - 4 L d^2) / (2 L d)
       const ModelConfig& m = recipes.front().stages.back().model;
-      const double p = static_cast<double>(LanguageModel(m).n_params());
+      const double p = static_cast<double>(n_params(m));
       const double d = m.d_model, L = m.n_layers, V = m.vocab_size;
       const int64_t h = std::max<int64_t>(1, std::llround((p - V * d - 2 * d - 4 * L * d * d) / (2 * L * d)));
       nlohmann::json model = token_counts(final_size);

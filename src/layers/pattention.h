@@ -11,7 +11,8 @@
 //
 // Row norms carry eps inside the square root: ||a|| = sqrt(sum a^2 + eps), so an
 // all-zero score row gives zeros instead of NaN. tau is stored per layer: sqrt(n)
-// at creation. Growth may keep it (exact growth with zero keys) or recompute it.
+// at creation. Growth may keep it (with zero keys exact for l2_norm_gelu and gelu_l2_norm,
+// never for softmax: docs/growth.md) or recompute it.
 #include <algorithm>
 #include <string>
 
