@@ -9,6 +9,7 @@
 
 #include "test_data.h"
 #include "train/checkpoint.h"
+#include "train/corpus_checksum.h"
 #include "train/metrics_log.h"
 #include "train/trainer.h"
 
@@ -69,4 +70,57 @@ TEST_CASE("A non-finite gradient left by the gradient hook is caught by the clip
   trainer.run(dir.file("run"));
   REQUIRE(log.str().find("step 3: non-finite gradient, skipped (1 in a row, 1 in all)") != std::string::npos);
   REQUIRE(MetricsLog(dir.file("run/metrics.h5")).read().back().skipped_steps == 1);
+}
+
+TEST_CASE("The corpus checksum depends on the tokens only", "[train][corpus]") {
+  TempDir dir("corpus_checksum");
+  const std::string text = make_text(3, 5000);
+  write_file(dir.file("a.txt"), text);
+  write_file(dir.file("b.txt"), text);
+  std::string changed = text;
+  changed[100] = changed[100] == 'x' ? 'y' : 'x';
+  write_file(dir.file("c.txt"), changed);
+  prepare_corpus({dir.file("a.txt")}, dir.file("a.h5"), 0.1);
+  prepare_corpus({dir.file("b.txt")}, dir.file("b.h5"), 0.1);  // other sources attribute, same tokens
+  prepare_corpus({dir.file("c.txt")}, dir.file("c.h5"), 0.1);
+  prepare_corpus({dir.file("a.txt")}, dir.file("d.h5"), 0.2);  // same tokens, split elsewhere
+  const CorpusChecksum a = corpus_checksum(load_corpus(dir.file("a.h5")));
+  REQUIRE(a == corpus_checksum(load_corpus(dir.file("b.h5"))));
+  REQUIRE_FALSE(a == corpus_checksum(load_corpus(dir.file("c.h5"))));
+  REQUIRE_FALSE(a == corpus_checksum(load_corpus(dir.file("d.h5"))));
+  REQUIRE(a.train_tokens + a.val_tokens == static_cast<int64_t>(text.size()));
+}
+
+TEST_CASE("A checkpoint without a corpus checksum resumes with a warning, and the run records it from then on",
+          "[train][corpus][resume]") {
+  TempDir dir("corpus_checksum_old");
+  const std::string corpus = make_corpus(dir);
+  Engine engine(2);
+  RunConfig rc = small_run(corpus, 10);
+  rc.train.checkpoint_every = 5;
+  std::ostringstream log;
+  {
+    Trainer trainer(rc, engine, log);
+    int steps = 0;
+    trainer.set_stop_hook([&] { return ++steps == 5; });
+    REQUIRE(trainer.run(dir.file("run")).interrupted);
+  }
+  // latest.h5 as a tokengrow from before the checksum wrote it.
+  const std::string latest = dir.file("run/latest.h5");
+  TrainState state;
+  auto model = load_model(latest, &state);
+  AdamW optimizer(rc.train.adamw, model->parameters());
+  load_checkpoint(latest, *model, &optimizer, &state);
+  REQUIRE(state.corpus.has_value());
+  state.corpus.reset();
+  save_checkpoint(latest, rc.to_json(), *model, &optimizer, state);
+  REQUIRE_FALSE(read_checkpoint_state(latest).corpus.has_value());
+
+  std::ostringstream resumed_log;
+  Trainer resumed(rc, engine, resumed_log);
+  REQUIRE(resumed.run(dir.file("run"), latest).steps == 10);
+  REQUIRE(resumed_log.str().find("warning: " + latest + " records no corpus checksum (written by an older "
+                                 "tokengrow); " + corpus + " is not checked against the corpus the run was trained on\n") !=
+          std::string::npos);
+  REQUIRE(read_checkpoint_state(latest).corpus == corpus_checksum(load_corpus(corpus)));
 }

@@ -5,7 +5,8 @@
 //     each Pattention group (/model/layers/<i>/attn/query, ...) has attributes
 //     tau (float) and normalization (string)
 //   /optimizer/exp_avg/<name>, /optimizer/exp_avg_sq/<name>, /optimizer/row_steps/<name>
-//   /state/{step, stage, stage_start_step, tokens, flops, wall_s, data_rng}
+//   /state/{step, stage, stage_start_step, tokens, flops, wall_s, data_rng}, and the
+//     corpus checksum (attributes corpus_crc32, corpus_train_tokens, corpus_val_tokens)
 #include <memory>
 #include <string>
 
