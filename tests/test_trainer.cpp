@@ -4,7 +4,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <limits>
+#include <set>
 #include <sstream>
 
 #include "test_data.h"
@@ -123,4 +125,30 @@ TEST_CASE("A checkpoint without a corpus checksum resumes with a warning, and th
                                  "tokengrow); " + corpus + " is not checked against the corpus the run was trained on\n") !=
           std::string::npos);
   REQUIRE(read_checkpoint_state(latest).corpus == corpus_checksum(load_corpus(corpus)));
+}
+
+TEST_CASE("A training run's metrics grow by one fixed-size row per log point, and metrics.h5 is written at the end",
+          "[train][metrics]") {
+  TempDir dir("metrics_growth");
+  const std::string corpus = make_corpus(dir);
+  Engine engine(2);
+  std::ostringstream log;
+  RunConfig rc = small_run(corpus, 40);
+  rc.train.log_every = 1;
+  rc.train.eval_every = 20;
+  Trainer trainer(rc, engine, log);
+  const std::string journal = dir.file("run/metrics.journal");
+  std::set<uintmax_t> growth;
+  uintmax_t last = 0;
+  trainer.set_stop_hook([&] {
+    const uintmax_t size = std::filesystem::file_size(journal);
+    if (last > 0) growth.insert(size - last);
+    last = size;
+    REQUIRE_FALSE(std::filesystem::exists(dir.file("run/metrics.h5")));
+    return false;
+  });
+  trainer.run(dir.file("run"));
+  REQUIRE(growth == std::set<uintmax_t>{100});  // one row of 12 float64 and a CRC-32 per step, at step 2 as at 39
+  REQUIRE_FALSE(std::filesystem::exists(journal));
+  REQUIRE(MetricsLog(dir.file("run/metrics.h5")).read().size() == 41);
 }

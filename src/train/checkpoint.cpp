@@ -25,8 +25,14 @@ std::string model_path(const std::string& name) { return "model/" + name; }
 
 void save_checkpoint(const std::string& path, const nlohmann::json& config, LanguageModel& model, AdamW* optimizer,
                      const TrainState& state) {
-  // Sealed (whole-file CRC-32, checked before any load) and published atomically.
-  write_sealed(path, kKind, [&](H5File& file) {
+  const std::vector<char> bytes = checkpoint_bytes(path, config, model, optimizer, state);
+  write_file_durably(path, std::string_view(bytes.data(), bytes.size()));
+}
+
+std::vector<char> checkpoint_bytes(const std::string& name, const nlohmann::json& config, LanguageModel& model,
+                                   AdamW* optimizer, const TrainState& state) {
+  // Sealed: a whole-file CRC-32, checked before any load.
+  return build_sealed(name, kKind, [&](H5File& file) {
     file.set_attr("/", "format", std::string(kFormat));
     file.set_attr("/", "format_version", int64_t{2});
     file.set_attr("/", "config", config.dump());

@@ -9,6 +9,7 @@
 //     corpus checksum (attributes corpus_crc32, corpus_train_tokens, corpus_val_tokens)
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -18,8 +19,12 @@
 
 namespace tg {
 
-// Writes a sealed file (core/sealed_file.h) under a temporary name and publishes it
-// atomically: an existing file is replaced only by a complete one.
+// The bytes of a checkpoint: a sealed file (core/sealed_file.h); `name` labels errors.
+std::vector<char> checkpoint_bytes(const std::string& name, const nlohmann::json& config, LanguageModel& model,
+                                   AdamW* optimizer, const TrainState& state);
+
+// Writes checkpoint_bytes() under a temporary name and publishes them atomically: an
+// existing file is replaced only by a complete one.
 void save_checkpoint(const std::string& path, const nlohmann::json& config, LanguageModel& model, AdamW* optimizer,
                      const TrainState& state);
 

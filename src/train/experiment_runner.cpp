@@ -15,6 +15,7 @@
 #include "growth/grow_checkpoint.h"
 #include "model/language_model.h"
 #include "train/experiment_report.h"
+#include "train/metrics_log.h"
 #include "train/run_directory.h"
 #include "train/trainer.h"
 
@@ -195,7 +196,7 @@ bool ExperimentRunner::train_stage(const RunConfig& config, const std::string& d
     start = start_checkpoint;
     // Stopped before its first checkpoint: only a partial log exists, which the
     // restarted (deterministic) run writes again.
-    if (fs::exists(fs::path(dir) / "metrics.h5")) fs::remove(fs::path(dir) / "metrics.h5");
+    MetricsLog((fs::path(dir) / "metrics.h5").string()).remove();
   }
   Trainer trainer(config, engine_, out_);
   if (step_budget_ >= 0) trainer.set_stop_hook([this] { return --step_budget_ <= 0; });

@@ -62,7 +62,17 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
   if (start != RunStart::Resume) result.first_val_loss = begin_stage(metrics, checkpointer, schedule);
   const StepLoopParts parts{engine_,  *model_, *optimizer_, sampler, state_, metrics, checkpointer,
                             dir,      out_,    [this] { return validate(); }};
-  const StepLoopResult loop = StepLoop(parts, config_.train, schedule, hooks_).run();
+  StepLoopResult loop;
+  try {
+    loop = StepLoop(parts, config_.train, schedule, hooks_).run();
+  } catch (const UserError&) {
+    try {  // what was logged, readable as metrics.h5 (the journal keeps it if this fails too)
+      metrics.compact();
+    } catch (const UserError&) {
+    }
+    throw;
+  }
+  metrics.compact();
   result.interrupted = loop.interrupted;
   result.final_train_loss = loop.last_train_loss;
   result.final_val_loss = loop.last_val_loss;
@@ -116,6 +126,7 @@ double Trainer::begin_stage(MetricsLog& metrics, const Checkpointer& checkpointe
   out_ << "step " << state_.step << " | val loss " << v0 << " | val ppl " << std::exp(v0) << "\n";
   metrics.append(metrics_row(state_, model_->n_params(), std::numeric_limits<double>::quiet_NaN(), v0,
                              schedule.lr_at(state_.step)));
+  metrics.sync();
   checkpointer.save_latest(*model_, *optimizer_, state_);
   return v0;
 }
