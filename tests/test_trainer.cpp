@@ -152,3 +152,20 @@ TEST_CASE("A training run's metrics grow by one fixed-size row per log point, an
   REQUIRE_FALSE(std::filesystem::exists(journal));
   REQUIRE(MetricsLog(dir.file("run/metrics.h5")).read().size() == 41);
 }
+
+TEST_CASE("A checkpoint is written once: latest.h5 is the newest ckpt_<step>.h5 under a second name",
+          "[train][checkpoint]") {
+  TempDir dir("checkpoint_once");
+  const std::string corpus = make_corpus(dir);
+  Engine engine(2);
+  std::ostringstream log;
+  RunConfig rc = small_run(corpus, 10);
+  rc.train.checkpoint_every = 5;
+  Trainer trainer(rc, engine, log);
+  trainer.run(dir.file("run"));
+  namespace fs = std::filesystem;
+  REQUIRE(fs::equivalent(dir.file("run/latest.h5"), dir.file("run/ckpt_10.h5")));
+  REQUIRE(fs::hard_link_count(dir.file("run/latest.h5")) == 2);
+  REQUIRE(fs::hard_link_count(dir.file("run/ckpt_5.h5")) == 1);  // latest.h5 moved on to ckpt_10.h5
+  REQUIRE_FALSE(fs::exists(dir.file("run/latest.h5.tmp")));
+}
