@@ -454,7 +454,8 @@ void require_equal(const MetricsRow& a, const MetricsRow& b) {
 }
 }  // namespace
 
-TEST_CASE("MetricsLog appends rows, preserves NaN and continues after reopening", "[metrics]") {
+TEST_CASE("MetricsLog appends rows, preserves NaN and continues after reopening and after compaction",
+          "[metrics]") {
   TempDir dir("metrics");
   const std::string path = dir.file("metrics.h5");
   const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -466,36 +467,85 @@ TEST_CASE("MetricsLog appends rows, preserves NaN and continues after reopening"
     REQUIRE(back.size() == 3);
     for (int i = 0; i < 3; ++i) require_equal(back[i], rows[i]);
     REQUIRE(std::isnan(back[1].val_loss));
+    REQUIRE(fs::exists(dir.file("metrics.journal")));
+    REQUIRE_FALSE(fs::exists(path));  // written when the run ends (compact)
   }
   MetricsLog reopened(path);
   reopened.append(rows[3]);
-  const auto back = reopened.read();
+  reopened.compact();
+  REQUIRE_FALSE(fs::exists(dir.file("metrics.journal")));
+  REQUIRE(H5File::open_read(path).get_attr_string("/", "format") == "tokengrow-metrics");
+  REQUIRE(H5File::open_read(path).read_doubles("val_loss").size() == 4);
+  const auto back = MetricsLog(path).read();
   REQUIRE(back.size() == 4);
   for (int i = 0; i < 4; ++i) require_equal(back[i], rows[i]);
-  REQUIRE(H5File::open_read(path).get_attr_string("/", "format") == "tokengrow-metrics");
 
-  reopened.truncate_after(10);
-  REQUIRE(reopened.read().size() == 2);
-  reopened.append(rows[2]);
-  require_equal(reopened.read().back(), rows[2]);
+  // A compacted log goes on: the journal starts as a copy of metrics.h5.
+  MetricsLog resumed(path);
+  resumed.truncate_after(10);
+  REQUIRE(resumed.read().size() == 2);
+  resumed.append(rows[2]);
+  require_equal(resumed.read().back(), rows[2]);
+  REQUIRE(MetricsLog(path).read().size() == 3);
 }
 
-TEST_CASE("MetricsLog is rewritten whole: a write interrupted before publication leaves the previous log",
+TEST_CASE("A metrics row cut short by a kill leaves the rows before it, and the next append replaces it",
           "[metrics]") {
   TempDir dir("metrics_crash");
-  const std::string path = dir.file("metrics.h5");
-  MetricsLog log(path);
-  log.append(row(0, 3.0));
-  // A crash part-way through the next write leaves only a partial temporary file.
-  write_file(path + ".tmp", "partial HDF5 bytes");
-  REQUIRE(MetricsLog(path).read().size() == 1);
+  const std::string path = dir.file("metrics.h5"), journal = dir.file("metrics.journal");
+  {
+    MetricsLog log(path);
+    log.append(row(0, 3.0));
+    log.append(row(10, 2.5));
+  }
+  // Half of a third row, as a kill in the middle of its write leaves it.
+  const std::string whole = testing::read_file(journal);
+  const size_t row_bytes = (whole.size() - 512) / 2;
+  write_file(journal, whole + whole.substr(whole.size() - row_bytes, row_bytes / 2));
+  REQUIRE(metrics_journal_problem(journal).empty());  // recoverable
+  REQUIRE(MetricsLog(path).read().size() == 2);
   MetricsLog resumed(path);
-  resumed.append(row(10, 2.0));
+  resumed.append(row(20, 2.0));
+  REQUIRE(fs::file_size(journal) == whole.size() + row_bytes);
   const auto back = MetricsLog(path).read();
-  REQUIRE(back.size() == 2);
-  require_equal(back[0], row(0, 3.0));
-  require_equal(back[1], row(10, 2.0));
+  REQUIRE(back.size() == 3);
+  require_equal(back[2], row(20, 2.0));
+  // A compaction that dies before publication leaves only a partial temporary file.
+  write_file(path + ".tmp", "partial HDF5 bytes");
+  resumed.compact();
+  REQUIRE(MetricsLog(path).read().size() == 3);
   REQUIRE_FALSE(fs::exists(path + ".tmp"));
+}
+
+TEST_CASE("A metrics row costs the same bytes written however many rows came before it", "[metrics]") {
+  TempDir dir("metrics_cost");
+  const std::string path = dir.file("metrics.h5"), journal = dir.file("metrics.journal");
+  MetricsLog log(path);
+  log.append(row(0, 3.0));  // creates the journal
+  // Bytes this process hands to write(2) (/proc/self/io wchar) per append, and the
+  // growth of every file in the directory.
+  auto written = [] {
+    const std::string io = testing::read_file("/proc/self/io");
+    return std::stoll(io.substr(io.find("wchar: ") + 7));
+  };
+  auto dir_bytes = [&] {
+    uintmax_t total = 0;
+    for (const auto& e : fs::directory_iterator(dir.path())) total += fs::file_size(e.path());
+    return total;
+  };
+  std::set<long long> per_row_written;
+  std::set<uintmax_t> per_row_growth;
+  for (int64_t i = 1; i <= 300; ++i) {
+    const long long w0 = written();
+    const uintmax_t s0 = dir_bytes();
+    log.append(row(i, 2.0));
+    per_row_written.insert(written() - w0);
+    per_row_growth.insert(dir_bytes() - s0);
+  }
+  log.sync();
+  REQUIRE(per_row_written == std::set<long long>{100});  // 12 float64 and a CRC-32, row 1 as row 300
+  REQUIRE(per_row_growth == std::set<uintmax_t>{100});
+  REQUIRE(fs::file_size(journal) == 512 + 301 * 100);
 }
 
 TEST_CASE("MetricsLog refuses files that are not metrics logs", "[metrics]") {
@@ -508,4 +558,18 @@ TEST_CASE("MetricsLog refuses files that are not metrics logs", "[metrics]") {
   require_user_error([&] { MetricsLog(dir.file("unformatted.h5")).read(); },
                      {"unformatted.h5", "not a tokengrow metrics file"});
   require_user_error([&] { MetricsLog(dir.file("absent.h5")).read(); }, {"absent.h5", "no such file"});
+  // Journals: another file under the name, and a damaged row with sound rows after it.
+  write_file(dir.file("other.journal"), std::string(600, 'x'));
+  require_user_error([&] { MetricsLog(dir.file("other.h5")).read(); },
+                     {"other.journal", "not a tokengrow metrics journal with 96-byte records"});
+  {
+    MetricsLog log(dir.file("m.h5"));
+    for (int64_t i = 0; i < 3; ++i) log.append(row(i, 1.0));
+  }
+  std::string bytes = testing::read_file(dir.file("m.journal"));
+  bytes[512 + 100 + 7] ^= 0x10;
+  write_file(dir.file("m.journal"), bytes);
+  require_user_error([&] { MetricsLog(dir.file("m.h5")).read(); },
+                     {"m.journal", "damaged: record 1 of 3 fails its checksum but later records do not"});
+  require_user_error([&] { MetricsLog(dir.file("m.h5")).append(row(9, 1.0)); }, {"m.journal", "damaged: record 1"});
 }

@@ -82,6 +82,29 @@ void write_file_durably(const std::string& path, std::string_view bytes) {
   publish_file(tmp, path);
 }
 
+bool link_file_durably(const std::string& existing, const std::string& path) {
+  const std::string tmp = temp_path_for(path);
+  discard_file(tmp);
+  if (::link(existing.c_str(), tmp.c_str()) != 0) {
+    if (errno == EPERM || errno == EXDEV || errno == ENOTSUP || errno == EOPNOTSUPP || errno == EMLINK) return false;
+    throw UserError(path + ": cannot link to " + existing + ": " + std::strerror(errno));
+  }
+  publish_file(tmp, path);
+  discard_file(tmp);  // rename leaves both names when they were already one file
+  return true;
+}
+
+void remove_file_durably(const std::string& path) {
+  std::error_code ec;
+  if (!fs::remove(path, ec)) {
+    if (ec) throw UserError(path + ": cannot remove: " + ec.message());
+    return;
+  }
+  fs::path dir = fs::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  fsync_or_throw(dir.string(), O_RDONLY | O_DIRECTORY, "directory");
+}
+
 void crash_point(const char* name) {
   static const char* spec = std::getenv("TOKENGROW_CRASH_AT");
   if (!spec || !*spec) return;

@@ -21,6 +21,15 @@ void publish_file(const std::string& tmp_path, const std::string& final_path);
 // untouched and throws UserError naming `path` and the OS error.
 void write_file_durably(const std::string& path, std::string_view bytes);
 
+// Publishes `path` as a second name (a hard link) of the published file `existing`,
+// atomically as write_file_durably() would: the bytes are written once, for both
+// names. Returns false, changing nothing, where the file system has no hard links
+// (the caller then writes a copy); other failures throw UserError naming `path`.
+bool link_file_durably(const std::string& existing, const std::string& path);
+
+// Removes `path` and syncs its directory, so the removal survives a power cut.
+void remove_file_durably(const std::string& path);
+
 // Removes a temporary file if present (after a failed write); never throws.
 void discard_file(const std::string& tmp_path) noexcept;
 

@@ -96,12 +96,13 @@ H5File H5File::create_in_memory(const std::string& name, int64_t userblock_bytes
   return H5File(id, name);
 }
 
-std::vector<char> H5File::image() {
+std::vector<char> H5File::image(size_t leading_bytes) {
   if (H5Fflush(id_, H5F_SCOPE_LOCAL) < 0) fail("", "cannot finish the file in memory");
   const ssize_t size = H5Fget_file_image(id_, nullptr, 0);
   if (size < 0) fail("", "cannot get the file image");
-  std::vector<char> bytes(static_cast<size_t>(size));
-  if (H5Fget_file_image(id_, bytes.data(), bytes.size()) != size) fail("", "cannot copy the file image");
+  std::vector<char> bytes(leading_bytes + static_cast<size_t>(size));
+  if (H5Fget_file_image(id_, bytes.data() + leading_bytes, static_cast<size_t>(size)) != size)
+    fail("", "cannot copy the file image");
   return bytes;
 }
 

@@ -76,8 +76,9 @@ class H5File {
   int64_t get_attr_int(const std::string& path, const std::string& name) const;
 
   // The bytes of a file made by create_in_memory(), as they would be on disk after
-  // its user block (which the image leaves out: the file is user block + image).
-  std::vector<char> image();
+  // its user block (which the image leaves out: the file is user block + image),
+  // after `leading_bytes` zero bytes (room for the user block's contents).
+  std::vector<char> image(size_t leading_bytes = 0);
 
  private:
   H5File(hid_t id, std::string path) : id_(id), path_(std::move(path)) {}

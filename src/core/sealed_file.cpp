@@ -71,19 +71,23 @@ std::string seal_header(const std::string& kind, std::string_view body) {
   return format_seal({kind, kSealBytes + static_cast<int64_t>(body.size()), static_cast<uint32_t>(crc)});
 }
 
-void write_sealed(const std::string& path, const std::string& kind, const std::function<void(H5File&)>& fill) {
-  // Built whole in memory, sealed there, then written and published in one go:
-  // the CRC costs no second read, and every disk error is ours to report.
-  std::vector<char> image;
+std::vector<char> build_sealed(const std::string& name, const std::string& kind,
+                               const std::function<void(H5File&)>& fill) {
+  // Built whole in memory and sealed there: the CRC costs no second read, and the
+  // disk write is ours, with its errors.
+  std::vector<char> bytes;
   {
-    H5File file = H5File::create_in_memory(path, kSealBytes);
+    H5File file = H5File::create_in_memory(name, kSealBytes);
     fill(file);
-    image = file.image();  // everything after the user block
+    bytes = file.image(kSealBytes);  // the user block's room, then everything after it
   }
-  std::vector<char> bytes(kSealBytes + image.size());
-  const std::string header = seal_header(kind, std::string_view(image.data(), image.size()));
+  const std::string header = seal_header(kind, std::string_view(bytes.data() + kSealBytes, bytes.size() - kSealBytes));
   std::copy(header.begin(), header.end(), bytes.begin());
-  std::copy(image.begin(), image.end(), bytes.begin() + kSealBytes);
+  return bytes;
+}
+
+void write_sealed(const std::string& path, const std::string& kind, const std::function<void(H5File&)>& fill) {
+  const std::vector<char> bytes = build_sealed(path, kind, fill);
   write_file_durably(path, std::string_view(bytes.data(), bytes.size()));
 }
 

@@ -19,6 +19,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/hdf5_file.h"
 
@@ -27,8 +28,13 @@ namespace tg {
 // Bytes of the user block that holds the seal (HDF5 wants a power of two >= 512).
 inline constexpr int64_t kSealBytes = 512;
 
-// Writes `path` as a sealed file of the given kind: fill() writes the HDF5 contents
-// into a fresh in-memory file; then the seal, then write_file_durably(). If
+// The bytes of a sealed file of the given kind: fill() writes the HDF5 contents into
+// a fresh in-memory file (`name` labels its errors); the seal goes in front. Held
+// once: the header is written into the image's own leading bytes.
+std::vector<char> build_sealed(const std::string& name, const std::string& kind,
+                               const std::function<void(H5File&)>& fill);
+
+// Writes `path` as a sealed file: build_sealed(), then write_file_durably(). If
 // anything throws, no temporary file remains and an existing `path` is untouched.
 void write_sealed(const std::string& path, const std::string& kind, const std::function<void(H5File&)>& fill);
 

@@ -16,6 +16,7 @@
 #include "growth/grow_checkpoint.h"
 #include "model/model_cost.h"
 #include "train/checkpoint.h"
+#include "train/metrics_log.h"
 #include "train/run_directory.h"
 #include "train/trainer.h"
 
@@ -201,7 +202,7 @@ bool ExperimentRunner::train_stage(const PlannedRun& run, size_t k, const std::s
     start = start_checkpoint;
     // Stopped before its first checkpoint: only a partial log exists, which the
     // restarted (deterministic) run writes again.
-    if (fs::exists(fs::path(dir) / "metrics.h5")) fs::remove(fs::path(dir) / "metrics.h5");
+    MetricsLog((fs::path(dir) / "metrics.h5").string()).remove();
   }
   Trainer trainer(run.stages[k], engine_, out_);
   if (step_budget_ >= 0) trainer.set_stop_hook([this] { return --step_budget_ <= 0; });

@@ -25,8 +25,14 @@ std::string model_path(const std::string& name) { return "model/" + name; }
 
 void save_checkpoint(const std::string& path, const nlohmann::json& config, LanguageModel& model, AdamW* optimizer,
                      const TrainState& state) {
-  // Sealed (whole-file CRC-32, checked before any load) and published atomically.
-  write_sealed(path, kKind, [&](H5File& file) {
+  const std::vector<char> bytes = checkpoint_bytes(path, config, model, optimizer, state);
+  write_file_durably(path, std::string_view(bytes.data(), bytes.size()));
+}
+
+std::vector<char> checkpoint_bytes(const std::string& name, const nlohmann::json& config, LanguageModel& model,
+                                   AdamW* optimizer, const TrainState& state) {
+  // Sealed: a whole-file CRC-32, checked before any load.
+  return build_sealed(name, kKind, [&](H5File& file) {
     file.set_attr("/", "format", std::string(kFormat));
     file.set_attr("/", "format_version", int64_t{2});
     file.set_attr("/", "config", config.dump());
@@ -64,6 +70,11 @@ void save_checkpoint(const std::string& path, const nlohmann::json& config, Lang
     file.set_attr("state", "rollbacks", state.rollbacks);
     file.set_attr("state", "log_loss_sum", state.log_loss_sum);
     file.set_attr("state", "log_loss_count", state.log_loss_count);
+    if (state.corpus) {
+      file.set_attr("state", "corpus_crc32", static_cast<int64_t>(state.corpus->crc32));
+      file.set_attr("state", "corpus_train_tokens", state.corpus->train_tokens);
+      file.set_attr("state", "corpus_val_tokens", state.corpus->val_tokens);
+    }
   });
 }
 
@@ -96,6 +107,14 @@ void read_state(const H5File& file, TrainState& state) {
   state.rollbacks = file.get_attr_int("state", "rollbacks");
   state.log_loss_sum = file.get_attr_double("state", "log_loss_sum");
   state.log_loss_count = file.get_attr_int("state", "log_loss_count");
+  state.corpus.reset();
+  if (file.has_attr("state", "corpus_crc32")) {
+    const int64_t crc = file.get_attr_int("state", "corpus_crc32");
+    if (crc < 0 || crc > int64_t{0xFFFFFFFF})
+      throw UserError(file.path() + ": /state corpus_crc32 " + std::to_string(crc) + " is not a CRC-32");
+    state.corpus = CorpusChecksum{static_cast<uint32_t>(crc), file.get_attr_int("state", "corpus_train_tokens"),
+                                  file.get_attr_int("state", "corpus_val_tokens")};
+  }
 }
 
 void load_from(const H5File& file, LanguageModel& model, AdamW* optimizer, TrainState* state) {

@@ -5,9 +5,11 @@
 //     each Pattention group (/model/layers/<i>/attn/query, ...) has attributes
 //     tau (float) and normalization (string)
 //   /optimizer/exp_avg/<name>, /optimizer/exp_avg_sq/<name>, /optimizer/row_steps/<name>
-//   /state/{step, stage, stage_start_step, tokens, flops, wall_s, data_rng}
+//   /state/{step, stage, stage_start_step, tokens, flops, wall_s, data_rng}, and the
+//     corpus checksum (attributes corpus_crc32, corpus_train_tokens, corpus_val_tokens)
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -17,8 +19,12 @@
 
 namespace tg {
 
-// Writes a sealed file (core/sealed_file.h) under a temporary name and publishes it
-// atomically: an existing file is replaced only by a complete one.
+// The bytes of a checkpoint: a sealed file (core/sealed_file.h); `name` labels errors.
+std::vector<char> checkpoint_bytes(const std::string& name, const nlohmann::json& config, LanguageModel& model,
+                                   AdamW* optimizer, const TrainState& state);
+
+// Writes checkpoint_bytes() under a temporary name and publishes them atomically: an
+// existing file is replaced only by a complete one.
 void save_checkpoint(const std::string& path, const nlohmann::json& config, LanguageModel& model, AdamW* optimizer,
                      const TrainState& state);
 

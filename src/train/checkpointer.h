@@ -1,6 +1,7 @@
 #pragma once
-// A run's checkpoints: every checkpoint is written as ckpt_<step>.h5 and as
-// latest.h5 (what a resume or a rollback continues from); of the ckpt_* files the
+// A run's checkpoints: every checkpoint is written as ckpt_<step>.h5 and published
+// as latest.h5 too (what a resume or a rollback continues from): serialised and
+// written once, latest.h5 a hard link to the same file; of the ckpt_* files the
 // newest train.keep_checkpoints are kept (0: all), those of earlier, resumed
 // invocations included. Each file is sealed and published atomically
 // (train/checkpoint.h).

@@ -1,11 +1,15 @@
 #include "train/metrics_log.h"
 
+#include <cstring>
 #include <filesystem>
 
+#include "core/durable_file.h"
 #include "core/error.h"
 #include "core/sealed_file.h"
 
 namespace tg {
+
+namespace fs = std::filesystem;
 
 namespace {
 const char* const kFormat = "tokengrow-metrics";
@@ -13,6 +17,7 @@ const char* const kSealKind = "metrics";
 const char* const kColumns[] = {"step", "tokens", "flops", "train_loss", "val_loss",
                                 "val_ppl", "lr", "wall_s", "n_params", "stage", "skipped_steps", "rollbacks"};
 constexpr size_t kColumnCount = sizeof kColumns / sizeof kColumns[0];
+constexpr int64_t kRowBytes = kColumnCount * sizeof(double);  // a journal record's payload
 
 // Every column is float64 (one dataset type for plotting tools); the integer
 // columns are exact up to 2^53, far beyond any step, token or parameter count.
@@ -22,23 +27,49 @@ std::vector<double> to_values(const MetricsRow& r) {
           static_cast<double>(r.skipped_steps), static_cast<double>(r.rollbacks)};
 }
 
-MetricsRow from_values(const std::vector<std::vector<double>>& cols, size_t i) {
+MetricsRow from_values(const double* v) {
   MetricsRow r;
-  r.step = static_cast<int64_t>(cols[0][i]);
-  r.tokens = static_cast<int64_t>(cols[1][i]);
-  r.flops = cols[2][i];
-  r.train_loss = cols[3][i];
-  r.val_loss = cols[4][i];
-  r.val_ppl = cols[5][i];
-  r.lr = cols[6][i];
-  r.wall_s = cols[7][i];
-  r.n_params = static_cast<int64_t>(cols[8][i]);
-  r.stage = static_cast<int64_t>(cols[9][i]);
-  r.skipped_steps = static_cast<int64_t>(cols[10][i]);
-  r.rollbacks = static_cast<int64_t>(cols[11][i]);
+  r.step = static_cast<int64_t>(v[0]);
+  r.tokens = static_cast<int64_t>(v[1]);
+  r.flops = v[2];
+  r.train_loss = v[3];
+  r.val_loss = v[4];
+  r.val_ppl = v[5];
+  r.lr = v[6];
+  r.wall_s = v[7];
+  r.n_params = static_cast<int64_t>(v[8]);
+  r.stage = static_cast<int64_t>(v[9]);
+  r.skipped_steps = static_cast<int64_t>(v[10]);
+  r.rollbacks = static_cast<int64_t>(v[11]);
   return r;
 }
+
+std::string to_record(const MetricsRow& row) {
+  const std::vector<double> values = to_values(row);
+  return std::string(reinterpret_cast<const char*>(values.data()), kRowBytes);
+}
+
+MetricsRow from_record(const std::string& record) {
+  double values[kColumnCount];
+  std::memcpy(values, record.data(), kRowBytes);
+  return from_values(values);
+}
+
+std::vector<std::string> to_records(const std::vector<MetricsRow>& rows) {
+  std::vector<std::string> records;
+  for (const MetricsRow& row : rows) records.push_back(to_record(row));
+  return records;
+}
 }  // namespace
+
+std::string metrics_journal_path(const std::string& metrics_path) {
+  fs::path p(metrics_path);
+  return p.replace_extension(".journal").string();
+}
+
+std::string metrics_journal_problem(const std::string& journal_path) {
+  return journal_problem(journal_path, kSealKind, kRowBytes);
+}
 
 void write_metrics_columns(H5File& file, const std::string& group, const std::vector<MetricsRow>& rows) {
   std::vector<std::vector<double>> cols(kColumnCount);
@@ -50,8 +81,19 @@ void write_metrics_columns(H5File& file, const std::string& group, const std::ve
   for (size_t c = 0; c < kColumnCount; ++c) file.write_doubles(prefix + kColumns[c], cols[c]);
 }
 
+MetricsLog::MetricsLog(std::string path) : path_(std::move(path)), journal_path_(metrics_journal_path(path_)) {}
+
+bool MetricsLog::exists() const { return fs::exists(journal_path_) || fs::exists(path_); }
+
 std::vector<MetricsRow> MetricsLog::read() const {
-  if (loaded_) return rows_;
+  if (!fs::exists(journal_path_)) return read_h5();
+  std::vector<MetricsRow> rows;
+  for (const std::string& record : read_journal(journal_path_, kSealKind, kRowBytes).records)
+    rows.push_back(from_record(record));
+  return rows;
+}
+
+std::vector<MetricsRow> MetricsLog::read_h5() const {
   const H5File file = open_sealed(path_, kSealKind);
   if (!file.has_attr("/", "format") || file.get_attr_string("/", "format") != kFormat)
     throw UserError(path_ + ": not a tokengrow metrics file (no format = \"" + std::string(kFormat) + "\" attribute)");
@@ -63,38 +105,57 @@ std::vector<MetricsRow> MetricsLog::read() const {
                       std::to_string(cols.front().size()));
   }
   std::vector<MetricsRow> rows;
-  for (size_t i = 0; i < cols.front().size(); ++i) rows.push_back(from_values(cols, i));
+  std::vector<double> values(kColumnCount);
+  for (size_t i = 0; i < cols.front().size(); ++i) {
+    for (size_t c = 0; c < kColumnCount; ++c) values[c] = cols[c][i];
+    rows.push_back(from_values(values.data()));
+  }
   return rows;
 }
 
-void MetricsLog::write(const std::vector<MetricsRow>& rows) const {
+void MetricsLog::open_journal() {
+  if (writer_) return;
+  if (!fs::exists(journal_path_))
+    write_journal(journal_path_, kSealKind, kRowBytes, fs::exists(path_) ? to_records(read_h5()) : std::vector<std::string>{});
+  const JournalContents contents = read_journal(journal_path_, kSealKind, kRowBytes);
+  writer_ = std::make_unique<JournalWriter>(journal_path_, kRowBytes, static_cast<int64_t>(contents.records.size()));
+}
+
+void MetricsLog::append(const MetricsRow& row) {
+  open_journal();
+  writer_->append(to_record(row));
+}
+
+void MetricsLog::truncate_after(int64_t step) {
+  if (!exists()) return;  // no log yet: nothing to drop
+  const std::vector<MetricsRow> rows = read();
+  size_t keep = 0;
+  while (keep < rows.size() && rows[keep].step <= step) ++keep;
+  if (keep == rows.size()) return;
+  open_journal();
+  writer_->truncate(static_cast<int64_t>(keep));
+}
+
+void MetricsLog::sync() {
+  if (writer_) writer_->sync();
+}
+
+void MetricsLog::compact() {
+  if (!fs::exists(journal_path_)) return;
+  const std::vector<MetricsRow> rows = read();
   write_sealed(path_, kSealKind, [&](H5File& file) {
     file.set_attr("/", "format", std::string(kFormat));
     write_metrics_columns(file, "", rows);
   });
+  writer_.reset();
+  remove_file_durably(journal_path_);
 }
 
-void MetricsLog::append(const MetricsRow& row) {
-  if (!loaded_) {
-    if (std::filesystem::exists(path_)) rows_ = read();
-    loaded_ = true;
-  }
-  std::vector<MetricsRow> rows = rows_;
-  rows.push_back(row);
-  write(rows);
-  rows_ = std::move(rows);  // only once the file holds them
-}
-
-void MetricsLog::truncate_after(int64_t step) {
-  if (!loaded_ && !std::filesystem::exists(path_)) return;  // no log yet: nothing to drop
-  std::vector<MetricsRow> rows = read();
-  size_t keep = 0;
-  while (keep < rows.size() && rows[keep].step <= step) ++keep;
-  if (keep == rows.size()) return;
-  rows.resize(keep);
-  write(rows);
-  rows_ = std::move(rows);
-  loaded_ = true;
+void MetricsLog::remove() {
+  writer_.reset();
+  std::error_code ec;
+  fs::remove(path_, ec);
+  fs::remove(journal_path_, ec);
 }
 
 }  // namespace tg

@@ -1,18 +1,29 @@
 #pragma once
-// A run's metrics file, metrics.h5: one 1-D float64 dataset per column, one row
-// per log point. Columns: step, tokens, flops, train_loss, val_loss, val_ppl, lr,
-// wall_s, n_params, stage, skipped_steps, rollbacks (val_* are NaN where no
-// validation ran; train_loss is NaN for a stage's first row); root attribute
-// format = "tokengrow-metrics".
+// A run's metrics: one row per log point with the columns step, tokens, flops,
+// train_loss, val_loss, val_ppl, lr, wall_s, n_params, stage, skipped_steps,
+// rollbacks (val_* are NaN where no validation ran; train_loss is NaN for a stage's
+// first row).
 //
-// The file is small (a few hundred rows), so every change rewrites it whole as a
-// sealed file published atomically (core/sealed_file.h): a kill at any instant
-// leaves either the previous complete log or the new one, never a damaged file.
+// Two files, so that a row costs the same however many came before it:
+//   metrics.journal  while a run writes: an append-only journal of fixed-size rows
+//                    (core/record_journal.h: 12 float64 in the column order, each row
+//                    with its own CRC-32). A row is one write; rows are made durable
+//                    before every checkpoint (sync), which is all a resume needs: it
+//                    drops the rows after its checkpoint anyway.
+//   metrics.h5       what readers (h5py) use: one 1-D float64 dataset per column,
+//                    root attribute format = "tokengrow-metrics", sealed and published
+//                    atomically (core/sealed_file.h). compact() writes it from the
+//                    journal, then removes the journal; `train` does so when it ends.
+// The journal, where present, holds every row (it starts as a copy of metrics.h5)
+// and is what read() returns; after a kill it is there until the next `train` of the
+// run compacts it.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/hdf5_file.h"
+#include "core/record_journal.h"
 
 namespace tg {
 
@@ -28,25 +39,41 @@ struct MetricsRow {
   int64_t n_params = 0;
   int64_t stage = 0;
   int64_t skipped_steps = 0;  // cumulative steps skipped for non-finite loss or gradient
-  int64_t rollbacks = 0;      // cumulative rollbacks to the last checkpoint
+  int64_t rollbacks = 0;      // cumulative rollbacks
 };
 
 class MetricsLog {
  public:
-  explicit MetricsLog(std::string path) : path_(std::move(path)) {}
+  // `path` is metrics.h5; the journal is beside it (metrics.journal).
+  explicit MetricsLog(std::string path);
+
+  // Whether either file exists.
+  bool exists() const;
   void append(const MetricsRow& row);
   std::vector<MetricsRow> read() const;
   // Drops rows logged after `step` (a resumed run re-logs them from its checkpoint);
-  // nothing to do when there is no log yet.
+  // nothing to do when there is no log yet. Durable on return.
   void truncate_after(int64_t step);
+  // Every row appended so far is on disk on return.
+  void sync();
+  // Writes metrics.h5 from the rows and removes the journal (nothing to do without one).
+  void compact();
+  // Removes both files.
+  void remove();
   const std::string& path() const { return path_; }
+  const std::string& journal_path() const { return journal_path_; }
 
  private:
-  void write(const std::vector<MetricsRow>& rows) const;
-  std::string path_;
-  std::vector<MetricsRow> rows_;  // what the file holds, once loaded
-  bool loaded_ = false;
+  void open_journal();  // creating it from metrics.h5 (or empty) if there is none
+  std::vector<MetricsRow> read_h5() const;
+  std::string path_, journal_path_;
+  std::unique_ptr<JournalWriter> writer_;
 };
+
+// The journal of a metrics.h5 path: "<dir>/metrics.journal".
+std::string metrics_journal_path(const std::string& metrics_path);
+// "" for a sound metrics journal, else what is wrong (core/record_journal.h).
+std::string metrics_journal_problem(const std::string& journal_path);
 
 // The columns of `rows` as float64 datasets under `group` ("" for the root); also
 // how experiment.h5 stores each run's metrics.

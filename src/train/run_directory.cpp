@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/sealed_file.h"
+#include "train/metrics_log.h"
 
 namespace tg {
 
@@ -60,9 +61,9 @@ RunStart RunDirectory::prepare_start(const std::string& start_checkpoint, std::o
                     "); move them away or choose another --out");
   // Metrics without any checkpoint: an earlier start was stopped before its first
   // checkpoint. Nothing of it can be resumed, so this start replaces its log.
-  if (fs::exists(metrics_path())) {
+  if (MetricsLog metrics(metrics_path()); metrics.exists()) {
     out << path_ << ": no checkpoint from an earlier, interrupted start; starting over\n";
-    fs::remove(metrics_path());
+    metrics.remove();
   }
   return start_checkpoint.empty() ? RunStart::Fresh : RunStart::NewStage;
 }

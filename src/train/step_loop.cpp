@@ -38,7 +38,10 @@ StepLoopResult StepLoop::run() {
     const int64_t at = p_.state.step;
     guard_.step_taken(at);
     if (schedule_.log_point(at) || schedule_.eval_point(at)) log_point(lr, schedule_.eval_point(at), result);
-    if (schedule_.checkpoint_point(at)) p_.checkpointer.save(p_.model, p_.optimizer, p_.state);
+    if (schedule_.checkpoint_point(at)) {
+      p_.metrics.sync();  // the rows up to this checkpoint on disk before it
+      p_.checkpointer.save(p_.model, p_.optimizer, p_.state);
+    }
     if (at != schedule_.end_step() && hooks_.stop && hooks_.stop()) {
       result.interrupted = true;
       break;

@@ -2,6 +2,9 @@
 // Where a run is: everything besides the model and optimizer that resuming needs.
 #include <array>
 #include <cstdint>
+#include <optional>
+
+#include "train/corpus_checksum.h"
 
 namespace tg {
 
@@ -21,6 +24,8 @@ struct TrainState {
   // a run resumed between two log points logs exactly what the uninterrupted run does.
   double log_loss_sum = 0;
   int64_t log_loss_count = 0;
+  // The tokens the run trains on; absent in checkpoints of tokengrow before it was recorded.
+  std::optional<CorpusChecksum> corpus;
 };
 
 }  // namespace tg

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "train/checkpoint.h"
 #include "train/checkpointer.h"
+#include "train/corpus_checksum.h"
 #include "train/evaluate.h"
 #include "train/metrics_log.h"
 #include "train/stage_schedule.h"
@@ -18,7 +19,11 @@ uint64_t data_seed(uint64_t seed) { return seed ^ 0xD1B54A32D192ED03ull; }
 }  // namespace
 
 Trainer::Trainer(const RunConfig& config, Engine& engine, std::ostream& out)
-    : config_(config), engine_(engine), out_(out), corpus_(load_corpus(config.data_path)) {
+    : config_(config),
+      engine_(engine),
+      out_(out),
+      corpus_(load_corpus(config.data_path)),
+      corpus_checksum_(corpus_checksum(corpus_)) {
   const ModelConfig& m = config_.model;
   if (corpus_.info.vocab_size > m.vocab_size)
     throw UserError(config_.data_path + ": corpus vocabulary has " + std::to_string(corpus_.info.vocab_size) +
@@ -57,7 +62,17 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
   if (start != RunStart::Resume) result.first_val_loss = begin_stage(metrics, checkpointer, schedule);
   const StepLoopParts parts{engine_,  *model_, *optimizer_, sampler, state_, metrics, checkpointer,
                             dir,      out_,    [this] { return validate(); }};
-  const StepLoopResult loop = StepLoop(parts, config_.train, schedule, hooks_).run();
+  StepLoopResult loop;
+  try {
+    loop = StepLoop(parts, config_.train, schedule, hooks_).run();
+  } catch (const UserError&) {
+    try {  // what was logged, readable as metrics.h5 (the journal keeps it if this fails too)
+      metrics.compact();
+    } catch (const UserError&) {
+    }
+    throw;
+  }
+  metrics.compact();
   result.interrupted = loop.interrupted;
   result.final_train_loss = loop.last_train_loss;
   result.final_val_loss = loop.last_val_loss;
@@ -79,6 +94,7 @@ BatchSampler Trainer::start_model(RunStart start, const std::string& checkpoint)
   } else {
     load_checkpoint(checkpoint, *model_, optimizer_.get(), &state_);
     if (start == RunStart::Resume) {
+      check_corpus(checkpoint);
       sampler.set_rng_state(state_.data_rng);
       out_ << "resumed " << checkpoint << " at step " << state_.step << "\n";
     } else {
@@ -89,7 +105,19 @@ BatchSampler Trainer::start_model(RunStart start, const std::string& checkpoint)
     }
   }
   state_.data_rng = sampler.rng_state();  // what the stage-start checkpoint records
+  state_.corpus = corpus_checksum_;  // a new stage may train on new data
   return sampler;
+}
+
+void Trainer::check_corpus(const std::string& checkpoint) {
+  if (!state_.corpus) {
+    out_ << "warning: " << checkpoint << " records no corpus checksum (written by an older tokengrow); "
+         << config_.data_path << " is not checked against the corpus the run was trained on\n";
+  } else if (!(*state_.corpus == corpus_checksum_)) {
+    throw UserError(config_.data_path + ": not the corpus " + checkpoint + " was trained on (its tokens: " +
+                    corpus_checksum_.to_string() + "; the checkpoint recorded " + state_.corpus->to_string() +
+                    "); resume with that corpus (--data), or start a new run");
+  }
 }
 
 double Trainer::begin_stage(MetricsLog& metrics, const Checkpointer& checkpointer, const StageSchedule& schedule) {
@@ -98,6 +126,7 @@ double Trainer::begin_stage(MetricsLog& metrics, const Checkpointer& checkpointe
   out_ << "step " << state_.step << " | val loss " << v0 << " | val ppl " << std::exp(v0) << "\n";
   metrics.append(metrics_row(state_, model_->n_params(), std::numeric_limits<double>::quiet_NaN(), v0,
                              schedule.lr_at(state_.step)));
+  metrics.sync();
   checkpointer.save_latest(*model_, *optimizer_, state_);
   return v0;
 }

@@ -15,6 +15,7 @@
 #include "model/language_model.h"
 #include "train/adamw.h"
 #include "train/corpus.h"
+#include "train/corpus_checksum.h"
 #include "train/run_config.h"
 #include "train/run_directory.h"
 #include "train/step_loop.h"
@@ -65,6 +66,8 @@ class Trainer {
   // Initialises or loads the model and state_ for this start; returns the batch
   // sampler at the run's data position.
   BatchSampler start_model(RunStart start, const std::string& checkpoint);
+  // A resumed run must train on the corpus its checkpoint recorded (UserError if not).
+  void check_corpus(const std::string& checkpoint);
   // A new stage's starting point: validated, logged and checkpointed (latest.h5).
   double begin_stage(MetricsLog& metrics, const Checkpointer& checkpointer, const StageSchedule& schedule);
   void print_model_line();
@@ -73,6 +76,7 @@ class Trainer {
   Engine& engine_;
   std::ostream& out_;
   Corpus corpus_;
+  CorpusChecksum corpus_checksum_;  // of corpus_
   std::unique_ptr<LanguageModel> model_;
   std::unique_ptr<AdamW> optimizer_;
   TrainState state_;

@@ -53,12 +53,16 @@ inline std::vector<std::string> train_or_resume(const RunSetup& s, const std::st
   return {"train", "--config", s.config, "--out", run_dir, "--threads", "2"};
 }
 
-// Every sealed file in a run directory verifies: at no instant is a damaged
-// checkpoint or log visible under its final name.
+// Every sealed file and journal in a run directory verifies: at no instant is a
+// damaged checkpoint or log visible under its final name.
 inline void require_every_file_sound(const std::string& run_dir) {
   if (!fs::exists(run_dir)) return;
   for (const auto& entry : fs::directory_iterator(run_dir)) {
     const std::string name = entry.path().filename().string();
+    if (entry.path().extension() == ".journal") {  // a bad end (a cut-short append) is recovered, damage is not
+      INFO(entry.path().string());
+      REQUIRE(metrics_journal_problem(entry.path().string()).empty());
+    }
     if (entry.path().extension() != ".h5") continue;
     const std::string kind = name == "metrics.h5" ? "metrics" : "checkpoint";
     INFO(entry.path().string());

@@ -11,17 +11,18 @@ using namespace tg::faults;
 
 namespace {
 
-// The write phases a crash can hit (train/checkpoint.cpp, core/durable_file.cpp),
-// each with the words the reliability doc uses for it.
+// The write phases a crash can hit (train/checkpoint.cpp, core/durable_file.cpp,
+// core/record_journal.cpp), each with the words the reliability doc uses for it.
 struct WritePhase {
   const char* point;
   const char* words;
 };
 const WritePhase kPhases[] = {
     {"checkpoint.model_written", "in the middle of making a checkpoint (model serialised, optimizer state not yet)"},
-    {"write.half_written", "half-way through writing a file (checkpoint or metrics) to disk"},
+    {"write.half_written", "half-way through writing a file (a checkpoint, or metrics.h5) to disk"},
     {"publish.before_rename", "after the new file is fsynced, before the rename that publishes it"},
     {"publish.after_rename", "after the rename, before the directory fsync"},
+    {"journal.half_appended", "half-way through appending a row to the metrics journal"},
 };
 
 double elapsed_ms(std::chrono::steady_clock::time_point since) {
@@ -75,13 +76,17 @@ TEST_CASE("train killed with SIGKILL at random moments resumes to the uninterrup
 
 TEST_CASE("train killed at every phase of a checkpoint or log write resumes bit for bit", "[faults][kill]") {
   RunSetup s("kill_phases", 24);
+  // A metrics row every step, so that every attempt appends enough rows to be killed at the 8th.
+  std::string config = train_config(s.data, 24);
+  config.replace(config.find("\"log_every\": 4"), 14, "\"log_every\": 1");
+  write_file(s.config, config);
   const std::string ref = s.run_dir("ref");
   finish(train_or_resume(s, ref));
   int row = 2;
   for (const WritePhase& phase : kPhases) {
     const std::string run = s.run_dir(std::string("run_") + phase.point);
     // The 1st, 2nd, 3rd, 5th and 8th time the phase is passed: checkpoints
-    // (ckpt_<step>.h5, latest.h5) and metrics.h5 rewrites alike.
+    // (ckpt_<step>.h5, latest.h5), metrics.h5 and metrics rows alike.
     for (int nth : {1, 2, 3, 5, 8}) {
       const ProcessResult r = run_tokengrow(train_or_resume(s, run), crash_at(phase.point, nth));
       INFO(phase.point << ":" << nth << " " << r.err);
@@ -131,7 +136,7 @@ TEST_CASE("grow killed at random moments and at each write phase leaves no damag
     REQUIRE(r.killed_by_us());
     check_then_finish(r, out);
   }
-  record_row("K6", "kill -9",
+  record_row("K7", "kill -9",
              "`grow` killed with SIGKILL at 10 random moments and at each write phase (half-way through the "
              "write, before the rename, after the rename)",
              "the output was either absent or complete and verified; re-running grow gave the uninterrupted "
@@ -178,7 +183,7 @@ TEST_CASE("experiment killed at random moments and at write phases ends with the
   finish(experiment(out));
   REQUIRE(testing::summary_without_wall_time(out) == straight);
   REQUIRE(seal_problem(out + "/experiment.h5", "experiment").empty());
-  record_row("K7", "kill -9",
+  record_row("K8", "kill -9",
              "`experiment` killed with SIGKILL at 12 random moments, then once at each write phase, re-run after "
              "each",
              "re-running the same command continued where it stopped; summary.csv (wall time aside) equal to "

@@ -2,6 +2,7 @@
 // latest.h5 is gone but whose ckpt_* files remain resumes from the newest sound one,
 // and a fresh start there is refused instead of overwriting them.
 #include "fault_fixtures.h"
+#include "train/corpus.h"
 
 using namespace tg;
 using namespace tg::faults;
@@ -63,4 +64,40 @@ TEST_CASE("A run directory with ckpt_* files but no latest.h5 resumes from the n
              "`train --config ... --out run` was refused with `" + refusal + "`, exit 2, every file untouched; "
              "`train --resume run` printed `" + said + "` and ended with the uninterrupted run's checkpoints "
              "and metrics, bit for bit");
+}
+
+TEST_CASE("Resuming on another corpus, or on a corpus replaced under the run, is refused naming both files and "
+          "checksums",
+          "[faults][resume]") {
+  RunSetup s("corpus_replaced", 12);
+  const std::string run = s.run_dir("run");
+  ProcessOptions stop_early;
+  stop_early.env = {{"TOKENGROW_CRASH_AT", "publish.after_rename:6"}};  // killed after its third checkpoint
+  REQUIRE(run_tokengrow({"train", "--config", s.config, "--out", run, "--threads", "2"}, stop_early).killed_by_us());
+  const auto before = contents(run);
+  // Another corpus of the same size: the same text with one byte changed.
+  std::string text = testing::read_file(s.dir.file("text.txt"));
+  text[text.size() / 3] = text[text.size() / 3] == 'a' ? 'b' : 'a';
+  write_file(s.dir.file("other.txt"), text);
+  prepare_corpus({s.dir.file("other.txt")}, s.dir.file("other.h5"), 0.1);
+
+  auto require_refused = [&](const std::vector<std::string>& args, const std::string& corpus) {
+    const ProcessResult r = run_tokengrow(args);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 2);
+    const std::string error = without_dir(r.err, s.dir);
+    REQUIRE(error.find('\n') == std::string::npos);
+    REQUIRE(error.rfind("error: " + corpus + ": not the corpus run/latest.h5 was trained on (its tokens: crc32 ", 0) == 0);
+    REQUIRE(error.find("; the checkpoint recorded crc32 ") != std::string::npos);
+    REQUIRE(contents(run) == before);
+    return error;
+  };
+  const std::string other = require_refused({"train", "--resume", run, "--data", s.dir.file("other.h5")}, "other.h5");
+  // The run's own corpus file replaced by the other one.
+  fs::copy_file(s.dir.file("other.h5"), s.data, fs::copy_options::overwrite_existing);
+  const std::string replaced = require_refused({"train", "--resume", run}, "corpus.h5");
+  record_row("D2", "run directory",
+             "`train --resume` with `--data` naming another corpus (one byte of the text changed), and with the "
+             "run's corpus file replaced by that one",
+             "both refused, exit 2, the run directory untouched: `" + other + "`; `" + replaced + "`");
 }
