@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "cli/cli.h"
+#include "core/durable_file.h"
 #include "test_data.h"
 
 using namespace tg;
@@ -189,7 +190,7 @@ TEST_CASE("CLI: bad flags and files for each subcommand exit 2 with a clear mess
   expect(cli({"train", "--out", "x"}), "--config is required");
   expect(cli({"prepare", "--text", dir.file("missing.txt"), "--out", dir.file("o.h5")}), "missing.txt");
   REQUIRE_FALSE(fs::exists(dir.file("o.h5")));
-  REQUIRE_FALSE(fs::exists(dir.file("o.h5.tmp")));
+  REQUIRE(temp_files_of(dir.file("o.h5")).empty());
   write_file(dir.file("t.txt"), "some text");
   expect(cli({"prepare", "--text", dir.file("t.txt"), "--out", dir.file("o.h5"), "--val-fraction", "0.9"}), "--val-fraction");
   REQUIRE_FALSE(fs::exists(dir.file("o.h5")));
@@ -197,6 +198,16 @@ TEST_CASE("CLI: bad flags and files for each subcommand exit 2 with a clear mess
   expect(cli({"eval", "--ckpt", dir.file("notckpt.h5"), "--text", dir.file("t.txt")}), "not HDF5");
   REQUIRE(cli({"prepare", "--text", dir.file("t.txt"), "--out", dir.file("corpus.h5")}).code == 0);
   expect(cli({"eval", "--ckpt", dir.file("corpus.h5"), "--text", dir.file("t.txt")}), "a tokengrow corpus, not a checkpoint");
+  // prepare never overwrites without --force, and never its own input.
+  const std::string corpus_bytes = testing::read_file(dir.file("corpus.h5"));
+  write_file(dir.file("u.txt"), "other text");
+  expect(cli({"prepare", "--text", dir.file("u.txt"), "--out", dir.file("corpus.h5")}), "corpus.h5: already exists");
+  REQUIRE(testing::read_file(dir.file("corpus.h5")) == corpus_bytes);
+  expect(cli({"prepare", "--text", dir.file("t.txt"), "--out", dir.file("t.txt"), "--force"}), "t.txt: is also an input");
+  expect(cli({"prepare", "--text", dir.file("u.txt") + "," + dir.file("t.txt"), "--out", dir.file("t.txt")}), "is also an input");
+  REQUIRE(testing::read_file(dir.file("t.txt")) == "some text");
+  REQUIRE(cli({"prepare", "--text", dir.file("u.txt"), "--out", dir.file("corpus.h5"), "--force"}).code == 0);
+  REQUIRE(testing::read_file(dir.file("corpus.h5")) != corpus_bytes);
   expect(cli({"inspect", dir.file("absent.h5")}), "no such file");
   expect(cli({"sample", "--ckpt", dir.file("corpus.h5"), "--tokens", "-1"}), "--tokens");
   expect(cli({"eval", "--ckpt", dir.file("corpus.h5")}), "exactly one of --data or --text");

@@ -71,7 +71,8 @@ std::string seal_header(const std::string& kind, std::string_view body) {
   return format_seal({kind, kSealBytes + static_cast<int64_t>(body.size()), static_cast<uint32_t>(crc)});
 }
 
-void write_sealed(const std::string& path, const std::string& kind, const std::function<void(H5File&)>& fill) {
+void write_sealed(const std::string& path, const std::string& kind, const std::function<void(H5File&)>& fill,
+                  Publish mode) {
   // Built whole in memory, sealed there, then written and published in one go:
   // the CRC costs no second read, and every disk error is ours to report.
   std::vector<char> image;
@@ -84,7 +85,7 @@ void write_sealed(const std::string& path, const std::string& kind, const std::f
   const std::string header = seal_header(kind, std::string_view(image.data(), image.size()));
   std::copy(header.begin(), header.end(), bytes.begin());
   std::copy(image.begin(), image.end(), bytes.begin() + kSealBytes);
-  write_file_durably(path, std::string_view(bytes.data(), bytes.size()));
+  write_file_durably(path, std::string_view(bytes.data(), bytes.size()), mode);
 }
 
 std::string seal_problem(const std::string& path, const std::string& kind) {

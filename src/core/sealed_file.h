@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/durable_file.h"
 #include "core/hdf5_file.h"
 
 namespace tg {
@@ -28,9 +29,11 @@ namespace tg {
 inline constexpr int64_t kSealBytes = 512;
 
 // Writes `path` as a sealed file of the given kind: fill() writes the HDF5 contents
-// into a fresh in-memory file; then the seal, then write_file_durably(). If
-// anything throws, no temporary file remains and an existing `path` is untouched.
-void write_sealed(const std::string& path, const std::string& kind, const std::function<void(H5File&)>& fill);
+// into a fresh in-memory file; then the seal, then write_file_durably() (which
+// replaces an existing `path`, or with Publish::Exclusive refuses to). If anything
+// throws, no temporary file remains and an existing `path` is untouched.
+void write_sealed(const std::string& path, const std::string& kind, const std::function<void(H5File&)>& fill,
+                  Publish mode = Publish::Replace);
 
 // The 512-byte header that seals `body` (the file's bytes after the header) as a
 // file of this kind.

@@ -24,7 +24,7 @@ std::string model_path(const std::string& name) { return "model/" + name; }
 }  // namespace
 
 void save_checkpoint(const std::string& path, const nlohmann::json& config, LanguageModel& model, AdamW* optimizer,
-                     const TrainState& state) {
+                     const TrainState& state, Publish publish) {
   // Sealed (whole-file CRC-32, checked before any load) and published atomically.
   write_sealed(path, kKind, [&](H5File& file) {
     file.set_attr("/", "format", std::string(kFormat));
@@ -64,7 +64,7 @@ void save_checkpoint(const std::string& path, const nlohmann::json& config, Lang
     file.set_attr("state", "rollbacks", state.rollbacks);
     file.set_attr("state", "log_loss_sum", state.log_loss_sum);
     file.set_attr("state", "log_loss_count", state.log_loss_count);
-  });
+  }, publish);
 }
 
 namespace {
