@@ -96,6 +96,19 @@ TEST_CASE("CLI: prepare, train, eval, sample and inspect work end to end", "[cli
   REQUIRE(r.out.rfind("the cat", 0) == 0);
   REQUIRE(r.out.size() == 7 + 20 + 1);
 
+  // Growth targets beyond a config's limits are refused before anything is allocated or written.
+  for (const auto& target : std::vector<std::vector<std::string>>{
+           {"--qkv-tokens", "2000000"}, {"--factor", "1e9"}, {"--factor", "1e300"}}) {
+    std::vector<std::string> args = {"grow", "--from", dir.file("run/latest.h5"), "--out", dir.file("g.h5")};
+    args.insert(args.end(), target.begin(), target.end());
+    const auto g = cli(args);
+    INFO(target[0] << " " << target[1] << ": " << g.err);
+    REQUIRE(g.code == 2);
+    REQUIRE(g.err.find(target[0] == "--factor" ? "--factor" : "qkv_tokens") != std::string::npos);
+    REQUIRE((g.err.find("1048576") != std::string::npos || g.err.find(">= 1") != std::string::npos));
+    REQUIRE_FALSE(fs::exists(dir.file("g.h5")));
+  }
+
   r = cli({"inspect", dir.file("run/latest.h5")});
   REQUIRE(r.code == 0);
   REQUIRE(r.out.find("step 6") != std::string::npos);
