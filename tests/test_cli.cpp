@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "cli/cli.h"
+#include "core/durable_file.h"
 #include "test_data.h"
 
 using namespace tg;
@@ -94,6 +95,19 @@ TEST_CASE("CLI: prepare, train, eval, sample and inspect work end to end", "[cli
   REQUIRE(r.code == 0);
   REQUIRE(r.out.rfind("the cat", 0) == 0);
   REQUIRE(r.out.size() == 7 + 20 + 1);
+
+  // Growth targets beyond a config's limits are refused before anything is allocated or written.
+  for (const auto& target : std::vector<std::vector<std::string>>{
+           {"--qkv-tokens", "2000000"}, {"--factor", "1e9"}, {"--factor", "1e300"}}) {
+    std::vector<std::string> args = {"grow", "--from", dir.file("run/latest.h5"), "--out", dir.file("g.h5")};
+    args.insert(args.end(), target.begin(), target.end());
+    const auto g = cli(args);
+    INFO(target[0] << " " << target[1] << ": " << g.err);
+    REQUIRE(g.code == 2);
+    REQUIRE(g.err.find(target[0] == "--factor" ? "--factor" : "qkv_tokens") != std::string::npos);
+    REQUIRE((g.err.find("1048576") != std::string::npos || g.err.find(">= 1") != std::string::npos));
+    REQUIRE_FALSE(fs::exists(dir.file("g.h5")));
+  }
 
   r = cli({"inspect", dir.file("run/latest.h5")});
   REQUIRE(r.code == 0);
@@ -189,7 +203,7 @@ TEST_CASE("CLI: bad flags and files for each subcommand exit 2 with a clear mess
   expect(cli({"train", "--out", "x"}), "--config is required");
   expect(cli({"prepare", "--text", dir.file("missing.txt"), "--out", dir.file("o.h5")}), "missing.txt");
   REQUIRE_FALSE(fs::exists(dir.file("o.h5")));
-  REQUIRE_FALSE(fs::exists(dir.file("o.h5.tmp")));
+  REQUIRE(temp_files_of(dir.file("o.h5")).empty());
   write_file(dir.file("t.txt"), "some text");
   expect(cli({"prepare", "--text", dir.file("t.txt"), "--out", dir.file("o.h5"), "--val-fraction", "0.9"}), "--val-fraction");
   REQUIRE_FALSE(fs::exists(dir.file("o.h5")));
@@ -197,6 +211,16 @@ TEST_CASE("CLI: bad flags and files for each subcommand exit 2 with a clear mess
   expect(cli({"eval", "--ckpt", dir.file("notckpt.h5"), "--text", dir.file("t.txt")}), "not HDF5");
   REQUIRE(cli({"prepare", "--text", dir.file("t.txt"), "--out", dir.file("corpus.h5")}).code == 0);
   expect(cli({"eval", "--ckpt", dir.file("corpus.h5"), "--text", dir.file("t.txt")}), "a tokengrow corpus, not a checkpoint");
+  // prepare never overwrites without --force, and never its own input.
+  const std::string corpus_bytes = testing::read_file(dir.file("corpus.h5"));
+  write_file(dir.file("u.txt"), "other text");
+  expect(cli({"prepare", "--text", dir.file("u.txt"), "--out", dir.file("corpus.h5")}), "corpus.h5: already exists");
+  REQUIRE(testing::read_file(dir.file("corpus.h5")) == corpus_bytes);
+  expect(cli({"prepare", "--text", dir.file("t.txt"), "--out", dir.file("t.txt"), "--force"}), "t.txt: is also an input");
+  expect(cli({"prepare", "--text", dir.file("u.txt") + "," + dir.file("t.txt"), "--out", dir.file("t.txt")}), "is also an input");
+  REQUIRE(testing::read_file(dir.file("t.txt")) == "some text");
+  REQUIRE(cli({"prepare", "--text", dir.file("u.txt"), "--out", dir.file("corpus.h5"), "--force"}).code == 0);
+  REQUIRE(testing::read_file(dir.file("corpus.h5")) != corpus_bytes);
   expect(cli({"inspect", dir.file("absent.h5")}), "no such file");
   expect(cli({"sample", "--ckpt", dir.file("corpus.h5"), "--tokens", "-1"}), "--tokens");
   expect(cli({"eval", "--ckpt", dir.file("corpus.h5")}), "exactly one of --data or --text");

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <sstream>
 
 #include "cli/cli.h"
@@ -277,6 +278,27 @@ TEST_CASE("Growth refuses shrinking and non-TokenFormer models", "[growth][error
   const GrowthTarget doubled = growth_target_from_factor(ModelConfig{}, 2.0);
   REQUIRE(doubled.qkv_tokens == 256);
   REQUIRE(doubled.ffn_tokens == 1024);
+}
+
+TEST_CASE("Growth targets are bounded like a config's token counts, and factors are finite", "[growth][errors]") {
+  ModelConfig m;
+  m.qkv_tokens = 32;
+  m.proj_tokens = 32;
+  m.ffn_tokens = 128;
+  // model.qkv_tokens etc. accept at most 2^20 in a config: a target beyond is refused
+  // before anything is allocated (a 2.4 GB checkpoint that train then refused).
+  REQUIRE_THROWS_WITH(check_growth_target(m, {2000000, 32, 128}),
+                      Catch::Contains("qkv_tokens") && Catch::Contains("[1, 1048576]") && Catch::Contains("2000000"));
+  REQUIRE_THROWS_WITH(check_growth_target(m, {32, 32, int64_t{1} << 21}), Catch::Contains("ffn_tokens"));
+  check_growth_target(m, {int64_t{1} << 20, 32, 128});  // the largest allowed
+  // Factors: bad_alloc at 1e9, negative counts from an overflowing conversion at 1e300.
+  for (const double factor : {1e9, 1e300, std::numeric_limits<double>::infinity()})
+    REQUIRE_THROWS_WITH(check_growth_target(m, growth_target_from_factor(m, factor)), Catch::Contains("--factor"));
+  REQUIRE_THROWS_WITH(growth_target_from_factor(m, std::nan("")), Catch::Contains("--factor"));
+  REQUIRE_THROWS_WITH(growth_target_from_factor(m, -2), Catch::Contains("--factor"));
+  const GrowthTarget big = growth_target_from_factor(m, 8192.0);  // 32 x 8192 = 2^18, 128 x 8192 = 2^20
+  REQUIRE(big.qkv_tokens == 262144);
+  REQUIRE(big.ffn_tokens == 1048576);
 }
 
 TEST_CASE("grow_checkpoint writes a checkpoint that trains as a new stage", "[growth][stage]") {

@@ -51,7 +51,7 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out) {
   if (targets != 1)
     throw UserError("tokengrow grow: give exactly one target: --to CONFIG.json, token counts (--qkv-tokens, "
                     "--proj-tokens, --ffn-tokens) or --factor");
-  if (std::filesystem::exists(out_path))
+  if (std::filesystem::exists(std::filesystem::symlink_status(out_path)))
     throw UserError(out_path + ": already exists; grow never overwrites a file (choose another --out)");
 
   const RunConfig source = parse_run_config(read_checkpoint_config(from), from + " /config");

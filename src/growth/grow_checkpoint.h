@@ -32,7 +32,9 @@ struct GrowReport {
 
 // next_train: the train section the grown checkpoint carries for its next stage
 // (default: the source checkpoint's). data_path: corpus for the before/after
-// validation (default: the checkpoint config's "data").
+// validation (default: the checkpoint config's "data"). out_path must not exist:
+// it is refused up front, and published only if no other process created it
+// meanwhile (Publish::Exclusive), so two grows with one --out never both succeed.
 GrowReport grow_checkpoint(Engine& engine, const std::string& from_path, const std::string& out_path,
                            const GrowthTarget& target, const GrowthOptions& options,
                            const std::optional<TrainConfig>& next_train = std::nullopt,

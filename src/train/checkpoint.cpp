@@ -24,9 +24,9 @@ std::string model_path(const std::string& name) { return "model/" + name; }
 }  // namespace
 
 void save_checkpoint(const std::string& path, const nlohmann::json& config, LanguageModel& model, AdamW* optimizer,
-                     const TrainState& state) {
+                     const TrainState& state, Publish publish) {
   const std::vector<char> bytes = checkpoint_bytes(path, config, model, optimizer, state);
-  write_file_durably(path, std::string_view(bytes.data(), bytes.size()));
+  write_file_durably(path, std::string_view(bytes.data(), bytes.size()), publish);
 }
 
 std::vector<char> checkpoint_bytes(const std::string& name, const nlohmann::json& config, LanguageModel& model,

@@ -30,9 +30,13 @@ struct Corpus {
 };
 
 // Concatenates the files, byte-tokenises, holds out the LAST val_fraction of the
-// tokens for validation. Writes out_path + ".tmp" then renames, so a failure never
-// leaves a half-written corpus or touches an existing one.
-CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std::string& out_path, double val_fraction);
+// tokens for validation. Written sealed under a temporary name and renamed, so a
+// failure never leaves a half-written corpus or touches an existing one. An
+// existing out_path is refused unless `overwrite` (then replaced atomically, and
+// without it also refused if another process creates it meanwhile); an out_path
+// that is one of the text files is always refused.
+CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std::string& out_path, double val_fraction,
+                          bool overwrite = false);
 
 Corpus load_corpus(const std::string& path);
 

@@ -94,3 +94,43 @@ TEST_CASE("train on a finished stage of a running experiment is refused", "[faul
              "`train --resume E/r-seed0/stage0 --steps 200` on a finished stage while `experiment` trains another run",
              "refused before touching anything: one line `" + message + "`, exit 2; the stage's metrics.h5 unchanged");
 }
+
+TEST_CASE("Two grows with the same --out at once: exactly one publishes its own model, the other is refused",
+          "[faults][lock]") {
+  RunSetup s("grow_race", 2);
+  const std::string run = s.run_dir("run");
+  const ProcessResult trained = run_tokengrow({"train", "--config", s.config, "--out", run});
+  INFO(trained.err);
+  REQUIRE(trained.exit_code == 0);
+  auto grow = [&](const std::string& out, const std::string& seed) {
+    return std::vector<std::string>{"grow", "--from", run + "/latest.h5", "--out", out, "--factor", "2", "--seed", seed};
+  };
+  std::string refusal;
+  // Started together, both pass the up-front check for an existing --out; different
+  // seeds give different new rows, so the published file tells whose model it is.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const std::string out = s.dir.file("g" + std::to_string(attempt) + ".h5");
+    const std::string log_a = s.dir.file("a" + std::to_string(attempt) + ".log");
+    const std::string log_b = s.dir.file("b" + std::to_string(attempt) + ".log");
+    const int a = start_tokengrow(grow(out, "1"), log_a), b = start_tokengrow(grow(out, "2"), log_b);
+    const int code_a = wait_exit_code(a), code_b = wait_exit_code(b);
+    const std::string err_a = testing::read_file(log_a + ".err"), err_b = testing::read_file(log_b + ".err");
+    INFO("attempt " << attempt << ": exit " << code_a << " / " << code_b << "; " << err_a << " | " << err_b);
+    REQUIRE(((code_a == 0 && code_b == 2) || (code_a == 2 && code_b == 0)));
+    const std::string& loser = code_a == 2 ? err_a : err_b;
+    REQUIRE(std::count(loser.begin(), loser.end(), '\n') == 1);
+    REQUIRE(loser.find("already exists") != std::string::npos);
+    refusal = without_dir(loser, s.dir);
+    const std::string reference = s.dir.file("ref" + std::to_string(attempt) + ".h5");
+    REQUIRE(run_tokengrow(grow(reference, code_a == 0 ? "1" : "2")).exit_code == 0);
+    require_same_checkpoint(out, reference);
+    REQUIRE(temp_files_of(out).empty());
+  }
+  // Which check refused it (up front, or at publication) depends on timing; the row
+  // shows what both say.
+  refusal = refusal.substr(0, refusal.find("already exists") + 14);
+  refusal.replace(7, refusal.find(".h5") - 7, "gN");
+  record_row("L3", "two writers", "two `grow` processes started at once with the same `--out` (3 times; both used to exit 0, one publishing the other's model)",
+             "exactly one exits 0 and the file holds its model, bit for bit; the other exits 2 with one line `" +
+                 refusal + " ...` and leaves no temporary file");
+}
