@@ -33,9 +33,4 @@ void remove_file_durably(const std::string& path);
 // Removes a temporary file if present (after a failed write); never throws.
 void discard_file(const std::string& tmp_path) noexcept;
 
-// Test hook for the fault-injection tests: if the environment variable
-// TOKENGROW_CRASH_AT is "<name>" or "<name>:<n>", the process kills itself with
-// SIGKILL at the first (or n-th) time it passes this point. Otherwise a no-op.
-void crash_point(const char* name);
-
 }  // namespace tg
