@@ -169,3 +169,29 @@ TEST_CASE("A checkpoint is written once: latest.h5 is the newest ckpt_<step>.h5 
   REQUIRE(fs::hard_link_count(dir.file("run/ckpt_5.h5")) == 1);  // latest.h5 moved on to ckpt_10.h5
   REQUIRE_FALSE(fs::exists(dir.file("run/latest.h5.tmp")));
 }
+
+TEST_CASE("A run stopped before any validation reports no final validation loss, not a loss of 0",
+          "[train][result]") {
+  TempDir dir("no_val_loss");
+  const std::string corpus = make_corpus(dir);
+  Engine engine(2);
+  std::ostringstream log;
+  RunConfig rc = small_run(corpus, 20);  // validates at steps 0, 10 and 20
+  rc.train.checkpoint_every = 2;
+  {
+    Trainer trainer(rc, engine, log);
+    int steps = 0;
+    trainer.set_stop_hook([&] { return ++steps == 4; });
+    const TrainResult r = trainer.run(dir.file("run"));
+    REQUIRE(r.interrupted);
+    REQUIRE(std::isfinite(r.first_val_loss));
+    REQUIRE(std::isnan(r.final_val_loss));  // no validation after step 0
+  }
+  Trainer resumed(rc, engine, log);
+  int steps = 0;
+  resumed.set_stop_hook([&] { return ++steps == 2; });
+  const TrainResult r = resumed.run(dir.file("run"), dir.file("run/latest.h5"));
+  REQUIRE(r.interrupted);
+  REQUIRE(std::isnan(r.first_val_loss));  // a resumed run has no stage start
+  REQUIRE(std::isnan(r.final_val_loss));
+}

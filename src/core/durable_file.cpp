@@ -1,7 +1,6 @@
 #include "core/durable_file.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>  // renameat2
 #include <unistd.h>
 
@@ -10,11 +9,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <map>
-#include <mutex>
 #include <random>
 #include <utility>
 
+#include "core/crash_point.h"
 #include "core/error.h"
 
 namespace tg {
@@ -169,20 +167,6 @@ void remove_file_durably(const std::string& path) {
   fs::path dir = fs::path(path).parent_path();
   if (dir.empty()) dir = ".";
   fsync_or_throw(dir.string(), O_RDONLY | O_DIRECTORY, "directory");
-}
-
-void crash_point(const char* name) {
-  static const char* spec = std::getenv("TOKENGROW_CRASH_AT");
-  if (!spec || !*spec) return;
-  static std::mutex mutex;
-  static std::map<std::string, long> hits;
-  const std::string s(spec);
-  const size_t colon = s.find(':');
-  const std::string target = s.substr(0, colon);
-  if (target != name) return;
-  const long wanted = colon == std::string::npos ? 1 : std::atol(s.c_str() + colon + 1);
-  std::lock_guard<std::mutex> lock(mutex);
-  if (++hits[target] == wanted) ::raise(SIGKILL);
 }
 
 }  // namespace tg

@@ -47,9 +47,4 @@ void discard_file(const std::string& tmp_path) noexcept;
 // process killed mid-write, or being written right now).
 std::vector<std::string> temp_files_of(const std::string& final_path);
 
-// Test hook for the fault-injection tests: if the environment variable
-// TOKENGROW_CRASH_AT is "<name>" or "<name>:<n>", the process kills itself with
-// SIGKILL at the first (or n-th) time it passes this point. Otherwise a no-op.
-void crash_point(const char* name);
-
 }  // namespace tg

@@ -12,6 +12,7 @@
 #include <iterator>
 #include <stdexcept>
 
+#include "core/crash_point.h"
 #include "core/durable_file.h"
 #include "core/error.h"
 #include "core/file_status.h"

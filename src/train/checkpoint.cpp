@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "core/crash_point.h"
 #include "core/durable_file.h"
 #include "core/error.h"
 #include "core/hdf5_file.h"

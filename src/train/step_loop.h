@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <ostream>
 #include <span>
 #include <vector>
@@ -66,7 +67,7 @@ struct StepLoopParts {
 struct StepLoopResult {
   bool interrupted = false;  // stopped by the stop hook before the end
   double last_train_loss = std::numeric_limits<double>::quiet_NaN();  // of the last log row
-  double last_val_loss = 0;  // of the last validation; 0 if none ran
+  std::optional<double> last_val_loss;  // of the last validation, if one ran
 };
 
 // The metrics row of the state as it is, with the row's losses and LR.

@@ -75,8 +75,8 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
   metrics.compact();
   result.interrupted = loop.interrupted;
   result.final_train_loss = loop.last_train_loss;
-  result.final_val_loss = loop.last_val_loss;
-  if (!result.interrupted && result.final_val_loss == 0) result.final_val_loss = validate();  // already finished
+  if (loop.last_val_loss) result.final_val_loss = *loop.last_val_loss;
+  else if (!result.interrupted) result.final_val_loss = validate();  // resumed a finished run
   result.steps = state_.step;
   result.tokens = state_.tokens;
   result.flops = state_.flops;

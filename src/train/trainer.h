@@ -28,8 +28,11 @@ struct TrainResult {
   int64_t steps = 0;
   // Loss of the last step this call took; NaN when it took none (resuming a finished run).
   double final_train_loss = std::numeric_limits<double>::quiet_NaN();
-  double final_val_loss = 0;
-  double first_val_loss = 0;  // validation loss before the first step (step 0)
+  // The last validation loss (one is run at the end if this call ran none); NaN
+  // when the run was stopped before any.
+  double final_val_loss = std::numeric_limits<double>::quiet_NaN();
+  // Validation loss at a new stage's start (step 0, or after growth); NaN on resume.
+  double first_val_loss = std::numeric_limits<double>::quiet_NaN();
   int64_t tokens = 0;
   double flops = 0;
   double wall_s = 0;

@@ -189,3 +189,18 @@ TEST_CASE("experiment killed at random moments and at write phases ends with the
              "re-running the same command continued where it stopped; summary.csv (wall time aside) equal to "
              "the experiment run straight through");
 }
+
+TEST_CASE("The release binary has no crash-injection hook: TOKENGROW_CRASH_AT is ignored", "[faults][kill]") {
+  TempDir dir("release_crash_hook");
+  write_file(dir.file("t.txt"), testing::make_text(1, 20000));
+  auto prepare = [&](const std::string& binary, const std::string& out) {
+    return run_process({binary, "prepare", "--text", dir.file("t.txt"), "--out", dir.file(out)},
+                       crash_at("write.half_written", 1));
+  };
+  const ProcessResult release = prepare(TOKENGROW_RELEASE_BINARY, "release.h5");
+  INFO(release.err);
+  REQUIRE(release.exit_code == 0);
+  REQUIRE(seal_problem(dir.file("release.h5"), "corpus").empty());
+  REQUIRE(prepare(TOKENGROW_BINARY, "test.h5").killed_by_us());  // the fault-injection build
+  REQUIRE_FALSE(fs::exists(dir.file("test.h5")));
+}

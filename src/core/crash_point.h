@@ -1,0 +1,12 @@
+#pragma once
+// The fault tests' crash-injection hook. In the test-only binary
+// (tokengrow_fault_injection, built with TOKENGROW_CRASH_POINTS) the process kills
+// itself with SIGKILL the first (or n-th) time it passes the named point, if the
+// environment variable TOKENGROW_CRASH_AT is "<name>" or "<name>:<n>". In the
+// release binary it is a no-op and the variable means nothing (CMakeLists.txt
+// compiles crash_point.cpp into each executable one way or the other).
+namespace tg {
+
+void crash_point(const char* name);
+
+}  // namespace tg
