@@ -30,6 +30,7 @@ void save_checkpoint(const std::string& path, const nlohmann::json& config, Lang
     file.set_attr("/", "format", std::string(kFormat));
     file.set_attr("/", "format_version", int64_t{2});
     file.set_attr("/", "config", config.dump());
+    file.set_attr("/", "tokenizer", state.tokenizer);
     for (Parameter* p : model.parameters()) file.write_tensor(model_path(p->name), p->value);
     for (Pattention* p : model.pattentions()) {
       const std::string group = model_path(p->name());
@@ -146,6 +147,9 @@ void load_from(const H5File& file, LanguageModel& model, AdamW* optimizer, Train
     state->rollbacks = file.get_attr_int("state", "rollbacks");
     state->log_loss_sum = file.get_attr_double("state", "log_loss_sum");
     state->log_loss_count = file.get_attr_int("state", "log_loss_count");
+    // Absent in checkpoints older than the record: all were trained on byte corpora
+    // (no other tokenizer existed).
+    state->tokenizer = file.has_attr("/", "tokenizer") ? file.get_attr_string("/", "tokenizer") : "bytes";
   }
 }
 }  // namespace

@@ -2,6 +2,7 @@
 // Where a run is: everything besides the model and optimizer that resuming needs.
 #include <array>
 #include <cstdint>
+#include <string>
 
 namespace tg {
 
@@ -21,6 +22,9 @@ struct TrainState {
   // a run resumed between two log points logs exactly what the uninterrupted run does.
   double log_loss_sum = 0;
   int64_t log_loss_count = 0;
+  // The tokenizer of the corpus the model is trained on (train/tokenizer.h), so text
+  // given to eval and sample is tokenized the same way. Only "bytes" exists yet.
+  std::string tokenizer = "bytes";
 };
 
 }  // namespace tg
