@@ -3,8 +3,6 @@
 // before anything is allocated or read.
 #include <catch2/catch.hpp>
 
-#include <hdf5.h>
-
 #include <functional>
 #include <string>
 #include <vector>
@@ -12,6 +10,7 @@
 #include "core/error.h"
 #include "core/hdf5_file.h"
 #include "core/sealed_file.h"
+#include "crafted_file.h"
 #include "test_data.h"
 #include "train/checkpoint.h"
 #include "train/corpus.h"
@@ -21,35 +20,6 @@ using namespace tg;
 using namespace tg::testing;
 
 namespace {
-// Changes a sealed file through the HDF5 C API and seals it again: the file a
-// crafter would make (the seal is a checksum, not a signature).
-void reseal_after(const std::string& path, const std::string& kind, const std::function<void(hid_t)>& change) {
-  const std::string work = path + ".work";
-  write_file(work, read_file(path));
-  const hid_t file = H5Fopen(work.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-  REQUIRE(file >= 0);
-  change(file);
-  REQUIRE(H5Fclose(file) >= 0);
-  const std::string bytes = read_file(work);
-  std::filesystem::remove(work);
-  const std::string body = bytes.substr(kSealBytes);
-  write_file(path, seal_header(kind, body) + body);
-  REQUIRE(seal_problem(path, kind).empty());
-}
-
-// Replaces dataset `name` by one of type `type` and shape `dims`; `data` (if not
-// null) is written, else the dataset has no storage (a shape with nothing behind it).
-void replace_dataset(hid_t file, const std::string& name, hid_t type, const std::vector<hsize_t>& dims,
-                     const void* data) {
-  REQUIRE(H5Ldelete(file, name.c_str(), H5P_DEFAULT) >= 0);
-  const hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
-  const hid_t set = H5Dcreate2(file, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  REQUIRE(set >= 0);
-  if (data) REQUIRE(H5Dwrite(set, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0);
-  H5Dclose(set);
-  H5Sclose(space);
-}
-
 struct Saved {
   TempDir dir{"ckpt_load"};
   RunConfig config;
@@ -158,4 +128,18 @@ TEST_CASE("A dataset declaring more values than the file holds is refused before
   REQUIRE_THROWS_WITH(c.read_doubles("val"), Catch::Contains("declares"));
   REQUIRE_THROWS_WITH(c.read_tensor("val"), Catch::Contains("declares"));
   REQUIRE_THROWS_WITH(c.read_ints("val"), Catch::Contains("declares"));
+}
+
+TEST_CASE("Checkpoints record their tokenizer; those older than the record read as bytes", "[checkpoint][tokens]") {
+  Saved s;
+  REQUIRE(H5File::open_read(s.path).get_attr_string("/", "tokenizer") == "bytes");
+  reseal_after(s.path, "checkpoint", [](hid_t f) { REQUIRE(H5Adelete(f, "tokenizer") >= 0); });
+  TrainState state;
+  state.tokenizer = "";
+  load_model(s.path, &state);
+  REQUIRE(state.tokenizer == "bytes");
+  reseal_after(s.path, "checkpoint", [](hid_t f) { set_root_string(f, "tokenizer", "words"); });
+  load_model(s.path, &state);
+  REQUIRE(state.tokenizer == "words");  // read as recorded; eval and sample refuse it (test_cli)
+  REQUIRE_THROWS_WITH(parse_tokenizer(state.tokenizer, s.path), Catch::Contains("unknown tokenizer \"words\""));
 }

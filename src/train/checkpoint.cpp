@@ -37,6 +37,7 @@ std::vector<char> checkpoint_bytes(const std::string& name, const nlohmann::json
     file.set_attr("/", "format", std::string(kFormat));
     file.set_attr("/", "format_version", int64_t{2});
     file.set_attr("/", "config", config.dump());
+    file.set_attr("/", "tokenizer", state.tokenizer);
     for (Parameter* p : model.parameters()) file.write_tensor(model_path(p->name), p->value);
     for (Pattention* p : model.pattentions()) {
       const std::string group = model_path(p->name());
@@ -128,6 +129,9 @@ void read_state(const H5File& file, TrainState& state) {
     state.corpus = CorpusChecksum{static_cast<uint32_t>(crc), file.get_attr_int("state", "corpus_train_tokens"),
                                   file.get_attr_int("state", "corpus_val_tokens")};
   }
+  // Absent in checkpoints older than the record: all were trained on byte corpora
+  // (no other tokenizer existed).
+  state.tokenizer = file.has_attr("/", "tokenizer") ? file.get_attr_string("/", "tokenizer") : "bytes";
 }
 
 void load_from(const H5File& file, LanguageModel& model, AdamW* optimizer, TrainState* state) {
