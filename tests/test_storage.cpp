@@ -333,11 +333,13 @@ TEST_CASE("prepare_corpus never replaces its own input, nor an existing file unl
   // Its own input, under the same name, another spelling or a hard link: refused even with overwrite.
   fs::create_hard_link(dir.file("u.txt"), dir.file("u_link.txt"));
   const std::string dotted = (dir.path() / "." / "u.txt").string();
-  for (const auto& [inputs, target] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+  // (A named pair, not a structured binding: clang 14 cannot capture bindings in a lambda.)
+  for (const auto& inputs_and_target : std::vector<std::pair<std::vector<std::string>, std::string>>{
            {{dir.file("t.txt"), dir.file("u.txt")}, dir.file("u.txt")},
            {{dir.file("t.txt")}, (dir.path() / "." / "t.txt").string()},
            {{dotted}, dir.file("u_link.txt")}}) {
-    require_user_error([&] { prepare_corpus(inputs, target, 0.0, true); }, {"is also an input", "own input"});
+    require_user_error([&] { prepare_corpus(inputs_and_target.first, inputs_and_target.second, 0.0, true); },
+                       {"is also an input", "own input"});
   }
   REQUIRE(testing::read_file(dir.file("u.txt")) == "other text\n");
   REQUIRE(testing::read_file(dir.file("t.txt")) == "some text\n");
