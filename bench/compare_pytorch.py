@@ -4,6 +4,7 @@ interleaved in one invocation, printed as a Markdown table.
 
     /usr/bin/python3 bench/compare_pytorch.py [--configs configs/bench/A.json configs/bench/B.json]
         [--precisions fp32 bf16] [--rounds 3] [--steps 10] [--threads 2]
+        [--torch-blas-dir /usr/lib/x86_64-linux-gnu/openblas-openmp]
 
 Each round runs, for every config and precision, `tokengrow bench --json` and then this
 script's PyTorch worker, each in its own process (so each process's peak RSS is its own),
@@ -17,8 +18,18 @@ LayerNorms (eps 1e-5), final affine LayerNorm, causal multi-head attention with 
 rotary on 25% of each head's dims, tied embedding, AdamW (0.9, 0.95, eps 1e-8, decay 0.1
 on tokens and embedding), global-norm clip 1.0. bf16 = torch.autocast on the CPU.
 The worker also checks that both sides count the same parameters and FLOPs.
+
+PyTorch runs with the fastest BLAS Debian offers it: the OpenMP build of OpenBLAS
+(libopenblas0-openmp, `scripts/install-deps.sh --bench`), loaded for the PyTorch process
+only through LD_LIBRARY_PATH, with OPENBLAS_CORETYPE removed from its environment so
+OpenBLAS picks its kernel for this CPU. (The pthreads build's threads fight PyTorch's
+OpenMP threads: about half the fp32 speed on config A.) The worker reports the library
+it loaded (from /proc/self/maps) and OpenBLAS's own config and kernel; the table's
+header names them. tokengrow runs in this script's environment, unchanged but for the
+thread counts.
 """
 import argparse
+import ctypes
 import json
 import math
 import os
@@ -29,6 +40,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OPENMP_OPENBLAS = "/usr/lib/x86_64-linux-gnu/openblas-openmp"
 
 
 # ----------------------------------------------------------------------------- PyTorch side
@@ -119,12 +131,40 @@ def torch_model(model_cfg):
 
 
 def torch_forward_flops(model_cfg, batch):
-    # docs/flops.md: every matmul (2 per multiply-add) incl. attention and logits.
+    # docs/flops.md: model FLOPs of every matmul (2 per multiply-add) incl. attention over the
+    # full T x T and logits.
     d, L, seq = model_cfg["d_model"], model_cfg["n_layers"], model_cfg["seq_len"]
     rows = batch * seq
     tokens = 3 * model_cfg.get("qkv_tokens", d) + model_cfg.get("proj_tokens", d) + model_cfg.get("ffn_tokens", 4 * d)
     per_layer = 2.0 * rows * tokens * 2 * d + 4.0 * batch * seq * seq * d
     return L * per_layer + 2.0 * rows * d * model_cfg.get("vocab_size", 256)
+
+
+def loaded_blas():
+    """The BLAS this process runs: the shared objects mapped in (from /proc/self/maps) and,
+    for OpenBLAS, its build config, kernel (core name) and threading model."""
+    with open("/proc/self/maps") as f:
+        paths = sorted({line.split()[-1] for line in f if "/" in line and
+                        any(n in os.path.basename(line.split()[-1]) for n in ("blas", "lapack"))})
+    info = {"libraries": paths}
+    openblas = [p for p in paths if "openblas" in os.path.basename(p)]
+    if openblas:
+        lib = ctypes.CDLL(openblas[0])  # already loaded: the same handle
+        for name in ("openblas_get_config", "openblas_get_corename"):
+            getattr(lib, name).restype = ctypes.c_char_p
+        info["openblas"] = openblas[0]
+        info["config"] = lib.openblas_get_config().decode().strip()
+        info["core"] = lib.openblas_get_corename().decode().strip()
+        info["parallel"] = {0: "sequential", 1: "pthreads", 2: "OpenMP"}.get(lib.openblas_get_parallel(), "?")
+        info["threads"] = lib.openblas_get_num_threads()
+    return info
+
+
+def describe_blas(blas):
+    if "openblas" not in blas:
+        return "not OpenBLAS: " + (", ".join(blas["libraries"]) or "no BLAS library mapped")
+    return (f"{blas['openblas']} ({blas['parallel']}, kernel {blas['core']}, {blas['threads']} threads; "
+            f"{blas['config']})")
 
 
 def torch_worker(args):
@@ -162,10 +202,11 @@ def torch_worker(args):
     flops = 3 * torch_forward_flops(mc, batch)
     print(json.dumps({
         "precision": args.precision, "threads": torch.get_num_threads(), "median_step_s": median,
-        "tokens_per_s": batch * seq / median, "gflop_per_step": flops / 1e9,
+        "tokens_per_s": batch * seq / median, "model_gflop_per_step": flops / 1e9,
         "n_params": sum(p.numel() for p in model.parameters()),
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        "first_loss": losses[0], "last_loss": losses[-1]}))
+        "first_loss": losses[0], "last_loss": losses[-1], "torch_version": torch.__version__,
+        "blas": loaded_blas()}))
 
 
 # ----------------------------------------------------------------------------- driver
@@ -184,6 +225,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--binary", default=os.path.join(ROOT, "build/tokengrow"))
+    ap.add_argument("--torch-blas-dir", default=OPENMP_OPENBLAS,
+                    help="directory put first on the PyTorch process's LD_LIBRARY_PATH (its libblas.so.3, "
+                         "liblapack.so.3, libopenblas.so.0); empty: the system's default BLAS")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--config", help=argparse.SUPPRESS)
     ap.add_argument("--precision", help=argparse.SUPPRESS)
@@ -195,6 +239,12 @@ def main():
     # Some machines pin OpenBLAS to an older core type for old builds' sake; Debian's
     # current OpenBLAS picks the right kernel itself, so the PyTorch side runs without.
     torch_env = {k: v for k, v in env.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    if args.torch_blas_dir:
+        if not os.path.isfile(os.path.join(args.torch_blas_dir, "libblas.so.3")):
+            sys.exit(f"--torch-blas-dir {args.torch_blas_dir}: no libblas.so.3 there (for the OpenMP OpenBLAS: "
+                     f"bash scripts/install-deps.sh --bench, which installs libopenblas0-openmp)")
+        torch_env["LD_LIBRARY_PATH"] = os.pathsep.join(
+            p for p in (args.torch_blas_dir, env.get("LD_LIBRARY_PATH", "")) if p)
     results = {}  # (config, precision) -> {"ours": [...], "torch": [...]}
     for rnd in range(args.rounds):
         for config in args.configs:
@@ -213,19 +263,27 @@ def main():
                 for name, cmd, e in order:
                     r = run_json(cmd, e)
                     entry[name].append(r)
+                    blas = f", BLAS {describe_blas(r['blas'])}" if "blas" in r else ""
                     print(f"round {rnd + 1}/{args.rounds} {os.path.basename(config)} {precision} {name}: "
-                          f"{r['tokens_per_s']:.0f} tokens/s, peak {r['peak_rss_bytes'] / 2**20:.0f} MiB",
+                          f"{r['tokens_per_s']:.0f} tokens/s, peak {r['peak_rss_bytes'] / 2**20:.0f} MiB{blas}",
                           file=sys.stderr, flush=True)
 
-    print("| config | precision | tokengrow tokens/s | PyTorch tokens/s | ratio | tokengrow GFLOP/s (MFU) "
+    torch_runs = [r for entry in results.values() for r in entry["torch"]]
+    versions = sorted({r["torch_version"] for r in torch_runs})
+    blases = sorted({describe_blas(r["blas"]) for r in torch_runs})
+    print(f"PyTorch {', '.join(versions)}, {args.threads} threads; its BLAS: {'; '.join(blases)}. "
+          f"PyTorch environment: LD_LIBRARY_PATH={torch_env.get('LD_LIBRARY_PATH', '(unset)')}, "
+          f"OPENBLAS_CORETYPE unset. tokengrow environment: OPENBLAS_CORETYPE="
+          f"{env.get('OPENBLAS_CORETYPE', '(unset)')} (tokengrow does not use OpenBLAS).\n")
+    print("| config | precision | tokengrow tokens/s | PyTorch tokens/s | ratio | tokengrow executed GFLOP/s (MFU) "
           "| tokengrow peak MiB | PyTorch peak MiB |")
     print("|---|---|---|---|---|---|---|---|")
     for (config, precision), entry in results.items():
         ours, theirs = entry["ours"], entry["torch"]
-        if ours[0]["n_params"] != theirs[0]["n_params"] or \
-                abs(ours[0]["gflop_per_step"] - theirs[0]["gflop_per_step"]) > 1e-6 * ours[0]["gflop_per_step"]:
+        ours_gflop, torch_gflop = ours[0]["model_gflop_per_step"], theirs[0]["model_gflop_per_step"]
+        if ours[0]["n_params"] != theirs[0]["n_params"] or abs(ours_gflop - torch_gflop) > 1e-6 * ours_gflop:
             sys.exit(f"{config}: the two models differ: {ours[0]['n_params']} vs {theirs[0]['n_params']} "
-                     f"parameters, {ours[0]['gflop_per_step']} vs {theirs[0]['gflop_per_step']} GFLOP/step")
+                     f"parameters, {ours_gflop} vs {torch_gflop} model GFLOP/step")
         ours_tps = statistics.median(r["tokens_per_s"] for r in ours)
         torch_tps = statistics.median(r["tokens_per_s"] for r in theirs)
         ratio = statistics.median(o["tokens_per_s"] / t["tokens_per_s"] for o, t in zip(ours, theirs))

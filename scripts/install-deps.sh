@@ -2,20 +2,22 @@
 # Installs the Debian 12 packages tokengrow builds, tests and runs with.
 # Skips apt entirely when everything is already installed.
 #   --bench  also the packages of bench/compare_pytorch.py (PyTorch with OpenBLAS; large,
-#            so not for the test suite or CI)
+#            so not for the test suite or CI). libopenblas0-openmp: the OpenMP build of
+#            OpenBLAS, which the script loads for PyTorch (the pthreads build's threads
+#            fight PyTorch's OpenMP threads).
 set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config
   libdnnl-dev ocl-icd-opencl-dev            # oneDNN's CMake config requires OpenCL (GPU runtime)
   zlib1g-dev libeigen3-dev libhdf5-dev libcxxopts-dev libspdlog-dev nlohmann-json3-dev catch2
-  clang libclang-rt-14-dev llvm              # sanitizer build and libFuzzer runs of the test suite
+  clang libclang-rt-14-dev libomp-14-dev llvm  # sanitizer build and libFuzzer runs of the test suite (libomp: clang's OpenMP runtime)
   bible-kjv                                   # the default corpus (King James Bible)
   python3 python3-h5py python3-numpy python3-matplotlib  # plots (Debian's python3)
   jupyter-nbconvert python3-ipykernel python3-nbformat  # the analysis notebook, executed by the tests
 )
 if [ "${1:-}" = "--bench" ]; then
-  PACKAGES+=(python3-torch libopenblas0)   # the PyTorch side of bench/compare_pytorch.py
+  PACKAGES+=(python3-torch libopenblas0 libopenblas0-openmp)   # the PyTorch side of bench/compare_pytorch.py
 fi
 
 missing=()

@@ -2,6 +2,7 @@
 // properties, finite-difference gradients, buffer reuse.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -9,6 +10,7 @@
 
 #include "gradcheck.h"
 #include "layers/attention.h"
+#include "layers/backward_scratch.h"
 
 using namespace tg;
 using namespace tg::testing;
@@ -90,7 +92,6 @@ TEST_CASE("Rotary dims: floor(head_dim * fraction) rounded down to even, bad sha
   REQUIRE(CausalSelfAttention(768, 12, 0.25).rotary_dims() == 16);  // the 150M reference config
   REQUIRE_THROWS_AS(CausalSelfAttention(10, 3), std::invalid_argument);
   REQUIRE_THROWS_AS(CausalSelfAttention(8, 2, 1.5), std::invalid_argument);
-  REQUIRE(CausalSelfAttention::forward_flops(2, 5, 8) == 4.0 * 2 * 5 * 5 * 8);
 
   Engine engine(1);
   CausalSelfAttention attn(8, 2);
@@ -313,6 +314,36 @@ TEST_CASE("Attention gradients match finite differences", "[attention][gradcheck
   }
 }
 
+TEST_CASE("Attention multiplies exactly the (query, key) pairs of its blocks on or below the diagonal",
+          "[attention][flops]") {
+  // Counted by the engine: each pair (i, j) attention computes costs hd multiply-adds in
+  // q k^T and hd in P v, per (b, h): 4 B H hd = 4 B d FLOPs forward, twice that backward
+  // (dP and dq; dv and dk). The pairs are those with j in [0, end of i's block).
+  Engine engine(1);
+  const int64_t B = 2, d = 8, H = 2;
+  for (int64_t block : {1, 3, 4, 64})
+    for (int64_t T : {1, 4, 5, 13}) {
+      INFO("block " << block << " T " << T);
+      CausalSelfAttention attn(d, H, 0.5, 10000.0, Precision::FP32, block);
+      Tensor q({B * T, d}), out, dq, dk, dv;
+      Rng rng(4);
+      fill_normal(q, rng);
+      int64_t pairs = 0;
+      for (int64_t i = 0; i < T; ++i)
+        for (int64_t j = 0; j < T; ++j) pairs += j < std::min(T, (i / block + 1) * block);
+      MatmulFlopCounter counter;
+      engine.set_flop_counter(&counter);
+      attn.forward(engine, q, q, q, B, T, out);
+      REQUIRE(counter.flops == 4 * B * d * pairs);
+      counter.flops = 0;
+      attn.backward(engine, q, dq, dk, dv);
+      REQUIRE(counter.flops == 8 * B * d * pairs);
+      engine.set_flop_counter(nullptr);
+      if (block >= T) REQUIRE(pairs == T * T);  // one block: the whole T x T
+      if (block == 1) REQUIRE(pairs == T * (T + 1) / 2);  // exactly the causal triangle
+    }
+}
+
 TEST_CASE("Attention is deterministic and reuses its buffers across sizes", "[attention]") {
   // Blocks of 3 rows, and the shared backward scratch filled with NaN before each backward:
   // a read of a score the blocks never wrote (above the diagonal, or left by an earlier
@@ -328,7 +359,7 @@ TEST_CASE("Attention is deterministic and reuses its buffers across sizes", "[at
     fill_normal(v, r);
     fill_normal(dout, r);
     attn.forward(engine, q, k, v, B, T, out);
-    Tensor& scores_grad = engine.backward_scratch().scores_grad;
+    Tensor& scores_grad = layer_backward_scratch(engine).scores_grad;
     scores_grad.resize({B * H, T, T});
     scores_grad.fill(std::numeric_limits<float>::quiet_NaN());
     attn.backward(engine, dout, dq, dk, dv);

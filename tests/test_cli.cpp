@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "cli/cli.h"
+#include "core/durable_file.h"
 #include "test_data.h"
 
 using namespace tg;
@@ -95,6 +96,19 @@ TEST_CASE("CLI: prepare, train, eval, sample and inspect work end to end", "[cli
   REQUIRE(r.out.rfind("the cat", 0) == 0);
   REQUIRE(r.out.size() == 7 + 20 + 1);
 
+  // Growth targets beyond a config's limits are refused before anything is allocated or written.
+  for (const auto& target : std::vector<std::vector<std::string>>{
+           {"--qkv-tokens", "2000000"}, {"--factor", "1e9"}, {"--factor", "1e300"}}) {
+    std::vector<std::string> args = {"grow", "--from", dir.file("run/latest.h5"), "--out", dir.file("g.h5")};
+    args.insert(args.end(), target.begin(), target.end());
+    const auto g = cli(args);
+    INFO(target[0] << " " << target[1] << ": " << g.err);
+    REQUIRE(g.code == 2);
+    REQUIRE(g.err.find(target[0] == "--factor" ? "--factor" : "qkv_tokens") != std::string::npos);
+    REQUIRE((g.err.find("1048576") != std::string::npos || g.err.find(">= 1") != std::string::npos));
+    REQUIRE_FALSE(fs::exists(dir.file("g.h5")));
+  }
+
   r = cli({"inspect", dir.file("run/latest.h5")});
   REQUIRE(r.code == 0);
   REQUIRE(r.out.find("step 6") != std::string::npos);
@@ -146,6 +160,30 @@ TEST_CASE("CLI: bad configs give one clear error naming file and key, exit 2, no
     REQUIRE(cli({"prepare", "--text", dir.file("short.txt"), "--out", dir.file("short.h5")}).code == 0);
     expect_train_error(dir, config_text(dir.file("short.h5")), {"short.h5", "fewer than one sequence"});
   }
+  SECTION("a key given twice (the last would win)") {
+    expect_train_error(dir, config_text(data, "", R"(, "lr": 0.001, "lr": 5)"), {"bad.json", "train.lr", "duplicate key"});
+  }
+  SECTION("60,000 nested objects") {
+    std::string nested;
+    for (int i = 0; i < 60000; ++i) nested += "{\"a\": ";
+    nested += "1" + std::string(60000, '}');
+    expect_train_error(dir, R"({"data": "x.h5", "model": )" + nested + "}", {"bad.json", "nested deeper than 64 levels"});
+  }
+  SECTION("an empty data path") { expect_train_error(dir, config_text(""), {"bad.json: data: is empty; expected the path of a corpus file"}); }
+  SECTION("a NUL inside the data path") {
+    expect_train_error(dir, config_text(data + "\\u0000.old"), {"bad.json: data: contains a NUL character"});
+  }
+  SECTION("a long unknown key is cut short") {
+    expect_train_error(dir, config_text(data, ", \"" + std::string(300, 'q') + "\": 1"), {"bad.json: model.qqqq", "...: unknown key"});
+    REQUIRE(cli({"train", "--config", dir.file("bad.json"), "--out", dir.file("run_bad")}).err.size() < 400);
+  }
+  SECTION("a directory as the config") {
+    const auto r = cli({"train", "--config", dir.path().string(), "--out", dir.file("run_bad")});
+    INFO(r.err);
+    REQUIRE(r.code == 2);
+    REQUIRE(r.err.find(dir.path().string() + ": is a directory, not a file; expected a config file") != std::string::npos);
+    REQUIRE_FALSE(fs::exists(dir.file("run_bad")));
+  }
   SECTION("missing config file") {
     const auto r = cli({"train", "--config", dir.file("absent.json"), "--out", dir.file("run_bad")});
     REQUIRE(r.code == 2);
@@ -165,7 +203,7 @@ TEST_CASE("CLI: bad flags and files for each subcommand exit 2 with a clear mess
   expect(cli({"train", "--out", "x"}), "--config is required");
   expect(cli({"prepare", "--text", dir.file("missing.txt"), "--out", dir.file("o.h5")}), "missing.txt");
   REQUIRE_FALSE(fs::exists(dir.file("o.h5")));
-  REQUIRE_FALSE(fs::exists(dir.file("o.h5.tmp")));
+  REQUIRE(temp_files_of(dir.file("o.h5")).empty());
   write_file(dir.file("t.txt"), "some text");
   expect(cli({"prepare", "--text", dir.file("t.txt"), "--out", dir.file("o.h5"), "--val-fraction", "0.9"}), "--val-fraction");
   REQUIRE_FALSE(fs::exists(dir.file("o.h5")));
@@ -173,7 +211,71 @@ TEST_CASE("CLI: bad flags and files for each subcommand exit 2 with a clear mess
   expect(cli({"eval", "--ckpt", dir.file("notckpt.h5"), "--text", dir.file("t.txt")}), "not HDF5");
   REQUIRE(cli({"prepare", "--text", dir.file("t.txt"), "--out", dir.file("corpus.h5")}).code == 0);
   expect(cli({"eval", "--ckpt", dir.file("corpus.h5"), "--text", dir.file("t.txt")}), "a tokengrow corpus, not a checkpoint");
+  // prepare never overwrites without --force, and never its own input.
+  const std::string corpus_bytes = testing::read_file(dir.file("corpus.h5"));
+  write_file(dir.file("u.txt"), "other text");
+  expect(cli({"prepare", "--text", dir.file("u.txt"), "--out", dir.file("corpus.h5")}), "corpus.h5: already exists");
+  REQUIRE(testing::read_file(dir.file("corpus.h5")) == corpus_bytes);
+  expect(cli({"prepare", "--text", dir.file("t.txt"), "--out", dir.file("t.txt"), "--force"}), "t.txt: is also an input");
+  expect(cli({"prepare", "--text", dir.file("u.txt") + "," + dir.file("t.txt"), "--out", dir.file("t.txt")}), "is also an input");
+  REQUIRE(testing::read_file(dir.file("t.txt")) == "some text");
+  REQUIRE(cli({"prepare", "--text", dir.file("u.txt"), "--out", dir.file("corpus.h5"), "--force"}).code == 0);
+  REQUIRE(testing::read_file(dir.file("corpus.h5")) != corpus_bytes);
   expect(cli({"inspect", dir.file("absent.h5")}), "no such file");
   expect(cli({"sample", "--ckpt", dir.file("corpus.h5"), "--tokens", "-1"}), "--tokens");
   expect(cli({"eval", "--ckpt", dir.file("corpus.h5")}), "exactly one of --data or --text");
+  // An empty value is named as such, not looked up as a file called "".
+  expect(cli({"eval", "--ckpt", "", "--text", dir.file("t.txt")}), "tokengrow eval: --ckpt is empty");
+  expect(cli({"train", "--config", dir.file("c.json"), "--out", dir.file("r"), "--data="}), "tokengrow train: --data is empty");
+  // Unknown flags and unexpected arguments are echoed cut short.
+  for (const auto& args : std::vector<std::vector<std::string>>{{"train", "--" + std::string(500, 'x')},
+                                                               {"inspect", "a.h5", std::string(500, 'y')},
+                                                               {std::string(500, 'z')}}) {
+    const auto r = cli(args);
+    INFO(r.err);
+    REQUIRE(r.code == 2);
+    REQUIRE(r.err.find("...") != std::string::npos);
+    REQUIRE(r.err.substr(0, r.err.find('\n')).size() < 150);
+  }
+}
+
+TEST_CASE("CLI: every flag an error asks for is listed in that command's --help", "[cli][errors]") {
+  for (const char* cmd : {"prepare", "train", "eval", "sample", "inspect", "grow", "experiment", "bench"}) {
+    const auto r = cli({cmd});
+    INFO(cmd << ": " << r.err);
+    REQUIRE(r.code == 2);
+    const size_t at = r.err.find("--");
+    REQUIRE(at != std::string::npos);
+    const std::string flag = r.err.substr(at, r.err.find(' ', at) - at);
+    const std::string help = cli({cmd, "--help"}).out;
+    INFO("flag " << flag << ", help:\n" << help);
+    REQUIRE(help.find(flag + " ") != std::string::npos);
+  }
+}
+
+TEST_CASE("CLI: every --threads flag has train.threads' range, checked before any thread starts", "[cli][errors]") {
+  TempDir dir("cli_threads");
+  // Each subcommand with its required flags (the files need not exist: the thread
+  // count is checked first, before anything is read or any Engine made).
+  const std::vector<std::vector<std::string>> commands = {
+      {"train", "--config", dir.file("c.json"), "--out", dir.file("run")},
+      {"eval", "--ckpt", dir.file("c.h5"), "--data", dir.file("d.h5")},
+      {"sample", "--ckpt", dir.file("c.h5")},
+      {"grow", "--from", dir.file("c.h5"), "--out", dir.file("g.h5"), "--factor", "2"},
+      {"experiment", dir.file("e.json"), "--out", dir.file("exp")},
+      {"bench", "--config", dir.file("c.json")},
+  };
+  for (const auto& command : commands) {
+    for (const std::string value : {"99999", "1025", "-1"}) {
+      std::vector<std::string> args = command;
+      args.insert(args.end(), {"--threads", value});
+      const auto r = cli(args);
+      INFO(command[0] << " --threads " << value << ": " << r.err);
+      REQUIRE(r.code == 2);
+      REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+      REQUIRE(r.err.find("tokengrow " + command[0] + ": --threads: expected an integer in [0, 1024], got " + value) !=
+              std::string::npos);
+    }
+  }
+  REQUIRE(fs::is_empty(dir.path()));
 }

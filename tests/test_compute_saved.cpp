@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "train/compute_saved.h"
+#include "experiment/compute_saved.h"
 
 using namespace tg;
 

@@ -1,6 +1,7 @@
 #define CATCH_CONFIG_MAIN
 #include <catch2/catch.hpp>
 
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -149,6 +150,63 @@ TEST_CASE("A matmul over an empty inner dimension (k = 0) scales C by beta and t
     engine.matmul_weight(MatmulInput{a.data()}, Trans::No, w.data(), Trans::No, dense.data(), m, n, 0, 1.0f, beta);
     for (float x : dense) REQUIRE(x == beta * 7.0f);
   }
+}
+
+TEST_CASE("The flop counter adds 2 m n k per problem of every matmul while set, and nothing after", "[engine][flops]") {
+  Engine engine(1);
+  const int64_t m = 3, n = 5, k = 4, batch = 2;
+  std::vector<float> a(batch * m * k, 1.0f), b(batch * k * n, 1.0f), c(batch * m * n, 0.0f);
+  engine.matmul(a.data(), Trans::No, b.data(), Trans::No, c.data(), m, n, k);  // no counter: nothing to count into
+  MatmulFlopCounter counter;
+  engine.set_flop_counter(&counter);
+  engine.matmul(a.data(), Trans::No, b.data(), Trans::No, c.data(), m, n, k, 1.0f, 0.0f, batch);
+  REQUIRE(counter.flops == 2 * m * n * k * batch);
+  // A strided view: 2 x 3 of the 3 x 5 output, inner dimension 2.
+  engine.matmul(MatmulOperand{MatmulInput{a.data()}, Trans::No, k, m * k},
+                MatmulOperand{MatmulInput{b.data()}, Trans::No, n, k * n}, MatmulOutput{c.data(), n, m * n}, 2, 3, 2,
+                1.0f, 0.0f, batch);
+  REQUIRE(counter.flops == 2 * m * n * k * batch + 2 * 2 * 3 * 2 * batch);
+  counter.flops = 0;
+  engine.matmul_weight(MatmulInput{a.data()}, Trans::No, b.data(), Trans::No, c.data(), m, n, k);
+  engine.matmul_weight(MatmulInput{a.data()}, Trans::No, b.data(), Trans::No, c.data(), m, n, 0);  // k = 0: no product
+  REQUIRE(counter.flops == 2 * m * n * k);
+  engine.set_flop_counter(nullptr);
+  engine.matmul(a.data(), Trans::No, b.data(), Trans::No, c.data(), m, n, k);
+  REQUIRE(counter.flops == 2 * m * n * k);
+}
+
+TEST_CASE("PartTimer sums time per name in the order first timed; a null timer records nothing", "[engine][timer]") {
+  PartTimer timer;
+  timer.add("b", 2.0);
+  timer.add(std::string("a"), 1.0);  // names compare by content, not by address
+  timer.add("b", 0.5);
+  REQUIRE(timer.parts().size() == 2);
+  REQUIRE(timer.parts()[0].first == "b");
+  REQUIRE(timer.seconds("b") == 2.5);
+  REQUIRE(timer.seconds("a") == 1.0);
+  REQUIRE(timer.seconds("never") == 0.0);
+  { PartScope scope(&timer, "c"); }
+  REQUIRE(timer.parts().size() == 3);
+  REQUIRE(timer.seconds("c") >= 0.0);
+  timer.reset();
+  REQUIRE(timer.parts().size() == 3);
+  for (const auto& part : timer.parts()) REQUIRE(part.second == 0.0);
+  { PartScope scope(nullptr, "c"); }  // no timer: nothing to add to, no crash
+}
+
+TEST_CASE("Workspace keeps one buffer struct of each type, made on first use", "[engine]") {
+  struct A { Tensor x; };
+  struct B { Tensor x; };
+  Engine engine(1);
+  A& a = engine.workspace().get<A>();
+  a.x.resize({3, 4});
+  REQUIRE(&engine.workspace().get<A>() == &a);  // the same buffers on every call
+  REQUIRE(engine.workspace().get<A>().x.numel() == 12);
+  B& b = engine.workspace().get<B>();
+  REQUIRE(static_cast<void*>(&b) != static_cast<void*>(&a));
+  REQUIRE(b.x.numel() == 0);
+  Engine other(1);
+  REQUIRE(&other.workspace().get<A>() != &a);  // per engine, not global
 }
 
 TEST_CASE("matmul primitives are created once per shape and reused", "[engine]") {

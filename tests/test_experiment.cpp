@@ -1,13 +1,18 @@
 // The experiment runner: interrupted and re-run gives the same results as one
-// run straight; config errors name the key.
+// run straight; config errors name the key; stages trained outside the plan and
+// damaged done markers are refused.
 #include <catch2/catch.hpp>
 
 #include <fstream>
 #include <sstream>
 
+#include "cli/cli.h"
 #include "core/error.h"
+#include "experiment/experiment_dir.h"
+#include "experiment/experiment_runner.h"
 #include "test_data.h"
-#include "train/experiment_runner.h"
+#include "train/checkpoint.h"
+#include "train/trainer.h"
 
 using namespace tg;
 using namespace tg::testing;
@@ -32,7 +37,203 @@ std::string experiment_json(const std::string& data, const std::string& extra_st
     "baselines": {"frontier_budgets": [0.5, 1, 1.5]}})";
 }
 
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  const size_t at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+// One seed, two recipes sharing their first stage (20 steps), one frontier run.
+std::string tiny_experiment_json(const std::string& data) {
+  return replaced(replaced(experiment_json(data), "\"seeds\": [0, 1]", "\"seeds\": [0]"),
+                  "\"frontier_budgets\": [0.5, 1, 1.5]",
+                  "\"frontier_budgets\": [1], \"stage_sizes\": false, \"transformer\": false");
+}
+
+// The message of the UserError `f` throws, or "no error".
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+struct CliResult {
+  int code;
+  std::string err;
+};
+
+CliResult cli(std::vector<std::string> args) {
+  args.insert(args.begin(), "tokengrow");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  std::ostringstream out, err;
+  const int code = run_cli(static_cast<int>(argv.size()), argv.data(), out, err);
+  return {code, err.str()};
+}
+
+// Trains a finished stage directory `extra` steps further, as `tokengrow train
+// --resume DIR --steps N` did before it refused experiment directories.
+void train_further(const std::string& stage_dir, int64_t extra, Engine& engine) {
+  const std::string latest = stage_dir + "/latest.h5";
+  RunConfig config = parse_run_config(read_checkpoint_config(latest), latest);
+  config.train.steps += extra;
+  std::ostringstream log;
+  Trainer(config, engine, log).run(stage_dir, latest);
+}
+
 }  // namespace
+
+TEST_CASE("A stage's step and FLOPs must lie on its run's plan", "[experiment][errors]") {
+  PlannedRun run;
+  run.name = "r-seed0";
+  run.stages.resize(2);
+  run.stages[0].train.steps = 10;
+  run.stages[1].train.steps = 20;
+  run.stage_step_flops = {100, 400};  // stage 0 ends at step 10, 1000 FLOPs; stage 1 at step 30, 9000
+  REQUIRE(run.end_step(-1) == 0);
+  REQUIRE(run.end_step(1) == 30);
+  REQUIRE(run.end_flops(1) == 9000);
+  auto check = [&](size_t k, int64_t step, double flops, bool finished) {
+    return error_of([&] { check_stage_progress(run, "out/r-seed0", k, {step, flops, "f.h5"}, finished); });
+  };
+  REQUIRE(check(0, 10, 1000, true) == "no error");
+  REQUIRE(check(0, 4, 400, false) == "no error");
+  REQUIRE(check(1, 10, 1000, false) == "no error");  // a stage's first checkpoint
+  REQUIRE(check(1, 25, 7000, false) == "no error");
+  REQUIRE(check(1, 30, 9000 * (1 + 1e-12), true) == "no error");  // summed, not multiplied
+
+  const std::string beyond = check(0, 15, 1500, true);
+  INFO(beyond);
+  REQUIRE(beyond.find("r-seed0: stage 0 (f.h5) is at step 15 with 1500 FLOPs") == 0);
+  REQUIRE(beyond.find("its plan (out/r-seed0/plan.json) ends stage 0 at step 10 with 1000 FLOPs") != std::string::npos);
+  REQUIRE(check(0, 15, 1500, false).find("ends stage 0 at step 10") != std::string::npos);
+  REQUIRE(check(0, 9, 900, true).find("ends stage 0 at step 10") != std::string::npos);  // not finished
+  REQUIRE(check(1, 5, 500, false).find("starting at step 10") != std::string::npos);     // before the stage
+  const std::string flops = check(1, 25, 7100, false);
+  INFO(flops);
+  REQUIRE(flops.find("is at step 25 with 7100 FLOPs") != std::string::npos);
+  REQUIRE(flops.find("has 7000 FLOPs at step 25 of stage 1") != std::string::npos);
+}
+
+TEST_CASE("Experiment directories are found from any directory below them, and only those", "[experiment]") {
+  TempDir dir("experiment_dir");
+  const fs::path root = fs::weakly_canonical(dir.path());
+  auto touch = [](const fs::path& path) {
+    fs::create_directories(path.parent_path());
+    write_file(path.string(), "x");
+  };
+  REQUIRE(enclosing_experiment_dir((root / "a/b").string()).empty());
+  fs::create_directories(root / "e");
+  mark_experiment_dir((root / "e").string(), "e.json");
+  REQUIRE(enclosing_experiment_dir((root / "e").string()) == (root / "e").string());
+  REQUIRE(enclosing_experiment_dir((root / "e/run/stage0/").string()) == (root / "e").string());
+  REQUIRE(enclosing_experiment_dir((root / "e/run/../other").string()) == (root / "e").string());
+  REQUIRE(enclosing_experiment_dir((root / "ee/run").string()).empty());
+  // Before the marker: the runner's lock beside experiment.h5, or above a run's plan.json.
+  touch(root / "old/.lock");
+  touch(root / "old/r/plan.json");
+  REQUIRE(enclosing_experiment_dir((root / "old/r/stage1").string()) == (root / "old").string());
+  touch(root / "old2/.lock");
+  touch(root / "old2/experiment.h5");
+  REQUIRE(enclosing_experiment_dir((root / "old2/new").string()) == (root / "old2").string());
+  // Files of the same names elsewhere do not make an experiment.
+  touch(root / "notes/plan.json");
+  touch(root / "results/experiment.h5");
+  REQUIRE(enclosing_experiment_dir((root / "notes/run").string()).empty());
+  REQUIRE(enclosing_experiment_dir((root / "results/run").string()).empty());
+}
+
+TEST_CASE("train is refused inside an experiment, and a stage trained outside is caught before growth and report",
+          "[experiment][errors]") {
+  TempDir dir("experiment_outside");
+  const std::string corpus = make_corpus(dir, 100000);
+  write_file(dir.file("e.json"), tiny_experiment_json(corpus));
+  const std::string out = dir.file("out"), stage0 = out + "/ref-seed0/stage0";
+  Engine engine(2);
+  std::ostringstream log;
+  {
+    ExperimentRunner runner(load_experiment_config(dir.file("e.json")), out, engine, log);
+    REQUIRE(runner.plan().size() == 3);
+    REQUIRE(runner.plan()[0].stages[0].train.steps == 20);
+    REQUIRE(runner.run());
+  }
+  const std::string metrics_before = read_file(stage0 + "/metrics.h5");
+
+  // tokengrow train on a stage, a run or a new directory inside the experiment: refused.
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"train", "--resume", stage0, "--steps", "25"},
+        std::vector<std::string>{"train", "--resume", stage0 + "/latest.h5", "--out", out + "/ref-seed0/mine"},
+        std::vector<std::string>{"train", "--resume", out + "/frontier-1x-seed0"}}) {
+    const CliResult r = cli(args);
+    INFO(args[2] << ": " << r.err);
+    REQUIRE(r.code == 2);
+    REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    REQUIRE(r.err.find("is inside the experiment directory " + fs::weakly_canonical(out).string()) != std::string::npos);
+  }
+  REQUIRE(read_file(stage0 + "/metrics.h5") == metrics_before);
+  REQUIRE_FALSE(fs::exists(out + "/ref-seed0/mine"));
+  // A copy outside the experiment trains.
+  REQUIRE(cli({"train", "--resume", stage0 + "/latest.h5", "--out", dir.file("copy"), "--steps", "2"}).code == 0);
+  // Directories of experiments from before the marker: recognised by plan.json.
+  fs::remove(out + "/.experiment");
+  fs::remove(out + "/experiment.h5");
+  REQUIRE(cli({"train", "--resume", stage0, "--steps", "25"}).code == 2);
+
+  // Stage 0 trained 5 steps further all the same (an older binary, a copied file):
+  // the recipe that has not grown from it yet refuses to, naming run, stage and steps.
+  train_further(stage0, 5, engine);
+  fs::remove_all(out + "/anneal-seed0");
+  const std::string growth_error = error_of([&] {
+    ExperimentRunner(load_experiment_config(dir.file("e.json")), out, engine, log).run();
+  });
+  INFO(growth_error);
+  REQUIRE(growth_error.find("anneal-seed0: stage 0 (" + stage0 + "/latest.h5) is at step 25") == 0);
+  REQUIRE(growth_error.find("ends stage 0 at step 20") != std::string::npos);
+  REQUIRE_FALSE(fs::exists(out + "/anneal-seed0/grown_1.h5"));
+
+  // The finished recipe that grew from it at step 20 is not reported with the new rows.
+  std::string ref_only = read_file(dir.file("e.json"));
+  const size_t anneal = ref_only.find(",\n      {\"name\": \"anneal\"");
+  ref_only.erase(anneal, ref_only.find("],\n    \"baselines\"") - anneal);
+  write_file(dir.file("ref.json"), ref_only);
+  const std::string report_error = error_of([&] {
+    ExperimentRunner(load_experiment_config(dir.file("ref.json")), out, engine, log).run();
+  });
+  INFO(report_error);
+  REQUIRE(report_error.find("ref-seed0: stage 0 (" + stage0 + "/metrics.h5) is at step 25") == 0);
+  REQUIRE(report_error.find("ends stage 0 at step 20") != std::string::npos);
+}
+
+TEST_CASE("A damaged or foreign done.json is an error naming the file, not a finished run", "[experiment][errors]") {
+  TempDir dir("experiment_done");
+  write_file(dir.file("e.json"), tiny_experiment_json(make_corpus(dir, 100000)));
+  const std::string out = dir.file("out"), done = out + "/ref-seed0/done.json";
+  Engine engine(2);
+  std::ostringstream log;
+  auto run = [&] { return ExperimentRunner(load_experiment_config(dir.file("e.json")), out, engine, log).run(); };
+  REQUIRE(run());
+  const std::string marker = read_file(done), summary = summary_without_wall_time(out);
+
+  write_file(done, marker.substr(0, marker.size() / 2));  // cut short
+  std::string e = error_of(run);
+  INFO(e);
+  REQUIRE(e.find(done + ": damaged done marker") == 0);
+  REQUIRE(e.find("bytes that are not JSON") != std::string::npos);
+  write_file(done, read_file(out + "/frontier-1x-seed0/done.json"));  // another run's
+  e = error_of(run);
+  REQUIRE(e.find(done + ": damaged done marker") == 0);
+  REQUIRE(e.find("\"name\":\"frontier-1x-seed0\"") != std::string::npos);
+
+  // Deleted, as the message says: the run is checked against its plan and marked again.
+  fs::remove(done);
+  REQUIRE(run());
+  REQUIRE(read_file(done) == marker);
+  REQUIRE(summary_without_wall_time(out) == summary);
+}
 
 TEST_CASE("An experiment stopped many times and re-run ends with the same summary as one run straight",
           "[experiment][resume]") {
@@ -131,4 +332,11 @@ TEST_CASE("Experiment config errors name the key", "[experiment][errors]") {
   std::string bad_heads = experiment_json(data);
   bad_heads.replace(bad_heads.find("\"n_heads\": 2"), 12, "\"n_heads\": 5");
   REQUIRE(error_of(bad_heads).find("not divisible") != std::string::npos);
+  // A repeated seed or budget would train identical runs and show a spread of 0.
+  e = error_of(replaced(experiment_json(data), "\"seeds\": [0, 1]", "\"seeds\": [0, 1, 0]"));
+  INFO(e);
+  REQUIRE(e.find("bad.json: seeds: 0 is listed twice") != std::string::npos);
+  e = error_of(replaced(experiment_json(data), "[0.5, 1, 1.5]", "[0.5, 1, 1.0]"));
+  INFO(e);
+  REQUIRE(e.find("bad.json: baselines.frontier_budgets: 1.0 is listed twice (run frontier-1x)") != std::string::npos);
 }

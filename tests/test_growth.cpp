@@ -4,8 +4,10 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <sstream>
 
+#include "cli/cli.h"
 #include "core/error.h"
 #include "growth/grow.h"
 #include "growth/grow_checkpoint.h"
@@ -30,7 +32,7 @@ struct Trained {
 
 // A small TokenFormer trained for 30 steps on generated text (so growth starts
 // from a real, non-random model).
-std::unique_ptr<Trained> trained_model(Engine& engine) {
+std::unique_ptr<Trained> trained_model(Engine& engine, PattentionNorm norm = PattentionNorm::L2NormGelu) {
   auto t = std::make_unique<Trained>();
   t->corpus = make_corpus(t->dir);
   RunConfig& rc = t->config;
@@ -42,6 +44,7 @@ std::unique_ptr<Trained> trained_model(Engine& engine) {
   rc.model.qkv_tokens = 8;
   rc.model.proj_tokens = 8;
   rc.model.ffn_tokens = 16;
+  rc.model.normalization = norm;
   rc.train.steps = 30;
   rc.train.batch_size = 8;
   rc.train.lr = 5e-3;
@@ -111,6 +114,40 @@ TEST_CASE("Growth with zero new keys and fixed tau is exact and the new tokens t
     // New keys get gradient through GELU'(0) = 0.5 and V_new != 0. (dV_new = S_new^T dY
     // is 0 at this instant since S_new = GELU(0) = 0; it becomes non-zero once the keys move.)
     REQUIRE(max_abs_rows(p->keys().grad, old_n) > 0.0);
+  }
+}
+
+TEST_CASE("Zero-key fixed-tau growth is measured exact for the L2 normalisations and flagged not exact for softmax",
+          "[growth]") {
+  Engine engine(2);
+  for (PattentionNorm norm : {PattentionNorm::L2NormGelu, PattentionNorm::GeluL2Norm, PattentionNorm::Softmax}) {
+    auto t = trained_model(engine, norm);
+    const std::string base = t->dir.file("base/latest.h5");
+    GrowthOptions o;
+    o.key_init = KeyInit::Zero;
+    o.tau = TauGrowth::Fixed;
+    const GrowReport r = grow_checkpoint(engine, base, t->dir.file("grown.h5"), kTarget, o);
+    // tokengrow grow prints the same verdict, measured.
+    std::ostringstream out, err;
+    const std::vector<std::string> args = {"tokengrow", "grow", "--from", base, "--out", t->dir.file("cli.h5"),
+                                           "--qkv-tokens", "24", "--proj-tokens", "20", "--ffn-tokens", "40",
+                                           "--key-init", "zero", "--tau", "fixed"};
+    std::vector<const char*> argv;
+    for (const auto& a : args) argv.push_back(a.c_str());
+    REQUIRE(run_cli(static_cast<int>(argv.size()), argv.data(), out, err) == 0);
+    INFO(to_string(norm) << ": loss " << r.val_loss_before << " -> " << r.val_loss_after << "\n" << out.str());
+    const bool softmax_note = out.str().find("note: softmax normalisation: each zero new key scores exp(0)") != std::string::npos;
+    if (norm == PattentionNorm::Softmax) {
+      REQUIRE_FALSE(r.exact());
+      REQUIRE(std::abs(r.relative_change()) > 1e-3);
+      REQUIRE(out.str().find("): not exact (measured") != std::string::npos);
+      REQUIRE(softmax_note);
+    } else {
+      REQUIRE(r.exact());
+      REQUIRE(std::abs(r.relative_change()) < 1e-6);
+      REQUIRE(out.str().find("): exact (measured") != std::string::npos);
+      REQUIRE_FALSE(softmax_note);
+    }
   }
 }
 
@@ -241,6 +278,27 @@ TEST_CASE("Growth refuses shrinking and non-TokenFormer models", "[growth][error
   const GrowthTarget doubled = growth_target_from_factor(ModelConfig{}, 2.0);
   REQUIRE(doubled.qkv_tokens == 256);
   REQUIRE(doubled.ffn_tokens == 1024);
+}
+
+TEST_CASE("Growth targets are bounded like a config's token counts, and factors are finite", "[growth][errors]") {
+  ModelConfig m;
+  m.qkv_tokens = 32;
+  m.proj_tokens = 32;
+  m.ffn_tokens = 128;
+  // model.qkv_tokens etc. accept at most 2^20 in a config: a target beyond is refused
+  // before anything is allocated (a 2.4 GB checkpoint that train then refused).
+  REQUIRE_THROWS_WITH(check_growth_target(m, {2000000, 32, 128}),
+                      Catch::Contains("qkv_tokens") && Catch::Contains("[1, 1048576]") && Catch::Contains("2000000"));
+  REQUIRE_THROWS_WITH(check_growth_target(m, {32, 32, int64_t{1} << 21}), Catch::Contains("ffn_tokens"));
+  check_growth_target(m, {int64_t{1} << 20, 32, 128});  // the largest allowed
+  // Factors: bad_alloc at 1e9, negative counts from an overflowing conversion at 1e300.
+  for (const double factor : {1e9, 1e300, std::numeric_limits<double>::infinity()})
+    REQUIRE_THROWS_WITH(check_growth_target(m, growth_target_from_factor(m, factor)), Catch::Contains("--factor"));
+  REQUIRE_THROWS_WITH(growth_target_from_factor(m, std::nan("")), Catch::Contains("--factor"));
+  REQUIRE_THROWS_WITH(growth_target_from_factor(m, -2), Catch::Contains("--factor"));
+  const GrowthTarget big = growth_target_from_factor(m, 8192.0);  // 32 x 8192 = 2^18, 128 x 8192 = 2^20
+  REQUIRE(big.qkv_tokens == 262144);
+  REQUIRE(big.ffn_tokens == 1048576);
 }
 
 TEST_CASE("grow_checkpoint writes a checkpoint that trains as a new stage", "[growth][stage]") {

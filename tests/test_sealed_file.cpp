@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 
 #include "core/error.h"
 #include "core/sealed_file.h"
@@ -36,7 +37,7 @@ TEST_CASE("A sealed file round-trips, shows its seal as text and leaves no tempo
   REQUIRE(f.read_tensor("group/tensor")[14] == 3.5f);
   const std::string head = testing::read_file(path).substr(0, 64);
   REQUIRE(head.rfind("tokengrow sealed file 1\nkind checkpoint\nbytes ", 0) == 0);
-  REQUIRE_FALSE(fs::exists(path + ".tmp"));
+  REQUIRE(temp_files_of(path).empty());
 }
 
 TEST_CASE("Every single-byte change, truncation or extension of a sealed file is reported", "[seal]") {
@@ -100,6 +101,63 @@ TEST_CASE("A failed sealed write leaves the existing file untouched and no tempo
                     }),
                     UserError);
   REQUIRE(testing::read_file(path) == before);
-  REQUIRE_FALSE(fs::exists(path + ".tmp"));
+  REQUIRE(temp_files_of(path).empty());
   REQUIRE_THROWS_AS(write_sealed(dir.file("no_such_dir/x.h5"), "metrics", fill_example), UserError);
+}
+
+TEST_CASE("Writers of one file at once each have their own temporary file, and every published file is whole",
+          "[seal][durable]") {
+  TempDir dir("seal_concurrent");
+  const std::string path = dir.file("x.bin");
+  // Two threads rewrite the same file 40 times each, 1 MiB of one letter each time.
+  // With one shared temporary name a writer truncates or renames the other's
+  // half-written file: its rename fails (ENOENT) or a mixed file is published.
+  auto writer = [&](char letter, std::string& error) {
+    try {
+      for (int i = 0; i < 40; ++i) write_file_durably(path, std::string(1 << 20, letter));
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  };
+  std::string error_a, error_b;
+  std::thread a(writer, 'a', std::ref(error_a)), b(writer, 'b', std::ref(error_b));
+  a.join();
+  b.join();
+  INFO(error_a << " | " << error_b);
+  REQUIRE(error_a.empty());
+  REQUIRE(error_b.empty());
+  const std::string last = testing::read_file(path);
+  REQUIRE((last == std::string(1 << 20, 'a') || last == std::string(1 << 20, 'b')));
+  REQUIRE(temp_files_of(path).empty());
+}
+
+TEST_CASE("An exclusive publication never replaces a file, also one that appears while it is written",
+          "[seal][durable]") {
+  TempDir dir("seal_exclusive");
+  const std::string path = dir.file("x.h5");
+  write_sealed(path, "checkpoint", fill_example, Publish::Exclusive);
+  REQUIRE(seal_problem(path, "checkpoint").empty());
+  const std::string first = testing::read_file(path);
+  try {
+    write_sealed(path, "checkpoint", [](H5File& f) { f.write_ints("other", {7}); }, Publish::Exclusive);
+    FAIL("expected a UserError");
+  } catch (const UserError& e) {
+    REQUIRE(std::string(e.what()).find("x.h5: already exists") != std::string::npos);
+  }
+  REQUIRE(testing::read_file(path) == first);
+  // Another writer publishes while this one is still building its file: found at
+  // publication, not only by a check beforehand.
+  const std::string late = dir.file("late.h5");
+  try {
+    write_sealed(late, "checkpoint", [&](H5File& f) {
+      f.write_ints("mine", {1});
+      write_file_durably(late, "the other process's file");
+    }, Publish::Exclusive);
+    FAIL("expected a UserError");
+  } catch (const UserError& e) {
+    REQUIRE(std::string(e.what()).find("late.h5: already exists") != std::string::npos);
+  }
+  REQUIRE(testing::read_file(late) == "the other process's file");
+  REQUIRE(temp_files_of(late).empty());
+  REQUIRE(temp_files_of(path).empty());
 }

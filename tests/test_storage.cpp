@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/durable_file.h"
 #include "core/error.h"
 #include "core/hdf5_file.h"
 #include "core/sealed_file.h"
@@ -273,7 +274,7 @@ TEST_CASE("prepare_corpus splits off the last val_fraction and round-trips the b
   REQUIRE(info.vocab_size == 256);
   REQUIRE(info.val_tokens == n_val);
   REQUIRE(info.train_tokens == n - n_val);
-  REQUIRE_FALSE(fs::exists(out + ".tmp"));
+  REQUIRE(temp_files_of(out).empty());
 
   const Corpus c = load_corpus(out);
   REQUIRE(c.info.train_tokens == info.train_tokens);
@@ -290,8 +291,8 @@ TEST_CASE("prepare_corpus splits off the last val_fraction and round-trips the b
   REQUIRE(nlohmann::json::parse(f.get_attr_string("/", "sources")) ==
           nlohmann::json::array({dir.file("a.txt"), dir.file("b.txt")}));
 
-  // No validation split is allowed, and replaces the old corpus.
-  REQUIRE(prepare_corpus({dir.file("a.txt")}, out, 0.0).val_tokens == 0);
+  // No validation split is allowed; overwrite replaces the old corpus.
+  REQUIRE(prepare_corpus({dir.file("a.txt")}, out, 0.0, true).val_tokens == 0);
   const Corpus all_train = load_corpus(out);
   REQUIRE(all_train.val.empty());
   REQUIRE(detokenize_bytes(all_train.train) == part1);
@@ -310,12 +311,39 @@ TEST_CASE("prepare_corpus rejects bad inputs and leaves no output behind", "[cor
   require_user_error([&] { prepare_corpus({dir.file("empty.txt")}, out, 0.1); }, {"empty"});
   require_user_error([&] { prepare_corpus({dir.file("t.txt")}, dir.file("no_dir/out.h5"), 0.1); }, {"no_dir"});
   REQUIRE_FALSE(fs::exists(out));
-  REQUIRE_FALSE(fs::exists(out + ".tmp"));
+  REQUIRE(temp_files_of(out).empty());
 
   // A failed run leaves an existing corpus untouched.
   prepare_corpus({dir.file("t.txt")}, out, 0.0);
-  require_user_error([&] { prepare_corpus({dir.file("absent_text.txt")}, out, 0.1); }, {"absent_text.txt"});
+  require_user_error([&] { prepare_corpus({dir.file("absent_text.txt")}, out, 0.1, true); }, {"absent_text.txt"});
   REQUIRE(detokenize_bytes(load_corpus(out).train) == "some text\n");
+  REQUIRE(temp_files_of(out).empty());
+}
+
+TEST_CASE("prepare_corpus never replaces its own input, nor an existing file unless told to", "[corpus]") {
+  TempDir dir("corpus_out");
+  write_file(dir.file("t.txt"), "some text\n");
+  write_file(dir.file("u.txt"), "other text\n");
+  const std::string out = dir.file("out.h5");
+  prepare_corpus({dir.file("t.txt")}, out, 0.0);
+  const std::string before = testing::read_file(out);
+  require_user_error([&] { prepare_corpus({dir.file("u.txt")}, out, 0.0); },
+                     {"out.h5: already exists", "unless given --force"});
+  REQUIRE(testing::read_file(out) == before);
+  // Its own input, under the same name, another spelling or a hard link: refused even with overwrite.
+  fs::create_hard_link(dir.file("u.txt"), dir.file("u_link.txt"));
+  const std::string dotted = (dir.path() / "." / "u.txt").string();
+  for (const auto& [inputs, target] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{dir.file("t.txt"), dir.file("u.txt")}, dir.file("u.txt")},
+           {{dir.file("t.txt")}, (dir.path() / "." / "t.txt").string()},
+           {{dotted}, dir.file("u_link.txt")}}) {
+    require_user_error([&] { prepare_corpus(inputs, target, 0.0, true); }, {"is also an input", "own input"});
+  }
+  REQUIRE(testing::read_file(dir.file("u.txt")) == "other text\n");
+  REQUIRE(testing::read_file(dir.file("t.txt")) == "some text\n");
+  // With overwrite, an existing corpus is replaced.
+  prepare_corpus({dir.file("u.txt")}, out, 0.0, true);
+  REQUIRE(detokenize_bytes(load_corpus(out).train) == "other text\n");
 }
 
 TEST_CASE("load_corpus rejects files that are not tokengrow corpora", "[corpus]") {
@@ -510,11 +538,12 @@ TEST_CASE("A metrics row cut short by a kill leaves the rows before it, and the 
   const auto back = MetricsLog(path).read();
   REQUIRE(back.size() == 3);
   require_equal(back[2], row(20, 2.0));
-  // A compaction that dies before publication leaves only a partial temporary file.
-  write_file(path + ".tmp", "partial HDF5 bytes");
+  // A compaction that dies before publication leaves only a partial temporary file of
+  // its own name; the next compaction writes under another and never reads it.
+  write_file(path + ".k1ll3d.tmp", "partial HDF5 bytes");
   resumed.compact();
   REQUIRE(MetricsLog(path).read().size() == 3);
-  REQUIRE_FALSE(fs::exists(path + ".tmp"));
+  REQUIRE(temp_files_of(path) == std::vector<std::string>{path + ".k1ll3d.tmp"});
 }
 
 TEST_CASE("A metrics row costs the same bytes written however many rows came before it", "[metrics]") {

@@ -2,8 +2,9 @@
 // The training-step benchmark behind `tokengrow bench`: full steps (forward, backward,
 // global-norm clip, AdamW) of a model on synthetic tokens, timed step by step and
 // per part of the step (core/part_timer.h).
-#include <array>
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "core/engine.h"
@@ -23,11 +24,14 @@ struct BenchResult {
   std::vector<double> step_seconds;   // each timed step
   double median_step_s = 0;
   double tokens_per_s = 0;            // batch * seq / median step
-  double gflop_per_step = 0;          // 3 x forward FLOPs (docs/flops.md)
-  double achieved_gflops = 0;         // gflop_per_step / median step
+  // 3 x forward FLOPs (docs/flops.md): model FLOPs (attention over the full T x T, the
+  // accounting unit) and executed FLOPs (without the attention blocks never computed).
+  double model_gflop_per_step = 0, executed_gflop_per_step = 0;
+  double achieved_gflops = 0;         // executed_gflop_per_step / median step
   double first_loss = 0, last_loss = 0;
-  // Mean seconds per step of each part; Part::Other is the step time not in any timed part.
-  std::array<double, static_cast<size_t>(Part::Count)> part_seconds{};
+  // Mean seconds per step of each part: step_part::kAll's (layers/step_parts.h) in its
+  // order, then any other part timed. "other" is the step time not in any timed part.
+  std::vector<std::pair<std::string, double>> part_seconds;
 };
 
 // Builds config.model, initialises it from options.seed, and trains it on uniformly random

@@ -43,7 +43,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
     if (command == "grow") return cmd_grow(argc - 1, argv + 1, out);
     if (command == "experiment") return cmd_experiment(argc - 1, argv + 1, out);
     if (command == "bench") return cmd_bench(argc - 1, argv + 1, out);
-    err << "error: unknown command \"" << command << "\"\n\n" << kUsage;
+    err << "error: unknown command \"" << shown(command) << "\"\n\n" << kUsage;
     return 2;
   } catch (const UserError& e) {
     err << "error: " << e.what() << "\n";

@@ -1,6 +1,7 @@
 #pragma once
 // The `tokengrow` command line: one binary, one subcommand per verb.
-// Exit codes: 0 success, 2 a user error (bad flag, config, file), 1 anything else.
+// Exit codes: 0 success, 2 a user error (bad flag, config, file), 1 an internal error
+// (a bug), 3 an experiment stopped by a step budget before it finished (tests only).
 #include <ostream>
 
 namespace tg {

@@ -1,6 +1,7 @@
 #include "cli/cli_options.h"
 
 #include "core/error.h"
+#include "core/thread_count.h"
 
 namespace tg {
 
@@ -16,6 +17,14 @@ std::string flag_of_value(int argc, const char* const* argv, const std::string& 
   }
   return "";
 }
+
+// cxxopts' message with the argument it quotes (between typographic quotes) cut
+// short: an unknown flag is echoed as typed, however long.
+std::string with_short_quote(const std::string& what) {
+  const size_t open = what.find("\u2018"), close = what.rfind("\u2019");
+  if (open == std::string::npos || close == std::string::npos || close < open + 3) return shown(what, 200);
+  return what.substr(0, open + 3) + shown(what.substr(open + 3, close - open - 3)) + what.substr(close);
+}
 }  // namespace
 
 bool parse_options(cxxopts::Options& options, int argc, const char* const* argv, cxxopts::ParseResult& result,
@@ -30,22 +39,32 @@ bool parse_options(cxxopts::Options& options, int argc, const char* const* argv,
     const std::string value =
         open != std::string::npos && close != std::string::npos ? what.substr(open + 3, close - open - 3) : "";
     const std::string flag = flag_of_value(argc, argv, value);
-    if (flag.empty()) throw UserError(options.program() + ": " + what + " (see --help)");
-    throw UserError(options.program() + ": " + flag + " \"" + value + "\" is not a valid value (see --help)");
+    if (flag.empty()) throw UserError(options.program() + ": " + with_short_quote(what) + " (see --help)");
+    throw UserError(options.program() + ": " + shown(flag) + " \"" + shown(value) + "\" is not a valid value (see --help)");
   } catch (const cxxopts::exceptions::exception& e) {
-    throw UserError(options.program() + ": " + e.what() + " (see --help)");
+    throw UserError(options.program() + ": " + with_short_quote(e.what()) + " (see --help)");
   }
   if (result.count("help")) {
     out << options.help() << "\n";
     return false;
   }
   if (!result.unmatched().empty())
-    throw UserError(options.program() + ": unexpected argument \"" + result.unmatched().front() + "\" (see --help)");
+    throw UserError(options.program() + ": unexpected argument \"" + shown(result.unmatched().front()) +
+                    "\" (see --help)");
+  // Every flag names a file, a number or a choice: an empty value is a mistake (an
+  // unset shell variable), never a meaning; said here, not as a file called "".
+  for (const cxxopts::KeyValue& kv : result.arguments())
+    if (kv.value().empty())
+      throw UserError(options.program() + ": --" + kv.key() + " is empty (see --help)");
   return true;
 }
 
 void require_flag(const cxxopts::ParseResult& result, const std::string& command, const std::string& flag) {
   if (!result.count(flag)) throw UserError("tokengrow " + command + ": --" + flag + " is required (see --help)");
+}
+
+int threads_flag(const cxxopts::ParseResult& result, const std::string& command) {
+  return checked_thread_count(result["threads"].as<int64_t>(), "tokengrow " + command + ": --threads");
 }
 
 }  // namespace tg

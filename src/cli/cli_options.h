@@ -14,4 +14,8 @@ bool parse_options(cxxopts::Options& options, int argc, const char* const* argv,
 // Throws UserError "tokengrow <command>: --<flag> is required" when absent.
 void require_flag(const cxxopts::ParseResult& result, const std::string& command, const std::string& flag);
 
+// The --threads flag's value, in the range train.threads allows (core/thread_count.h);
+// UserError "tokengrow <command>: --threads: expected an integer in [0, 1024], got N".
+int threads_flag(const cxxopts::ParseResult& result, const std::string& command);
+
 }  // namespace tg

@@ -1,6 +1,4 @@
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
@@ -9,6 +7,7 @@
 #include "cli/cli_options.h"
 #include "train/checkpoint.h"
 #include "core/error.h"
+#include "core/file_status.h"
 #include "train/corpus.h"
 #include "train/evaluate.h"
 
@@ -29,6 +28,7 @@ int cmd_eval(int argc, const char* const* argv, std::ostream& out) {
       ("json", "Print the result as JSON");
   cxxopts::ParseResult args;
   if (!parse_options(options, argc, argv, args, out)) return 0;
+  const int threads = threads_flag(args, "eval");
   require_flag(args, "eval", "ckpt");
   if (args.count("data") == args.count("text"))
     throw UserError("tokengrow eval: give exactly one of --data or --text");
@@ -36,18 +36,14 @@ int cmd_eval(int argc, const char* const* argv, std::ostream& out) {
   if (batch < 1) throw UserError("tokengrow eval: --batch-size must be at least 1");
 
   const std::string ckpt = args["ckpt"].as<std::string>();
-  Engine engine(static_cast<int>(args["threads"].as<int64_t>()));
+  Engine engine(threads);
   auto model = load_model(ckpt);
 
   std::vector<int32_t> tokens;
   std::string source;
   if (args.count("text")) {
     source = args["text"].as<std::string>();
-    std::ifstream in(source, std::ios::binary);
-    if (!in) throw UserError(source + ": cannot open text file");
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    tokens = tokenize_bytes(buffer.str());
+    tokens = tokenize_bytes(read_regular_file(source, "text file"));
   } else {
     source = args["data"].as<std::string>();
     const std::string split = args["split"].as<std::string>();

@@ -6,7 +6,7 @@
 #include "cli/cli.h"
 #include "cli/cli_options.h"
 #include "core/error.h"
-#include "train/experiment_runner.h"
+#include "experiment/experiment_runner.h"
 
 namespace tg {
 
@@ -20,13 +20,14 @@ int cmd_experiment(int argc, const char* const* argv, std::ostream& out) {
       ("plan", "Print the runs and their FLOPs without training")
       ("threads", "Threads (0: all cores)", cxxopts::value<int64_t>()->default_value("0"));
   options.parse_positional({"config"});
-  options.positional_help("CONFIG.json");
+  options.positional_help("CONFIG.json").show_positional_help();
   cxxopts::ParseResult args;
   if (!parse_options(options, argc, argv, args, out)) return 0;
+  const int threads = threads_flag(args, "experiment");
   require_flag(args, "experiment", "config");
   require_flag(args, "experiment", "out");
   const ExperimentConfig config = load_experiment_config(args["config"].as<std::string>());
-  Engine engine(static_cast<int>(args["threads"].as<int64_t>()));
+  Engine engine(threads);
   ExperimentRunner runner(config, args["out"].as<std::string>(), engine, out);
   if (args.count("plan")) {
     for (const auto& run : runner.plan()) {

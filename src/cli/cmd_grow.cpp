@@ -15,7 +15,8 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out) {
   cxxopts::Options options("tokengrow grow",
                            "Append parameter tokens to every Pattention layer of a checkpoint. The target is "
                            "--to CONFIG.json (its model; its train section becomes the next stage's), token counts, "
-                           "or --factor. Prints validation loss before and after.");
+                           "or --factor. Prints validation loss before and after, and calls the growth exact only "
+                           "if it measured so (relative change below 1e-6).");
   options.add_options()
       ("from", "Checkpoint to grow", cxxopts::value<std::string>())
       ("out", "Grown checkpoint to write (must not exist)", cxxopts::value<std::string>())
@@ -30,7 +31,8 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out) {
        cxxopts::value<std::string>()->default_value(default_growth_choice("value_init")))
       ("key-std", "Std of normal new keys (default: the model's init_std)", cxxopts::value<double>())
       ("value-std", "Std of normal new values (default: 2 / (n_layers sqrt(d)))", cxxopts::value<double>())
-      ("tau", "fixed (keep tau: exact with zero keys), dynamic (sqrt(new n)) or anneal",
+      ("tau", "fixed (keep tau: with zero keys exact for l2_norm_gelu and gelu_l2_norm, not softmax), dynamic "
+              "(sqrt(new n)) or anneal (kept, then moved to sqrt(new n))",
        cxxopts::value<std::string>()->default_value(default_growth_choice("tau")))
       ("anneal-steps", "Steps over which tau moves to sqrt(new n) (with --tau anneal)", cxxopts::value<int64_t>()->default_value("0"))
       ("optimizer", "keep (old Adam moments, fresh per-row state for new rows) or reset",
@@ -40,6 +42,7 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out) {
       ("threads", "Threads (0: all cores)", cxxopts::value<int64_t>()->default_value("0"));
   cxxopts::ParseResult args;
   if (!parse_options(options, argc, argv, args, out)) return 0;
+  const int threads = threads_flag(args, "grow");
   require_flag(args, "grow", "from");
   require_flag(args, "grow", "out");
   const std::string from = args["from"].as<std::string>(), out_path = args["out"].as<std::string>();
@@ -48,7 +51,7 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out) {
   if (targets != 1)
     throw UserError("tokengrow grow: give exactly one target: --to CONFIG.json, token counts (--qkv-tokens, "
                     "--proj-tokens, --ffn-tokens) or --factor");
-  if (std::filesystem::exists(out_path))
+  if (std::filesystem::exists(std::filesystem::symlink_status(out_path)))
     throw UserError(out_path + ": already exists; grow never overwrites a file (choose another --out)");
 
   const RunConfig source = parse_run_config(read_checkpoint_config(from), from + " /config");
@@ -88,7 +91,7 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out) {
   opts.optimizer = parse_optimizer_growth(args["optimizer"].as<std::string>());
   opts.seed = static_cast<uint64_t>(args["seed"].as<int64_t>());
 
-  Engine engine(static_cast<int>(args["threads"].as<int64_t>()));
+  Engine engine(threads);
   const GrowReport r = grow_checkpoint(engine, from, out_path, target, opts, next_train,
                                        args.count("data") ? args["data"].as<std::string>() : "");
   for (const auto& w : r.warnings) out << "warning: " << w << "\n";
@@ -97,8 +100,9 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out) {
       << " -> " << r.to.qkv_tokens << ", proj " << r.from.proj_tokens << " -> " << r.to.proj_tokens << ", ffn "
       << r.from.ffn_tokens << " -> " << r.to.ffn_tokens << "\n";
   out << "val loss before " << r.val_loss_before << ", after " << r.val_loss_after << " (change "
-      << r.val_loss_after - r.val_loss_before << ", relative " << (r.val_loss_after - r.val_loss_before) / r.val_loss_before
-      << ")\n";
+      << r.val_loss_after - r.val_loss_before << ", relative " << r.relative_change() << "): "
+      << (r.exact() ? "exact" : "not exact") << " (measured; exact means |relative change| < "
+      << kExactGrowthRelativeChange << ")\n";
   return 0;
 }
 

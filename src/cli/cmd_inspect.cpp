@@ -13,7 +13,7 @@ int cmd_inspect(int argc, const char* const* argv, std::ostream& out) {
   cxxopts::Options options("tokengrow inspect", "Print a checkpoint's config, training state and parameters per layer.");
   options.add_options()("ckpt", "Checkpoint file", cxxopts::value<std::string>());
   options.parse_positional({"ckpt"});
-  options.positional_help("CKPT.h5");
+  options.positional_help("CKPT.h5").show_positional_help();
   cxxopts::ParseResult args;
   if (!parse_options(options, argc, argv, args, out)) return 0;
   require_flag(args, "inspect", "ckpt");

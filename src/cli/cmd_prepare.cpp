@@ -12,15 +12,16 @@ int cmd_prepare(int argc, const char* const* argv, std::ostream& out) {
   options.add_options()
       ("text", "Text file(s) to read, concatenated in order (repeat the flag or separate with commas)",
        cxxopts::value<std::vector<std::string>>())
-      ("out", "Output corpus file (.h5)", cxxopts::value<std::string>())
+      ("out", "Output corpus file (.h5); must not exist unless --force", cxxopts::value<std::string>())
       ("val-fraction", "Fraction of tokens held out for validation, in [0, 0.5]",
-       cxxopts::value<double>()->default_value("0.05"));
+       cxxopts::value<double>()->default_value("0.05"))
+      ("force", "Replace an existing --out (never one of the --text inputs)");
   cxxopts::ParseResult args;
   if (!parse_options(options, argc, argv, args, out)) return 0;
   require_flag(args, "prepare", "text");
   require_flag(args, "prepare", "out");
   const auto info = prepare_corpus(args["text"].as<std::vector<std::string>>(), args["out"].as<std::string>(),
-                                   args["val-fraction"].as<double>());
+                                   args["val-fraction"].as<double>(), args.count("force") > 0);
   out << "wrote " << args["out"].as<std::string>() << ": tokenizer " << info.tokenizer << " (vocab "
       << info.vocab_size << "), " << info.train_tokens << " train tokens, " << info.val_tokens
       << " validation tokens\n";

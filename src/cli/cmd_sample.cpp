@@ -25,6 +25,7 @@ int cmd_sample(int argc, const char* const* argv, std::ostream& out) {
       ("threads", "Threads (0: all cores)", cxxopts::value<int64_t>()->default_value("0"));
   cxxopts::ParseResult args;
   if (!parse_options(options, argc, argv, args, out)) return 0;
+  const int threads = threads_flag(args, "sample");
   require_flag(args, "sample", "ckpt");
   const int64_t n_new = args["tokens"].as<int64_t>();
   const double temperature = args["temperature"].as<double>();
@@ -33,7 +34,7 @@ int cmd_sample(int argc, const char* const* argv, std::ostream& out) {
   if (!(temperature >= 0)) throw UserError("tokengrow sample: --temperature must be >= 0");
   if (top_k < 0) throw UserError("tokengrow sample: --top-k must be >= 0");
 
-  Engine engine(static_cast<int>(args["threads"].as<int64_t>()));
+  Engine engine(threads);
   auto model = load_model(args["ckpt"].as<std::string>());
   const int64_t seq = model->config().seq_len, vocab = model->config().vocab_size;
   std::vector<int32_t> context = tokenize_bytes(args["prompt"].as<std::string>());

@@ -1,5 +1,6 @@
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include <cxxopts.hpp>
 
@@ -7,6 +8,7 @@
 #include "cli/cli_options.h"
 #include "core/error.h"
 #include "core/config_reader.h"
+#include "experiment/experiment_dir.h"
 #include "train/checkpoint.h"
 #include "train/run_config.h"
 #include "train/run_directory.h"
@@ -28,6 +30,7 @@ int cmd_train(int argc, const char* const* argv, std::ostream& out) {
       ("threads", "Threads, overriding train.threads (0: all cores)", cxxopts::value<int64_t>());
   cxxopts::ParseResult args;
   if (!parse_options(options, argc, argv, args, out)) return 0;
+  const std::optional<int> threads = args.count("threads") ? std::optional<int>(threads_flag(args, "train")) : std::nullopt;
   // What to start from: nothing, a run directory to resume, or a checkpoint file.
   std::string start_checkpoint, out_dir = args.count("out") ? args["out"].as<std::string>() : "";
   if (args.count("resume")) {
@@ -48,6 +51,7 @@ int cmd_train(int argc, const char* const* argv, std::ostream& out) {
     require_flag(args, "train", "config");
     require_flag(args, "train", "out");
   }
+  refuse_run_inside_experiment("tokengrow train", out_dir);  // its stages must match the experiment's plan
   RunConfig config;
   if (args.count("config")) {
     config = load_run_config(args["config"].as<std::string>());
@@ -69,11 +73,7 @@ int cmd_train(int argc, const char* const* argv, std::ostream& out) {
     if (steps < 1) throw UserError("tokengrow train: --steps must be at least 1, got " + std::to_string(steps));
     config.train.steps = steps;
   }
-  if (args.count("threads")) {
-    const int64_t threads = args["threads"].as<int64_t>();
-    if (threads < 0) throw UserError("tokengrow train: --threads must be >= 0, got " + std::to_string(threads));
-    config.train.threads = threads;
-  }
+  if (threads) config.train.threads = *threads;
   Engine engine(static_cast<int>(config.train.threads));
   Trainer trainer(config, engine, out);
   const TrainResult r = trainer.run(out_dir, start_checkpoint);

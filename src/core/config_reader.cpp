@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <sstream>
 
 #include "core/error.h"
+#include "core/file_status.h"
 
 namespace tg {
 
@@ -24,7 +24,9 @@ ConfigReader::ConfigReader(const nlohmann::json& object, std::string file, std::
                     show(object_));
 }
 
-std::string ConfigReader::key_path(const std::string& key) const { return where_.empty() ? key : where_ + "." + key; }
+std::string ConfigReader::key_path(const std::string& key) const {
+  return where_.empty() ? shown(key) : where_ + "." + shown(key);
+}
 
 void ConfigReader::fail(const std::string& key, const std::string& message) const {
   throw UserError(file_ + ": " + key_path(key) + ": " + message);
@@ -95,9 +97,17 @@ std::string ConfigReader::get_string(const std::string& key, std::optional<std::
   }
   if (!value->is_string()) fail(key, expected + ", got " + show(*value));
   const std::string v = value->get<std::string>();
+  if (v.find('\0') != std::string::npos) fail(key, "contains a NUL character (\\u0000), got " + show(*value));
   if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), v) == allowed.end())
     fail(key, expected + ", got " + show(*value));
   return v;
+}
+
+std::string ConfigReader::get_path(const std::string& key, std::optional<std::string> fallback,
+                                   const std::string& what) {
+  const std::string path = get_string(key, std::move(fallback));
+  if (path.empty()) fail(key, "is empty; expected the path of " + what);
+  return path;
 }
 
 ConfigReader ConfigReader::get_object(const std::string& key) {
@@ -115,17 +125,65 @@ void ConfigReader::finish() const {
   }
 }
 
-nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UserError(path + ": cannot open config file");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
+namespace {
+// Where the parser is: one frame per open object or array, with an object's keys
+// so far and the one being read (for a duplicate's path, "train.lr").
+struct JsonFrame {
+  bool is_object = false;
+  std::set<std::string> keys;
+  std::string key;
+};
+
+std::string frames_path(const std::vector<JsonFrame>& frames) {
+  std::string path;
+  for (const JsonFrame& f : frames) {
+    if (!f.is_object) continue;
+    path += (path.empty() ? "" : ".") + shown(f.key);
+  }
+  return path;
+}
+}  // namespace
+
+nlohmann::json parse_json_text(const std::string& text, const std::string& file) {
+  using Event = nlohmann::json::parse_event_t;
+  std::vector<JsonFrame> frames;
+  // Called by the parser for every event, before any value is built into the tree.
+  auto check = [&](int depth, Event event, const nlohmann::json& parsed) {
+    switch (event) {
+      case Event::object_start:
+      case Event::array_start:
+        if (depth >= kMaxJsonDepth)
+          throw UserError(file + ": objects and arrays nested deeper than " + std::to_string(kMaxJsonDepth) +
+                          " levels; a config needs a few");
+        frames.push_back({event == Event::object_start, {}, {}});
+        break;
+      case Event::object_end:
+      case Event::array_end:
+        frames.pop_back();
+        break;
+      case Event::key: {
+        JsonFrame& object = frames.back();
+        object.key = parsed.get<std::string>();
+        if (!object.keys.insert(object.key).second)
+          throw UserError(file + ": " + frames_path(frames) +
+                          ": duplicate key (given twice in one object; JSON readers would silently keep one)");
+        break;
+      }
+      case Event::value:
+        break;
+    }
+    return true;
+  };
   try {
-    return nlohmann::json::parse(buffer.str());
+    return nlohmann::json::parse(text, check);
   } catch (const nlohmann::json::exception& e) {
     // parse_error, and out_of_range for numbers beyond double (found by fuzz_config).
-    throw UserError(path + ": not valid JSON: " + e.what());
+    throw UserError(file + ": not valid JSON: " + shown(e.what(), 200));
   }
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+  return parse_json_text(read_regular_file(path, "config file"), path);
 }
 
 }  // namespace tg

@@ -21,8 +21,12 @@ class ConfigReader {
   int64_t get_int(const std::string& key, std::optional<int64_t> fallback, int64_t min, int64_t max);
   double get_double(const std::string& key, std::optional<double> fallback, double min, double max);
   bool get_bool(const std::string& key, std::optional<bool> fallback);
+  // Strings holding a NUL character (JSON "\u0000") are refused: every string is a
+  // name, a choice or a path, which a NUL would silently cut short.
   std::string get_string(const std::string& key, std::optional<std::string> fallback,
                          const std::vector<std::string>& allowed = {});
+  // A file path: a non-empty string (without NUL).
+  std::string get_path(const std::string& key, std::optional<std::string> fallback, const std::string& what);
   // A nested object; an absent key gives an empty object.
   ConfigReader get_object(const std::string& key);
   const nlohmann::json& raw(const std::string& key);
@@ -41,7 +45,17 @@ class ConfigReader {
   std::set<std::string> read_;
 };
 
-// Reads and parses a JSON file, UserError naming the file on a missing file or bad JSON.
+// The deepest nesting of objects and arrays a config may have (configs need a
+// handful; the bound keeps crafted input from exhausting the stack later).
+inline constexpr int kMaxJsonDepth = 64;
+
+// Parses JSON text strictly: a key given twice in one object (where nlohmann would
+// keep the last) and nesting deeper than kMaxJsonDepth are errors, like bad JSON.
+// UserErrors name `file` (and the key path for a duplicate).
+nlohmann::json parse_json_text(const std::string& text, const std::string& file);
+
+// Reads (a regular file only: core/file_status.h) and parses a JSON file with
+// parse_json_text; UserError naming the file otherwise.
 nlohmann::json read_json_file(const std::string& path);
 
 }  // namespace tg

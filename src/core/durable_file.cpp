@@ -1,13 +1,15 @@
 #include "core/durable_file.h"
 
 #include <fcntl.h>
+#include <stdio.h>  // renameat2
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <algorithm>
+#include <random>
 #include <utility>
 
 #include "core/crash_point.h"
@@ -26,20 +28,77 @@ void fsync_or_throw(const std::string& path, int flags, const std::string& what)
   ::close(fd);
   if (rc != 0) throw UserError(path + ": fsync failed (" + std::strerror(err) + "); the data may not be on disk");
 }
+
+const char* const kTempSuffix = ".tmp";
+const size_t kTempRandomChars = 6;
+
+// A temporary name for `final_path` that is unlikely to be anyone else's: <final>.<6 random>.tmp.
+std::string random_temp_name(const std::string& final_path) {
+  static const char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::random_device entropy;
+  std::uniform_int_distribution<size_t> pick(0, sizeof kChars - 2);
+  std::string name = final_path + ".";
+  for (size_t i = 0; i < kTempRandomChars; ++i) name += kChars[pick(entropy)];
+  return name + kTempSuffix;
+}
+
+// Creates a temporary file for `final_path` that no other writer can have: a random
+// name, opened with O_EXCL (retried on the rare collision). Returns the open fd.
+int create_temp_file(const std::string& final_path, std::string& tmp_path) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    tmp_path = random_temp_name(final_path);
+    const int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0 || errno != EEXIST) return fd;
+  }
+  errno = EEXIST;
+  return -1;
+}
+
+[[noreturn]] void refuse_existing(const std::string& final_path) {
+  throw UserError(final_path + ": already exists (written by another process meanwhile?); not replaced");
+}
+
+// rename(2) that fails with EEXIST instead of replacing. RENAME_NOREPLACE where the
+// file system has it, else link(2) (which never replaces either) and unlink.
+void rename_exclusive(const std::string& tmp_path, const std::string& final_path) {
+  if (::renameat2(AT_FDCWD, tmp_path.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) == 0) return;
+  if (errno == EEXIST) refuse_existing(final_path);
+  if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+    throw UserError(final_path + ": cannot publish the new file: " + std::strerror(errno));
+  if (::link(tmp_path.c_str(), final_path.c_str()) != 0) {
+    if (errno == EEXIST) refuse_existing(final_path);
+    throw UserError(final_path + ": cannot publish the new file: " + std::strerror(errno));
+  }
+  ::unlink(tmp_path.c_str());
+}
 }  // namespace
 
-std::string temp_path_for(const std::string& final_path) { return final_path + ".tmp"; }
+std::vector<std::string> temp_files_of(const std::string& final_path) {
+  const fs::path final(final_path);
+  const std::string prefix = final.filename().string() + ".";
+  const size_t length = prefix.size() + kTempRandomChars + std::strlen(kTempSuffix);
+  std::vector<std::string> found;
+  std::error_code ec;
+  const fs::path dir = final.parent_path().empty() ? fs::path(".") : final.parent_path();
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() == length && name.rfind(prefix, 0) == 0 && name.ends_with(kTempSuffix))
+      found.push_back(entry.path().string());
+  }
+  return found;
+}
 
 void discard_file(const std::string& tmp_path) noexcept {
   std::error_code ec;
   fs::remove(tmp_path, ec);
 }
 
-void publish_file(const std::string& tmp_path, const std::string& final_path) {
+void publish_file(const std::string& tmp_path, const std::string& final_path, Publish mode) {
   try {
     fsync_or_throw(tmp_path, O_RDONLY, "file");
     crash_point("publish.before_rename");
-    if (std::rename(tmp_path.c_str(), final_path.c_str()) != 0)
+    if (mode == Publish::Exclusive) rename_exclusive(tmp_path, final_path);
+    else if (std::rename(tmp_path.c_str(), final_path.c_str()) != 0)
       throw UserError(final_path + ": cannot replace with the new file: " + std::strerror(errno));
   } catch (...) {
     discard_file(tmp_path);
@@ -51,9 +110,9 @@ void publish_file(const std::string& tmp_path, const std::string& final_path) {
   fsync_or_throw(dir.string(), O_RDONLY | O_DIRECTORY, "directory");
 }
 
-void write_file_durably(const std::string& path, std::string_view bytes) {
-  const std::string tmp = temp_path_for(path);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+void write_file_durably(const std::string& path, std::string_view bytes, Publish mode) {
+  std::string tmp;
+  const int fd = create_temp_file(path, tmp);
   if (fd < 0) throw UserError(path + ": cannot create " + tmp + ": " + std::strerror(errno));
   auto fail = [&](const std::string& what) {
     const std::string reason = std::strerror(errno);
@@ -77,13 +136,20 @@ void write_file_durably(const std::string& path, std::string_view bytes) {
     discard_file(tmp);
     throw UserError(path + ": cannot write: " + reason + " (disk full?); the previous file, if any, is untouched");
   }
-  publish_file(tmp, path);
+  publish_file(tmp, path, mode);
 }
 
 bool link_file_durably(const std::string& existing, const std::string& path) {
-  const std::string tmp = temp_path_for(path);
-  discard_file(tmp);
-  if (::link(existing.c_str(), tmp.c_str()) != 0) {
+  // A second name of our own for the file (link(2) fails on an existing name, as
+  // O_EXCL does), then renamed into place.
+  std::string tmp;
+  int rc = -1;
+  for (int attempt = 0; attempt < 100 && rc != 0; ++attempt) {
+    tmp = random_temp_name(path);
+    rc = ::link(existing.c_str(), tmp.c_str());
+    if (rc != 0 && errno != EEXIST) break;
+  }
+  if (rc != 0) {
     if (errno == EPERM || errno == EXDEV || errno == ENOTSUP || errno == EOPNOTSUPP || errno == EMLINK) return false;
     throw UserError(path + ": cannot link to " + existing + ": " + std::strerror(errno));
   }

@@ -4,22 +4,32 @@
 // so that at every instant `final` is either the old complete file or the new
 // complete file, also after a power cut. Used for checkpoints, corpora, grown
 // models and experiment summaries.
+//
+// Every write has its own temporary file, "<final>.<6 random characters>.tmp" in
+// the same directory (so rename is atomic), created exclusively: two processes
+// writing the same file never share one.
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tg {
 
-// The temporary name writers use for `final_path` (same directory, so rename is atomic).
-std::string temp_path_for(const std::string& final_path);
+// How a finished file takes its final name.
+enum class Publish {
+  Replace,    // an existing file of that name is replaced, atomically
+  Exclusive,  // refused if the name exists, also when another process creates it
+              // while this one writes (renameat2 RENAME_NOREPLACE, or link(2))
+};
 
 // Publishes a finished temporary file. On failure removes it, leaves final_path
-// untouched and throws UserError naming the file and the OS error.
-void publish_file(const std::string& tmp_path, const std::string& final_path);
+// untouched and throws UserError naming the file and the OS error (for Exclusive,
+// "<final>: already exists ...").
+void publish_file(const std::string& tmp_path, const std::string& final_path, Publish mode = Publish::Replace);
 
-// Writes `bytes` to <path>.tmp, then publish_file(). A failed write (disk full,
-// file too large, I/O error) removes the temporary file, leaves an existing `path`
-// untouched and throws UserError naming `path` and the OS error.
-void write_file_durably(const std::string& path, std::string_view bytes);
+// Writes `bytes` to a new temporary file, then publish_file(). A failed write
+// (disk full, file too large, I/O error) removes the temporary file, leaves an
+// existing `path` untouched and throws UserError naming `path` and the OS error.
+void write_file_durably(const std::string& path, std::string_view bytes, Publish mode = Publish::Replace);
 
 // Publishes `path` as a second name (a hard link) of the published file `existing`,
 // atomically as write_file_durably() would: the bytes are written once, for both
@@ -32,5 +42,9 @@ void remove_file_durably(const std::string& path);
 
 // Removes a temporary file if present (after a failed write); never throws.
 void discard_file(const std::string& tmp_path) noexcept;
+
+// The temporary files of writes of `final_path` now in its directory (left by a
+// process killed mid-write, or being written right now).
+std::vector<std::string> temp_files_of(const std::string& final_path);
 
 }  // namespace tg

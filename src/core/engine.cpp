@@ -104,6 +104,7 @@ Engine::CachedWeightMatmul& Engine::weight_matmul_for(const MatmulKey& key) {
 
 void Engine::matmul_weight(MatmulInput a, Trans trans_a, const float* w, Trans trans_w, float* c, int64_t m,
                            int64_t n, int64_t k, float alpha, float beta) {
+  count_flops(m, n, k, 1);
   if (m == 0 || n == 0) return;
   if (k == 0) return scale_output(MatmulOutput{c, n, m * n}, m, n, beta, 1);
   const bool bf16_inputs = a.b16 != nullptr;
@@ -146,6 +147,7 @@ void Engine::matmul(const MatmulOperand& a, const MatmulOperand& b, const Matmul
   const bool bf16_inputs = a.data.b16 != nullptr;
   if (bf16_inputs != (b.data.b16 != nullptr))
     throw std::logic_error("Engine::matmul: one input is bf16 and the other float32");
+  count_flops(m, n, k, batch);
   if (m == 0 || n == 0) return;
   if (k == 0) return scale_output(c, m, n, beta, batch);
   auto& mm = matmul_for({batch, m, n, k, a.trans == Trans::Yes, b.trans == Trans::Yes, alpha, beta, bf16_inputs,

@@ -14,10 +14,10 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include "core/backward_scratch.h"
 #include "core/bf16.h"
 #include "core/precision.h"
 #include "core/part_timer.h"
+#include "core/workspace.h"
 
 namespace tg {
 
@@ -38,6 +38,12 @@ struct MatmulOutput {
   float* data = nullptr;
   int64_t ld = 0;
   int64_t batch_stride = 0;
+};
+
+// 2 FLOPs per multiply-add: a product of op(A) m x k and op(B) k x n adds 2 m n k per
+// problem of its batch (k = 0 adds nothing: no product is formed).
+struct MatmulFlopCounter {
+  int64_t flops = 0;
 };
 
 class Engine {
@@ -82,8 +88,12 @@ class Engine {
   void set_part_timer(PartTimer* timer) { part_timer_ = timer; }
   PartTimer* part_timer() const { return part_timer_; }
 
-  // Backward-only buffers shared by the layers of whatever model runs on this engine.
-  BackwardScratch& backward_scratch() { return backward_scratch_; }
+  // FLOPs of every matmul this engine runs while a counter is set (null, the default:
+  // nothing counted): what executes, to check the FLOP accounting (model/model_cost.h).
+  void set_flop_counter(MatmulFlopCounter* counter) { flop_counter_ = counter; }
+
+  // Buffers shared by whatever runs on this engine (e.g. the layers' backward scratch).
+  Workspace& workspace() { return workspace_; }
 
  private:
   // Every field a primitive depends on. Weight matmuls are one dense problem: their
@@ -107,6 +117,9 @@ class Engine {
     dnnl::matmul primitive;
   };
   CachedWeightMatmul& weight_matmul_for(const MatmulKey& key);
+  void count_flops(int64_t m, int64_t n, int64_t k, int64_t batch) {
+    if (flop_counter_) flop_counter_->flops += 2 * m * n * k * batch;
+  }
 
   int threads_;
   dnnl::engine engine_;
@@ -119,7 +132,8 @@ class Engine {
   std::unique_ptr<std::byte[], AlignedFree> packed_weight_;  // grow-only
   size_t packed_weight_bytes_ = 0;
   PartTimer* part_timer_ = nullptr;
-  BackwardScratch backward_scratch_;
+  MatmulFlopCounter* flop_counter_ = nullptr;
+  Workspace workspace_;
 };
 
 // Sets flush-to-zero and denormals-are-zero on the calling thread and on every

@@ -1,20 +1,20 @@
 #pragma once
-// Why a path cannot be read as a data file, in the words every loader uses.
-#include <filesystem>
+// Why a path cannot be read as a data file, in the words every loader uses, and
+// reading a whole regular file without ever blocking on a FIFO or device.
 #include <string>
 
 namespace tg {
 
 // "" for an existing regular file, else "no such file", "is a directory, not a
-// file" or "not a regular file".
-inline std::string regular_file_problem(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (!fs::exists(status)) return "no such file";
-  if (fs::is_directory(status)) return "is a directory, not a file";
-  if (!fs::is_regular_file(status)) return "not a regular file";
-  return "";
-}
+// file", "not a regular file (a FIFO)" (or socket, device) or, when the path
+// cannot be examined, "cannot read: <the OS's reason>".
+std::string regular_file_problem(const std::string& path);
+
+// The bytes of a regular file. The file is opened without blocking and checked to
+// be a regular file through the open descriptor, so a FIFO or device named as a
+// config or text file is refused instead of hanging; every failure is a UserError
+// "<path>: <problem>" with the OS's reason (`what` names the file's role: "config
+// file", "text file").
+std::string read_regular_file(const std::string& path, const std::string& what);
 
 }  // namespace tg

@@ -275,8 +275,6 @@ std::vector<double> H5File::read_doubles(const std::string& path) const {
   return out;
 }
 
-// ---- extendible logs -------------------------------------------------------------
-
 void H5File::write_doubles(const std::string& path, const std::vector<double>& values) {
   write_dataset(path, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, {values.size()}, values.data());
 }

@@ -53,7 +53,9 @@ class H5File {
   Tensor read_tensor(const std::string& path) const;  // any numeric dataset, as float32
   void write_ints(const std::string& path, const std::vector<int64_t>& values);
   std::vector<int64_t> read_ints(const std::string& path) const;  // any integer dataset
-  void write_uints(const std::string& path, const std::vector<uint64_t>& values);  // e.g. RNG states
+  // uint64 datasets (no tokengrow file uses them: RNG states are stored as int64 bit
+  // patterns, /state/data_rng).
+  void write_uints(const std::string& path, const std::vector<uint64_t>& values);
   std::vector<uint64_t> read_uints(const std::string& path) const;
   void write_bytes_u8(const std::string& path, const std::vector<uint8_t>& values);
   // Any 1-D integer dataset, converted by HDF5 to int32 (token ids).

@@ -1,45 +1,52 @@
 #pragma once
-// Wall time per part of a training step, for `tokengrow bench`.
+// Wall time per named part of a training step, for `tokengrow bench`.
 //
 // The Engine carries a pointer to one of these (null by default: then a PartScope
-// is one branch and no clock read). Layers time their own work with a PartScope,
-// so the breakdown needs no global state. Matmuls are synchronous (the engine waits
-// on its stream), so a scope around a matmul measures the matmul itself.
-#include <array>
+// is one branch and no clock read). Code times its own work with a PartScope naming its
+// part (the callers own the names), so the breakdown needs no global state.
+// Matmuls are synchronous (the engine waits on its stream), so a scope around a matmul
+// measures the matmul itself.
 #include <chrono>
-#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace tg {
 
-enum class Part {
-  PattentionMatmul,  // the four matmuls of each Pattention (or Linear/MLP) forward/backward
-  PattentionNorm,    // score normalisation (L2 norm, scale, GELU / softmax) and its backward
-  Attention,         // causal attention: rotary, scores, softmax, P v and their backward
-  Norms,             // LayerNorms
-  Logits,            // tied output projection h E^T and its two backward matmuls
-  Loss,              // softmax cross-entropy and its gradient
-  Optimizer,         // gradient clipping and AdamW
-  Other,             // embedding, residual adds, bf16 weight copies, zero_grad
-  Count
-};
-
-constexpr std::array<const char*, static_cast<size_t>(Part::Count)> kPartNames = {
-    "pattention_matmul", "pattention_norm", "attention", "norms", "logits", "loss", "optimizer", "other"};
-
 class PartTimer {
  public:
-  void add(Part part, double seconds) { seconds_[static_cast<size_t>(part)] += seconds; }
-  double seconds(Part part) const { return seconds_[static_cast<size_t>(part)]; }
-  void reset() { seconds_.fill(0.0); }
+  // Adds to the part of that name (compared by content), made on first use.
+  void add(std::string_view part, double seconds) {
+    for (auto& [name, total] : parts_)
+      if (name == part) {
+        total += seconds;
+        return;
+      }
+    parts_.emplace_back(std::string(part), seconds);
+  }
+  // Seconds of a part so far (0 for a part never timed).
+  double seconds(std::string_view part) const {
+    for (const auto& [name, total] : parts_)
+      if (name == part) return total;
+    return 0.0;
+  }
+  // Every part timed so far, in the order first timed.
+  const std::vector<std::pair<std::string, double>>& parts() const { return parts_; }
+  // Every part back to 0 (names kept: no allocation while timing the next step).
+  void reset() {
+    for (auto& part : parts_) part.second = 0.0;
+  }
 
  private:
-  std::array<double, static_cast<size_t>(Part::Count)> seconds_{};
+  std::vector<std::pair<std::string, double>> parts_;  // a handful: a linear search is enough
 };
 
 // Adds the time from construction to destruction to `part` (no-op for a null timer).
+// The name must outlive the scope (a string literal or a constant).
 class PartScope {
  public:
-  PartScope(PartTimer* timer, Part part) : timer_(timer), part_(part) {
+  PartScope(PartTimer* timer, std::string_view part) : timer_(timer), part_(part) {
     if (timer_) start_ = std::chrono::steady_clock::now();
   }
   ~PartScope() {
@@ -50,7 +57,7 @@ class PartScope {
 
  private:
   PartTimer* timer_;
-  Part part_;
+  std::string_view part_;
   std::chrono::steady_clock::time_point start_;
 };
 

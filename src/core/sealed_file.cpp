@@ -86,9 +86,10 @@ std::vector<char> build_sealed(const std::string& name, const std::string& kind,
   return bytes;
 }
 
-void write_sealed(const std::string& path, const std::string& kind, const std::function<void(H5File&)>& fill) {
+void write_sealed(const std::string& path, const std::string& kind, const std::function<void(H5File&)>& fill,
+                  Publish mode) {
   const std::vector<char> bytes = build_sealed(path, kind, fill);
-  write_file_durably(path, std::string_view(bytes.data(), bytes.size()));
+  write_file_durably(path, std::string_view(bytes.data(), bytes.size()), mode);
 }
 
 std::string seal_problem(const std::string& path, const std::string& kind) {

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/durable_file.h"
 #include "core/hdf5_file.h"
 
 namespace tg {
@@ -34,9 +35,11 @@ inline constexpr int64_t kSealBytes = 512;
 std::vector<char> build_sealed(const std::string& name, const std::string& kind,
                                const std::function<void(H5File&)>& fill);
 
-// Writes `path` as a sealed file: build_sealed(), then write_file_durably(). If
-// anything throws, no temporary file remains and an existing `path` is untouched.
-void write_sealed(const std::string& path, const std::string& kind, const std::function<void(H5File&)>& fill);
+// Writes `path` as a sealed file: build_sealed(), then write_file_durably() (which
+// replaces an existing `path`, or with Publish::Exclusive refuses to). If anything
+// throws, no temporary file remains and an existing `path` is untouched.
+void write_sealed(const std::string& path, const std::string& kind, const std::function<void(H5File&)>& fill,
+                  Publish mode = Publish::Replace);
 
 // The 512-byte header that seals `body` (the file's bytes after the header) as a
 // file of this kind.

@@ -10,6 +10,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tg {
@@ -28,8 +29,19 @@ class Tensor {
     }
     return *this;
   }
-  Tensor(Tensor&&) noexcept = default;
-  Tensor& operator=(Tensor&&) noexcept = default;
+  // A moved-from tensor is empty (no shape, no elements, no storage), like a
+  // default-constructed one: its capacity must not outlive its storage.
+  Tensor(Tensor&& other) noexcept { *this = std::move(other); }
+  Tensor& operator=(Tensor&& other) noexcept {
+    if (this != &other) {
+      shape_ = std::move(other.shape_);
+      numel_ = std::exchange(other.numel_, 0);
+      capacity_ = std::exchange(other.capacity_, 0);
+      data_ = std::move(other.data_);
+      other.shape_.clear();
+    }
+    return *this;
+  }
 
   // Sets the shape; contents are unspecified unless the tensor was this size before.
   void resize(std::vector<int64_t> shape) {

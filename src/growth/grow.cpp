@@ -8,17 +8,38 @@
 
 namespace tg {
 
+namespace {
+std::string number(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+}  // namespace
+
 GrowthTarget growth_target_from_factor(const ModelConfig& from, double factor) {
-  if (!(factor >= 1.0)) throw UserError("--factor must be >= 1, got " + std::to_string(factor));
-  auto scale = [&](int64_t n) { return static_cast<int64_t>(std::llround(static_cast<double>(n) * factor)); };
-  return {scale(from.qkv_tokens), scale(from.proj_tokens), scale(from.ffn_tokens)};
+  if (!(std::isfinite(factor) && factor >= 1.0)) throw UserError("--factor must be a number >= 1, got " + number(factor));
+  // The product in double, bounded before it becomes an integer (llround of a value
+  // beyond int64 is undefined: 1e300 gave negative counts).
+  auto scale = [&](const char* kind, int64_t n) {
+    const double scaled = std::round(static_cast<double>(n) * factor);
+    if (scaled > static_cast<double>(kMaxTokens))
+      throw UserError("--factor " + number(factor) + ": " + kind + " " + std::to_string(n) + " x " + number(factor) +
+                      " = " + number(scaled) + ", more than the " + std::to_string(kMaxTokens) + " a config allows");
+    return static_cast<int64_t>(scaled);
+  };
+  return {scale("qkv_tokens", from.qkv_tokens), scale("proj_tokens", from.proj_tokens),
+          scale("ffn_tokens", from.ffn_tokens)};
 }
 
 void check_growth_target(const ModelConfig& from, const GrowthTarget& to) {
   if (from.architecture != Architecture::TokenFormer)
     throw UserError("growth appends parameter tokens to Pattention layers; this checkpoint is a " +
                     to_string(from.architecture) + " (only tokenformer models can grow)");
+  // Checked before anything is allocated: the grown model must be one a config may describe.
   auto check = [](const char* kind, int64_t old_n, int64_t new_n) {
+    if (new_n > kMaxTokens)
+      throw UserError(std::string(kind) + ": growth target " + std::to_string(new_n) + " is beyond what a config "
+                      "allows (expected an integer in [1, " + std::to_string(kMaxTokens) + "])");
     if (new_n < old_n)
       throw UserError(std::string(kind) + ": growing to fewer tokens (" + std::to_string(old_n) + " -> " +
                       std::to_string(new_n) + ") is not supported; growth only appends tokens");
@@ -84,6 +105,11 @@ GrownModel grow_model(LanguageModel& model, AdamW* optimizer, const AdamWConfig&
         break;
     }
   }
+  if (config.normalization == PattentionNorm::Softmax && options.key_init == KeyInit::Zero &&
+      options.tau != TauGrowth::Dynamic)
+    out.notes.push_back("softmax normalisation: each zero new key scores exp(0) = 1 in every row's softmax, so old "
+                        "tokens lose weight and new values gain it; zero keys are not exact for softmax "
+                        "(docs/growth.md)");
   if (options.tau == TauGrowth::Dynamic) {
     note << "tau recomputed as sqrt(n): every old score is scaled by";
     for (auto [kind, o, n] : {std::tuple{"qkv", old_config.qkv_tokens, config.qkv_tokens},

@@ -3,12 +3,18 @@
 //
 // For a layer with n_old tokens grown to n_new, the new K and V are
 //   K' = [K; K_new] (n_new x d_in),  V' = [V; V_new] (n_new x d_out)
-// with old rows copied bit for bit. Why zero new keys with a kept tau is exact:
-// the new scores A_new = X K_new^T are 0, so row norms are unchanged, the old
-// normalised scores are unchanged, and GELU(0) = 0 makes S_new V_new vanish
-// whatever V_new is. Their gradient is not zero: dK_new = dA_new^T X with
-// dA_new = tau/r * GELU'(0) * (dY V_new^T) (projected), non-zero when V_new != 0.
+// with old rows copied bit for bit. Why zero new keys with a kept tau is exact for
+// l2_norm_gelu and gelu_l2_norm: the new scores A_new = X K_new^T are 0, so row norms
+// are unchanged, the old normalised scores are unchanged, and GELU(0) = 0 makes
+// S_new V_new vanish whatever V_new is. Their gradient is not zero: dK_new = dA_new^T X
+// with dA_new = tau/r * GELU'(0) * (dY V_new^T) (projected), non-zero when V_new != 0.
 // With V_new = 0 as well, dV_new = S_new^T dY = 0 and dK_new = 0: those tokens never train.
+// Not for softmax: a zero key scores exp(0) = 1, so with m new tokens every row's
+// denominator grows from Z to Z + m, the old weights shrink by Z / (Z + m) (a factor
+// that differs from row to row, so no tau undoes it) and the new values get weight
+// tau^2 / (Z + m). No finite key scores exp(-inf) = 0 (docs/growth.md). grow_model
+// adds a note; callers measure the change (grow_checkpoint.h) and call nothing exact
+// that was not measured so.
 #include <memory>
 #include <string>
 #include <vector>

@@ -9,9 +9,13 @@
 
 namespace tg {
 
+namespace fs = std::filesystem;
+
 GrowReport grow_checkpoint(Engine& engine, const std::string& from_path, const std::string& out_path,
                            const GrowthTarget& target, const GrowthOptions& options,
                            const std::optional<TrainConfig>& next_train, const std::string& data_path) {
+  if (fs::exists(fs::symlink_status(out_path)))
+    throw UserError(out_path + ": already exists; grow never overwrites a file (choose another --out)");
   RunConfig config = parse_run_config(read_checkpoint_config(from_path), from_path + " /config");
   if (!data_path.empty()) config.data_path = data_path;
   check_growth_target(config.model, target);
@@ -47,7 +51,7 @@ GrowReport grow_checkpoint(Engine& engine, const std::string& from_path, const s
   out_config.model = grown.model->config();
   if (next_train) out_config.train = *next_train;
   out_config.growth = options.to_json();
-  save_checkpoint(out_path, out_config.to_json(), *grown.model, grown.optimizer.get(), grown.state);
+  save_checkpoint(out_path, out_config.to_json(), *grown.model, grown.optimizer.get(), grown.state, Publish::Exclusive);
   return report;
 }
 

@@ -9,9 +9,11 @@ namespace tg {
 
 enum class KeyInit { Zero, Normal };
 enum class ValueInit { Normal, Zero };
-// fixed: keep each layer's tau (with zero new keys growth is exact);
+// fixed: keep each layer's tau (with zero new keys growth is exact for l2_norm_gelu and
+// gelu_l2_norm, not for softmax: grow.h);
 // dynamic: tau = sqrt(new n), as the reference code (not exact);
-// anneal: exact at growth, then tau moves linearly to sqrt(new n) over anneal_steps.
+// anneal: tau kept at growth (exact when fixed is), then moved linearly to sqrt(new n)
+// over anneal_steps.
 enum class TauGrowth { Fixed, Dynamic, Anneal };
 // keep: old Adam moments kept, new rows start at zero moments with their own step
 // count (their first update is an ordinary first Adam step); reset: fresh optimizer.

@@ -5,6 +5,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "layers/backward_scratch.h"
+#include "layers/step_parts.h"
+
 // GCC 12 warns about its own AVX-512 intrinsics inside Eigen's packet math (false positive).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -38,12 +41,6 @@ CausalSelfAttention::CausalSelfAttention(int64_t d_model, int64_t n_heads, doubl
   // As in GPT-NeoX: int(head_dim * rotary_pct), and rotate_half needs an even count.
   rot_dims_ = static_cast<int64_t>(std::floor(static_cast<double>(head_dim_) * rotary_fraction));
   rot_dims_ -= rot_dims_ % 2;
-}
-
-double CausalSelfAttention::forward_flops(int64_t batch, int64_t seq, int64_t d_model) {
-  // S = q'k'^T and out = P v: 2 * T * T * hd multiply-adds each, per (b, h).
-  return 4.0 * static_cast<double>(batch) * static_cast<double>(seq) * static_cast<double>(seq) *
-         static_cast<double>(d_model);
 }
 
 void CausalSelfAttention::ensure_rotary_tables(int64_t seq) {
@@ -159,7 +156,7 @@ void CausalSelfAttention::forward(Engine& engine, const Tensor& q, const Tensor&
   require_shape(q, batch * seq, d_model_, "q");
   require_shape(k, batch * seq, d_model_, "k");
   require_shape(v, batch * seq, d_model_, "v");
-  PartScope scope(engine.part_timer(), Part::Attention);
+  PartScope scope(engine.part_timer(), step_part::kAttention);
   batch_ = batch;
   seq_ = seq;
   const int64_t BH = batch * n_heads_, T = seq, hd = head_dim_, bt = block_;
@@ -198,10 +195,10 @@ void CausalSelfAttention::forward(Engine& engine, const Tensor& q, const Tensor&
 void CausalSelfAttention::backward(Engine& engine, const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) {
   if (seq_ == 0) throw std::logic_error("CausalSelfAttention: backward before forward");
   require_shape(dout, batch_ * seq_, d_model_, "dout");
-  PartScope scope(engine.part_timer(), Part::Attention);
+  PartScope scope(engine.part_timer(), step_part::kAttention);
   const int64_t BH = batch_ * n_heads_, T = seq_, hd = head_dim_, bt = block_;
   const Precision p = precision_;
-  BackwardScratch& scratch = engine.backward_scratch();
+  LayerBackwardScratch& scratch = layer_backward_scratch(engine);
   Tensor& d_heads = scratch.heads_dout, &d_scores = scratch.scores_grad;
   Tensor &dq_heads = scratch.heads_dq, &dk_heads = scratch.heads_dk, &dv_heads = scratch.heads_dv;
   to_heads(dout, d_heads, false);

@@ -49,8 +49,9 @@ class CausalSelfAttention {
   // block: rows per causal block (>= 1); any block >= T is the plain full T x T product.
   // For config A's shapes (T 256, hd 64) the forward matmuls took, fp32 / bf16 in ms:
   // block 256 3.0 / 1.6, 128 2.6 / 1.4, 64 2.4 / 1.4, 32 2.8 / 1.6: 64 it is.
+  static constexpr int64_t kDefaultBlock = 64;
   CausalSelfAttention(int64_t d_model, int64_t n_heads, double rotary_fraction = 0.25, double rotary_base = 10000.0,
-                      Precision precision = Precision::FP32, int64_t block = 64);
+                      Precision precision = Precision::FP32, int64_t block = kDefaultBlock);
 
   // q, k, v: (batch*seq) x d_model. out is resized to (batch*seq) x d_model.
   // Caches q', k', v and P for backward.
@@ -60,9 +61,6 @@ class CausalSelfAttention {
   void backward(Engine& engine, const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv);
 
   int64_t rotary_dims() const { return rot_dims_; }
-  // Model FLOPs of the two attention matmuls, counted over the full T x T as is usual
-  // (docs/flops.md): 4 B T^2 d. The blocks above the diagonal are not computed.
-  static double forward_flops(int64_t batch, int64_t seq, int64_t d_model);
 
  private:
   // (B*T) x d  <->  (B*H) x T x hd, rotating by +theta (to heads) or -theta (from heads).
@@ -92,7 +90,7 @@ class CausalSelfAttention {
   Tensor qh_, kh_, vh_;       // (B*H) x T x hd: q', k', v
   Tensor probs_;              // (B*H) x T x T: P (blocks on or below the diagonal)
   Tensor out_heads_;          // (B*H) x T x hd
-  // Backward works in the engine's BackwardScratch: heads_dout (dout rearranged),
+  // Backward works in the engine's LayerBackwardScratch: heads_dout (dout rearranged),
   // scores_grad ((B*H) x T x T: dP, then dS in place), heads_dq/dk/dv.
   Bf16Buffer qh_bf_, kh_bf_, vh_bf_, probs_bf_;  // bf16 precision only
 };

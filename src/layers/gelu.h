@@ -1,5 +1,6 @@
 #pragma once
-// Exact (erf) GELU and its derivative, shared by Pattention and the MLP baseline.
+// Exact (erf) GELU and its derivative, scalar, for the Transformer baseline's MLP.
+// Pattention's normalisations use the same formulas vectorised (pattention_norm.cpp).
 //   gelu(x)  = x * Phi(x),             Phi(x) = 0.5 * (1 + erf(x / sqrt 2))
 //   gelu'(x) = Phi(x) + x * phi(x),    phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
 #include <cmath>

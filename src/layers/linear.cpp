@@ -1,6 +1,8 @@
 #include "layers/linear.h"
 
+#include "layers/backward_scratch.h"
 #include "layers/gelu.h"
+#include "layers/step_parts.h"
 
 namespace tg {
 
@@ -11,15 +13,11 @@ void Linear::init(Rng& rng, float std) {
   for (int64_t i = 0; i < weight_.value.numel(); ++i) weight_.value[i] = std * static_cast<float>(rng.normal());
 }
 
-double Linear::forward_flops(int64_t rows) const {
-  return 2.0 * static_cast<double>(rows) * static_cast<double>(d_in_) * static_cast<double>(d_out_);
-}
-
 void Linear::forward(Engine& engine, const Tensor& x, Tensor& y) {
   const int64_t T = x.rows();
   x_ = &x;
   y.resize({T, d_out_});
-  PartScope scope(engine.part_timer(), Part::PattentionMatmul);
+  PartScope scope(engine.part_timer(), step_part::kPattentionMatmul);
   // Y (T x d_out) = X (T x d_in) W^T (d_in x d_out)
   const MatmulInput x_in = matmul_input(precision_, x.data(), x.numel(), x_bf_);
   engine.matmul_weight(x_in, Trans::No, weight_.value.data(), Trans::Yes, y.data(), T, d_out_, d_in_);
@@ -27,9 +25,10 @@ void Linear::forward(Engine& engine, const Tensor& x, Tensor& y) {
 
 void Linear::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) {
   const int64_t T = dy.rows();
-  PartScope scope(engine.part_timer(), Part::PattentionMatmul);
+  PartScope scope(engine.part_timer(), step_part::kPattentionMatmul);
   // dW (d_out x d_in) += dY^T (d_out x T) X (T x d_in)
-  const MatmulInput dy_in = matmul_input(precision_, dy.data(), dy.numel(), engine.backward_scratch().output_grad_bf16);
+  Bf16Buffer& dy_bf = layer_backward_scratch(engine).output_grad_bf16;
+  const MatmulInput dy_in = matmul_input(precision_, dy.data(), dy.numel(), dy_bf);
   engine.matmul(dy_in, Trans::Yes, matmul_input_again(precision_, x_->data(), x_bf_), Trans::No, weight_.grad.data(),
                 d_out_, d_in_, T, 1.0f, 1.0f);
   // dX (T x d_in) (+)= dY (T x d_out) W (d_out x d_in)
@@ -51,14 +50,12 @@ void Mlp::collect_parameters(std::vector<Parameter*>& out) {
   down_.collect_parameters(out);
 }
 
-double Mlp::forward_flops(int64_t rows) const { return up_.forward_flops(rows) + down_.forward_flops(rows); }
-
 void Mlp::forward(Engine& engine, const Tensor& x, Tensor& y) {
   up_.forward(engine, x, pre_);
   act_.resize(pre_.shape());
   const int64_t n = pre_.numel();
   {
-    PartScope scope(engine.part_timer(), Part::PattentionNorm);
+    PartScope scope(engine.part_timer(), step_part::kPattentionNorm);
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) act_[i] = gelu(pre_[i]);
   }
@@ -69,7 +66,7 @@ void Mlp::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate
   down_.backward(engine, dy, d_act_, false);
   const int64_t n = pre_.numel();
   {
-    PartScope scope(engine.part_timer(), Part::PattentionNorm);
+    PartScope scope(engine.part_timer(), step_part::kPattentionNorm);
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) d_act_[i] *= gelu_grad(pre_[i]);
   }

@@ -20,7 +20,6 @@ class Linear : public Mapping {
   void forward(Engine& engine, const Tensor& x, Tensor& y) override;
   void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) override;
   void collect_parameters(std::vector<Parameter*>& out) override { out.push_back(&weight_); }
-  double forward_flops(int64_t rows) const override;
   Parameter& weight() { return weight_; }
 
  private:
@@ -40,7 +39,6 @@ class Mlp : public Mapping {
   void forward(Engine& engine, const Tensor& x, Tensor& y) override;
   void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) override;
   void collect_parameters(std::vector<Parameter*>& out) override;
-  double forward_flops(int64_t rows) const override;
 
  private:
   Linear up_, down_;

@@ -22,8 +22,6 @@ class Mapping {
   // accumulate_dx is set (Q, K and V read the same normalised input).
   virtual void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) = 0;
   virtual void collect_parameters(std::vector<Parameter*>& out) = 0;
-  // Multiply-add FLOPs (2 per MAC) of one forward pass over `rows` rows.
-  virtual double forward_flops(int64_t rows) const = 0;
 };
 
 }  // namespace tg

@@ -6,7 +6,9 @@
 #include <omp.h>
 
 #include "core/error.h"
+#include "layers/backward_scratch.h"
 #include "layers/pattention_norm.h"
+#include "layers/step_parts.h"
 
 namespace tg {
 
@@ -44,10 +46,6 @@ void Pattention::collect_parameters(std::vector<Parameter*>& out) {
   out.push_back(&values_);
 }
 
-double Pattention::forward_flops(int64_t rows) const {
-  return 2.0 * static_cast<double>(rows) * static_cast<double>(n_tokens()) * static_cast<double>(d_in_ + d_out_);
-}
-
 void Pattention::forward(Engine& engine, const Tensor& x, Tensor& y) {
   const int64_t T = x.rows(), n = n_tokens();
   x_ = &x;
@@ -61,16 +59,16 @@ void Pattention::forward(Engine& engine, const Tensor& x, Tensor& y) {
   else act_.resize({T, n});
   if (p == Precision::BF16) act_bf_.resize(T * n);
   PartTimer* timer = engine.part_timer();
-  std::optional<PartScope> scope(std::in_place, timer, Part::PattentionMatmul);
+  std::optional<PartScope> scope(std::in_place, timer, step_part::kPattentionMatmul);
   // A (T x n) = X (T x d_in) K^T (d_in x n)
   const MatmulInput x_in = matmul_input(p, x.data(), x.numel(), x_bf_);
   engine.matmul_weight(x_in, Trans::No, keys_.value.data(), Trans::Yes, scores_.data(), T, n, d_in_);
 
-  scope.emplace(timer, Part::PattentionNorm);
+  scope.emplace(timer, step_part::kPattentionNorm);
   pattention_norm_forward({norm_, tau_, eps_}, scores_.data(), bf16_only ? nullptr : act_.data(),
                           p == Precision::BF16 ? act_bf_.data() : nullptr, norm_rows_.data(), row_norm_.data(), T, n);
 
-  scope.emplace(timer, Part::PattentionMatmul);
+  scope.emplace(timer, step_part::kPattentionMatmul);
   // Y (T x d_out) = S (T x n) V (n x d_out)
   y.resize({T, d_out_});
   const MatmulInput act_in = matmul_input_again(p, act_.data(), act_bf_);
@@ -80,12 +78,12 @@ void Pattention::forward(Engine& engine, const Tensor& x, Tensor& y) {
 void Pattention::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) {
   const Tensor& x = *x_;
   const int64_t T = x.rows(), n = n_tokens();
-  BackwardScratch& scratch = engine.backward_scratch();
+  LayerBackwardScratch& scratch = layer_backward_scratch(engine);
   Tensor& d_act = scratch.scores_grad;
   d_act.resize({T, n});
   const Precision p = precision_;
   PartTimer* timer = engine.part_timer();
-  std::optional<PartScope> scope(std::in_place, timer, Part::PattentionMatmul);
+  std::optional<PartScope> scope(std::in_place, timer, step_part::kPattentionMatmul);
   const MatmulInput dy_in = matmul_input(p, dy.data(), dy.numel(), scratch.output_grad_bf16);
   const MatmulInput act_in = matmul_input_again(p, act_.data(), act_bf_);
   // dV (n x d_out) += S^T (n x T) dY (T x d_out)
@@ -93,12 +91,12 @@ void Pattention::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool acc
   // dS (T x n) = dY (T x d_out) V^T (d_out x n)
   engine.matmul_weight(dy_in, Trans::No, values_.value.data(), Trans::Yes, d_act.data(), T, n, d_out_);
 
-  scope.emplace(timer, Part::PattentionNorm);
+  scope.emplace(timer, step_part::kPattentionNorm);
   // dS -> dA in place, row by row.
   pattention_norm_backward({norm_, tau_, eps_}, scores_.data(), norm_ == PattentionNorm::L2NormGelu ? nullptr : act_.data(),
                            row_norm_.data(), d_act.data(), T, n);
 
-  scope.emplace(timer, Part::PattentionMatmul);
+  scope.emplace(timer, step_part::kPattentionMatmul);
   const MatmulInput d_act_in = matmul_input(p, d_act.data(), d_act.numel(), scratch.scores_grad_bf16);
   const MatmulInput x_in = matmul_input_again(p, x.data(), x_bf_);
   // dK (n x d_in) += dA^T (n x T) X (T x d_in)

@@ -11,7 +11,8 @@
 //
 // Row norms carry eps inside the square root: ||a|| = sqrt(sum a^2 + eps), so an
 // all-zero score row gives zeros instead of NaN. tau is stored per layer: sqrt(n)
-// at creation. Growth may keep it (exact growth with zero keys) or recompute it.
+// at creation. Growth may keep it (with zero keys exact for l2_norm_gelu and gelu_l2_norm,
+// never for softmax: docs/growth.md) or recompute it.
 #include <algorithm>
 #include <string>
 
@@ -40,7 +41,6 @@ class Pattention : public Mapping {
   void forward(Engine& engine, const Tensor& x, Tensor& y) override;
   void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) override;
   void collect_parameters(std::vector<Parameter*>& out) override;
-  double forward_flops(int64_t rows) const override;
 
   const std::string& name() const { return name_; }
   int64_t n_tokens() const { return keys_.value.dim(0); }

@@ -1,11 +1,21 @@
 #include "model/block.h"
 
+#include "layers/step_parts.h"
+
 namespace tg {
+
+namespace {
+// Block::backward's buffers, one set shared by every block of a model (in the engine's
+// Workspace; blocks run their backward one after another): gradients w.r.t. h, the LN2
+// output, the attention output, q, k, v and the LN1 output.
+struct BlockBackwardScratch {
+  Tensor dh, d_ln2, d_attn, dq, dk, dv, d_ln1;
+};
+}  // namespace
 
 Block::Block(int64_t d_model, int64_t n_heads, double rotary_fraction, double rotary_base, BlockMappings mappings,
              Precision precision)
-    : d_model_(d_model),
-      ln1_("", d_model, false),
+    : ln1_("", d_model, false),
       ln2_("", d_model, false),
       attention_(d_model, n_heads, rotary_fraction, rotary_base, precision),
       m_(std::move(mappings)) {}
@@ -14,17 +24,10 @@ void Block::collect_parameters(std::vector<Parameter*>& out) {
   for (Mapping* m : {m_.query.get(), m_.key.get(), m_.value.get(), m_.proj.get(), m_.ffn.get()}) m->collect_parameters(out);
 }
 
-double Block::forward_flops(int64_t batch, int64_t seq) const {
-  const int64_t rows = batch * seq;
-  return m_.query->forward_flops(rows) + m_.key->forward_flops(rows) + m_.value->forward_flops(rows) +
-         m_.proj->forward_flops(rows) + m_.ffn->forward_flops(rows) +
-         CausalSelfAttention::forward_flops(batch, seq, d_model_);
-}
-
 void Block::forward(Engine& engine, const Tensor& x, Tensor& out, int64_t batch, int64_t seq) {
   PartTimer* timer = engine.part_timer();
   {
-    PartScope scope(timer, Part::Norms);
+    PartScope scope(timer, step_part::kNorms);
     ln1_.forward(x, ln1_out_);
   }
   m_.query->forward(engine, ln1_out_, q_);
@@ -37,7 +40,7 @@ void Block::forward(Engine& engine, const Tensor& x, Tensor& out, int64_t batch,
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) h_[i] = x[i] + proj_out_[i];
   {
-    PartScope scope(timer, Part::Norms);
+    PartScope scope(timer, step_part::kNorms);
     ln2_.forward(h_, ln2_out_);
   }
   m_.ffn->forward(engine, ln2_out_, ffn_out_);
@@ -49,13 +52,13 @@ void Block::forward(Engine& engine, const Tensor& x, Tensor& out, int64_t batch,
 void Block::backward(Engine& engine, const Tensor& dout, Tensor& dx) {
   // out = h + F(LN2(h)):  dh = dout + LN2'(F'(dout))
   PartTimer* timer = engine.part_timer();
-  BackwardScratch& scratch = engine.backward_scratch();
-  Tensor& d_h = scratch.block_dh, &d_ln2 = scratch.block_d_ln2, &d_attn = scratch.block_d_attn;
-  Tensor &d_q = scratch.block_dq, &d_k = scratch.block_dk, &d_v = scratch.block_dv, &d_ln1 = scratch.block_d_ln1;
+  BlockBackwardScratch& scratch = engine.workspace().get<BlockBackwardScratch>();
+  Tensor& d_h = scratch.dh, &d_ln2 = scratch.d_ln2, &d_attn = scratch.d_attn;
+  Tensor &d_q = scratch.dq, &d_k = scratch.dk, &d_v = scratch.dv, &d_ln1 = scratch.d_ln1;
   d_h = dout;
   m_.ffn->backward(engine, dout, d_ln2, false);
   {
-    PartScope scope(timer, Part::Norms);
+    PartScope scope(timer, step_part::kNorms);
     ln2_.backward(d_ln2, d_h, true);
   }
   // h = x + P(Attn(Q(a), K(a), V(a))), a = LN1(x):  dx = dh + LN1'(Q' + K' + V')
@@ -65,7 +68,7 @@ void Block::backward(Engine& engine, const Tensor& dout, Tensor& dx) {
   m_.key->backward(engine, d_k, d_ln1, true);
   m_.value->backward(engine, d_v, d_ln1, true);
   dx = d_h;
-  PartScope scope(timer, Part::Norms);
+  PartScope scope(timer, step_part::kNorms);
   ln1_.backward(d_ln1, dx, true);
 }
 

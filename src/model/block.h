@@ -28,7 +28,6 @@ class Block {
   // dout -> dx (overwritten); accumulates parameter gradients.
   void backward(Engine& engine, const Tensor& dout, Tensor& dx);
   void collect_parameters(std::vector<Parameter*>& out);
-  double forward_flops(int64_t batch, int64_t seq) const;
 
   Mapping& query() { return *m_.query; }
   Mapping& key() { return *m_.key; }
@@ -37,13 +36,12 @@ class Block {
   Mapping& ffn() { return *m_.ffn; }
 
  private:
-  int64_t d_model_;
   LayerNorm ln1_, ln2_;
   CausalSelfAttention attention_;
   BlockMappings m_;
   // Activations kept for backward.
   Tensor ln1_out_, q_, k_, v_, attn_out_, proj_out_, h_, ln2_out_, ffn_out_;
-  // Backward works in the engine's BackwardScratch (block_*).
+  // Backward works in buffers shared by all blocks (BlockBackwardScratch, block.cpp).
 };
 
 }  // namespace tg

@@ -5,6 +5,8 @@
 
 #include "layers/cross_entropy.h"
 #include "layers/linear.h"
+#include "layers/step_parts.h"
+#include "model/model_cost.h"
 
 namespace tg {
 
@@ -73,11 +75,7 @@ int64_t LanguageModel::n_params() const {
 }
 
 double LanguageModel::forward_flops(int64_t batch, int64_t seq) const {
-  double flops = 0;
-  for (const auto& b : blocks_) flops += b->forward_flops(batch, seq);
-  // Tied output projection: (B*T) x d times d x V.
-  flops += 2.0 * static_cast<double>(batch * seq) * config_.d_model * config_.vocab_size;
-  return flops;
+  return forward_model_flops(config_, batch, seq);
 }
 
 void LanguageModel::set_step(int64_t step) {
@@ -94,11 +92,11 @@ void LanguageModel::run_trunk(Engine& engine, const std::vector<int32_t>& inputs
   for (size_t i = 0; i < blocks_.size(); ++i) blocks_[i]->forward(engine, x_[i], x_[i + 1], batch, seq);
   PartTimer* timer = engine.part_timer();
   {
-    PartScope scope(timer, Part::Norms);
+    PartScope scope(timer, step_part::kNorms);
     final_norm_.forward(x_.back(), normed_);
   }
   // logits (B*T x V) = normed (B*T x d) E^T (d x V)
-  PartScope scope(timer, Part::Logits);
+  PartScope scope(timer, step_part::kLogits);
   const int64_t rows = batch * seq;
   logits_.resize({rows, config_.vocab_size});
   const Precision p = config_.precision;
@@ -110,7 +108,7 @@ void LanguageModel::run_trunk(Engine& engine, const std::vector<int32_t>& inputs
 double LanguageModel::forward(Engine& engine, const std::vector<int32_t>& inputs, const std::vector<int32_t>& targets,
                               int64_t batch, int64_t seq, bool need_grad) {
   run_trunk(engine, inputs, batch, seq);
-  PartScope scope(engine.part_timer(), Part::Loss);
+  PartScope scope(engine.part_timer(), step_part::kLoss);
   return cross_entropy(logits_, targets, need_grad);  // logits_ now holds dL/dlogits if need_grad
 }
 
@@ -123,7 +121,7 @@ void LanguageModel::backward(Engine& engine) {
   const int64_t rows = logits_.rows(), d = config_.d_model, V = config_.vocab_size;
   Parameter& table = embedding_.table();
   PartTimer* timer = engine.part_timer();
-  std::optional<PartScope> scope(std::in_place, timer, Part::Logits);
+  std::optional<PartScope> scope(std::in_place, timer, step_part::kLogits);
   // dE (V x d) += dlogits^T (V x B*T) normed (B*T x d);  dnormed (B*T x d) = dlogits E
   const Precision p = config_.precision;
   const MatmulInput d_logits_in = matmul_input(p, logits_.data(), logits_.numel(), d_logits_bf_);
@@ -131,7 +129,7 @@ void LanguageModel::backward(Engine& engine) {
                 table.grad.data(), V, d, rows, 1.0f, 1.0f);
   d_normed_.resize({rows, d});
   engine.matmul_weight(d_logits_in, Trans::No, table.value.data(), Trans::No, d_normed_.data(), rows, d, V);
-  scope.emplace(timer, Part::Norms);
+  scope.emplace(timer, step_part::kNorms);
   final_norm_.backward(d_normed_, d_x_a_, false);
   scope.reset();
   for (size_t i = blocks_.size(); i-- > 0;) {

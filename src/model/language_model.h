@@ -45,8 +45,8 @@ class LanguageModel {
   // Pattention layers with their checkpoint group names (empty for the Transformer).
   const std::vector<Pattention*>& pattentions() { return pattentions_; }
   int64_t n_params() const;
-  // Forward FLOPs of one batch (every matmul incl. attention scores and logits);
-  // a training step costs 3x this (backward = 2x forward).
+  // Model FLOPs of one forward pass (model/model_cost.h: every matmul, attention over the
+  // full T x T); a training step costs 3x this (backward = 2x forward).
   double forward_flops(int64_t batch, int64_t seq) const;
   const ModelConfig& config() const { return config_; }
 

@@ -20,9 +20,9 @@ ModelConfig parse_model_config(ConfigReader r) {
     r.fail("n_heads", "d_model " + std::to_string(c.d_model) + " is not divisible by n_heads " + std::to_string(c.n_heads));
   // Token counts are read for both architectures so that one config can switch
   // architecture; they only shape TokenFormer layers.
-  c.qkv_tokens = r.get_int("qkv_tokens", c.d_model, 1, big);
-  c.proj_tokens = r.get_int("proj_tokens", c.d_model, 1, big);
-  c.ffn_tokens = r.get_int("ffn_tokens", 4 * c.d_model, 1, big);
+  c.qkv_tokens = r.get_int("qkv_tokens", c.d_model, 1, kMaxTokens);
+  c.proj_tokens = r.get_int("proj_tokens", c.d_model, 1, kMaxTokens);
+  c.ffn_tokens = r.get_int("ffn_tokens", 4 * c.d_model, 1, kMaxTokens);
   c.ffn_hidden = r.get_int("ffn_hidden", 4 * c.d_model, 1, big);
   c.rotary_fraction = r.get_double("rotary_fraction", 0.25, 0.0, 1.0);
   c.rotary_base = r.get_double("rotary_base", 10000.0, 1.0, 1e9);

@@ -25,9 +25,9 @@ std::string model_path(const std::string& name) { return "model/" + name; }
 }  // namespace
 
 void save_checkpoint(const std::string& path, const nlohmann::json& config, LanguageModel& model, AdamW* optimizer,
-                     const TrainState& state) {
+                     const TrainState& state, Publish publish) {
   const std::vector<char> bytes = checkpoint_bytes(path, config, model, optimizer, state);
-  write_file_durably(path, std::string_view(bytes.data(), bytes.size()));
+  write_file_durably(path, std::string_view(bytes.data(), bytes.size()), publish);
 }
 
 std::vector<char> checkpoint_bytes(const std::string& name, const nlohmann::json& config, LanguageModel& model,
@@ -89,11 +89,7 @@ H5File open_checkpoint(const std::string& path) {
 }
 
 nlohmann::json config_of(const H5File& file) {
-  try {
-    return nlohmann::json::parse(file.get_attr_string("/", "config"));
-  } catch (const nlohmann::json::exception& e) {  // parse_error or number out_of_range
-    throw UserError(file.path() + ": the /config attribute is not valid JSON: " + e.what());
-  }
+  return parse_json_text(file.get_attr_string("/", "config"), file.path() + " /config");
 }
 
 void read_state(const H5File& file, TrainState& state) {

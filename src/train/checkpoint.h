@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/durable_file.h"
 #include "model/language_model.h"
 #include "train/adamw.h"
 #include "train/train_state.h"
@@ -24,9 +25,10 @@ std::vector<char> checkpoint_bytes(const std::string& name, const nlohmann::json
                                    AdamW* optimizer, const TrainState& state);
 
 // Writes checkpoint_bytes() under a temporary name and publishes them atomically: an
-// existing file is replaced only by a complete one.
+// existing file is replaced only by a complete one (or, with Publish::Exclusive, not at
+// all: UserError if `path` exists or appears meanwhile).
 void save_checkpoint(const std::string& path, const nlohmann::json& config, LanguageModel& model, AdamW* optimizer,
-                     const TrainState& state);
+                     const TrainState& state, Publish publish = Publish::Replace);
 
 // The /config attribute of a checkpoint. Every reader verifies the seal first: a
 // truncated, damaged or foreign file is a UserError naming the file and the fault.

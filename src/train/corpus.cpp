@@ -21,15 +21,6 @@ const char* const kCorpusFormat = "tokengrow-corpus";
 const int64_t kCorpusFormatVersion = 2;  // 2: sealed (core/sealed_file.h)
 const char* const kSealKind = "corpus";
 
-// The whole file as bytes; UserError naming the file if it cannot be read.
-std::string read_text_file(const std::string& file) {
-  if (const std::string problem = regular_file_problem(file); !problem.empty()) throw UserError(file + ": " + problem);
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream buffer;
-  if (in) buffer << in.rdbuf();
-  if (!in || in.bad()) throw UserError(file + ": cannot read text file (permission denied?)");
-  return buffer.str();
-}
 }  // namespace
 
 std::vector<int32_t> tokenize_bytes(const std::string& text) {
@@ -44,12 +35,32 @@ std::string detokenize_bytes(const std::vector<int32_t>& tokens) {
   return text;
 }
 
-CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std::string& out_path, double val_fraction) {
+namespace {
+// Refuses an out_path that would replace one of the inputs (the same file under
+// any name: a link, "./x", a symlink) or, without `overwrite`, any existing file.
+void check_corpus_out(const std::vector<std::string>& text_files, const std::string& out_path, bool overwrite) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const bool out_exists = fs::exists(fs::symlink_status(out_path, ec));
+  for (const auto& file : text_files) {
+    const bool same = out_exists ? fs::equivalent(file, out_path, ec)
+                                 : fs::weakly_canonical(file, ec) == fs::weakly_canonical(out_path, ec);
+    if (same)
+      throw UserError(out_path + ": is also an input (--text " + file + "); prepare never replaces its own input");
+  }
+  if (out_exists && !overwrite)
+    throw UserError(out_path + ": already exists; prepare never overwrites a file unless given --force");
+}
+}  // namespace
+
+CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std::string& out_path, double val_fraction,
+                          bool overwrite) {
   if (!(val_fraction >= 0.0 && val_fraction <= 0.5))
     throw UserError("--val-fraction must be in [0, 0.5], got " + std::to_string(val_fraction));
   if (text_files.empty()) throw UserError("no text files given");
+  check_corpus_out(text_files, out_path, overwrite);
   std::string text;
-  for (const auto& file : text_files) text += read_text_file(file);
+  for (const auto& file : text_files) text += read_regular_file(file, "text file");
   if (text.empty()) throw UserError("the text files are empty; nothing to prepare");
   const int64_t n = static_cast<int64_t>(text.size());
   const int64_t n_val = static_cast<int64_t>(std::floor(static_cast<double>(n) * val_fraction));
@@ -66,7 +77,7 @@ CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std:
     file.set_attr("/", "vocab_size", int64_t{256});
     file.set_attr("/", "sources", nlohmann::json(text_files).dump());
     file.set_attr("/", "val_fraction", val_fraction);
-  });
+  }, overwrite ? Publish::Replace : Publish::Exclusive);
   return {"bytes", 256, static_cast<int64_t>(train.size()), n_val};
 }
 

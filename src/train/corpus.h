@@ -1,10 +1,10 @@
 #pragma once
 // Token corpora: `tokengrow prepare` writes them, training and eval read them.
 //
-// File layout (HDF5): datasets /train and /val (1-D token ids; uint8 for the bytes
-// tokenizer), root attributes format = "tokengrow-corpus", format_version = 1,
-// tokenizer = "bytes", vocab_size = 256, sources (JSON list of input files),
-// val_fraction.
+// File layout (HDF5, sealed: core/sealed_file.h): datasets /train and /val (1-D
+// token ids; uint8 for the bytes tokenizer), root attributes format =
+// "tokengrow-corpus", format_version = 2 (2: sealed), tokenizer = "bytes",
+// vocab_size = 256, sources (JSON list of input files), val_fraction.
 #include <array>
 #include <cstdint>
 #include <string>
@@ -30,9 +30,13 @@ struct Corpus {
 };
 
 // Concatenates the files, byte-tokenises, holds out the LAST val_fraction of the
-// tokens for validation. Writes out_path + ".tmp" then renames, so a failure never
-// leaves a half-written corpus or touches an existing one.
-CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std::string& out_path, double val_fraction);
+// tokens for validation. Written sealed under a temporary name and renamed, so a
+// failure never leaves a half-written corpus or touches an existing one. An
+// existing out_path is refused unless `overwrite` (then replaced atomically, and
+// without it also refused if another process creates it meanwhile); an out_path
+// that is one of the text files is always refused.
+CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std::string& out_path, double val_fraction,
+                          bool overwrite = false);
 
 Corpus load_corpus(const std::string& path);
 

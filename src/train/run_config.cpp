@@ -1,6 +1,7 @@
 #include "train/run_config.h"
 
 #include "core/config_reader.h"
+#include "core/thread_count.h"
 
 namespace tg {
 
@@ -20,7 +21,7 @@ TrainConfig parse_train_config(ConfigReader r) {
   c.adamw.weight_decay = r.get_double("weight_decay", 0.1, 0.0, 10.0);
   c.grad_clip = r.get_double("grad_clip", 1.0, 0.0, 1e9);
   c.seed = static_cast<uint64_t>(r.get_int("seed", 0, 0, int64_t{1} << 53));
-  c.threads = r.get_int("threads", 0, 0, 1024);
+  c.threads = r.get_int("threads", 0, 0, kMaxThreads);
   c.log_every = r.get_int("log_every", 10, 1, big);
   c.eval_every = r.get_int("eval_every", 100, 0, big);
   c.eval_batches = r.get_int("eval_batches", 8, 1, 1 << 20);
@@ -62,7 +63,7 @@ nlohmann::json RunConfig::to_json() const {
 RunConfig parse_run_config(const nlohmann::json& json, const std::string& file) {
   ConfigReader root(json, file, "");
   RunConfig c;
-  c.data_path = root.get_string("data", std::nullopt);
+  c.data_path = root.get_path("data", std::nullopt, "a corpus file from `tokengrow prepare`");
   c.model = parse_model_config(root.get_object("model"));
   c.train = parse_train_config(root.get_object("train"));
   root.get_string("description", "");  // free text for the reader of the config

@@ -114,6 +114,12 @@ int start_tokengrow(std::vector<std::string> args, const std::string& stdout_pat
   return spawn(tokengrow_argv(std::move(args)), {}, stdout_path, stdout_path + ".err");
 }
 
+int wait_exit_code(int pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 void kill_and_wait(int pid) {
   kill(pid, SIGKILL);
   int status = 0;

@@ -31,8 +31,11 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
 // The tokengrow binary under test (TOKENGROW_BINARY) with these arguments.
 ProcessResult run_tokengrow(std::vector<std::string> args, const ProcessOptions& options = {});
 
-// Starts a child without waiting (for the lock test); stop it with kill_and_wait.
+// Starts a child without waiting (for the lock test); stop it with kill_and_wait,
+// or wait for it with wait_exit_code. Its stderr goes to stdout_path + ".err".
 int start_tokengrow(std::vector<std::string> args, const std::string& stdout_path);
 void kill_and_wait(int pid);
+// The exit code of a started child once it ends (-1 if a signal ended it).
+int wait_exit_code(int pid);
 
 }  // namespace tg::faults

@@ -1,5 +1,7 @@
 // Bad configs and flags through the real binary: each gives exit 2 and one line
 // naming the file, key and value and what is expected; the line goes in the doc.
+#include <sys/stat.h>
+
 #include "fault_fixtures.h"
 
 using namespace tg;
@@ -53,5 +55,55 @@ TEST_CASE("Bad configs and flags: one line naming file, key and value, exit 2, n
     REQUIRE_FALSE(fs::exists(s.dir.file("run")));
     record_row("B" + std::to_string(row++), "bad input", "`train` with " + c.what,
                "exit 2, nothing written: `" + without_dir(r.err, s.dir) + "`");
+  }
+}
+
+namespace {
+// exit 2, one line "error: ..." containing `expected`, no signal, no hang.
+void require_refused(const ProcessResult& r, const std::string& expected) {
+  INFO("exit " << r.exit_code << ", signal " << r.signal << ", stderr: " << r.err);
+  REQUIRE_FALSE(r.timed_out);
+  REQUIRE(r.signal == 0);
+  REQUIRE(r.exit_code == 2);
+  REQUIRE(r.err.rfind("error: ", 0) == 0);
+  REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  REQUIRE(r.err.find(expected) != std::string::npos);
+}
+}  // namespace
+
+TEST_CASE("Crafted and odd config files: refused in one line, no crash, no hang, nothing written",
+          "[faults][bad_input]") {
+  RunSetup s("bad_config_files", 4);
+  const std::string config = train_config(s.data, 4);
+  struct Case {
+    std::string id, what, file, expected;
+  };
+  std::vector<Case> cases;
+  {
+    // "lr": 3e-3 given a second time, as 5: JSON readers keep the last one.
+    std::string duplicate = config;
+    duplicate.insert(duplicate.find("\"lr\": 3e-3") + 10, ", \"lr\": 5");
+    write_file(s.dir.file("dup.json"), duplicate);
+    cases.push_back({"B8", "a key given twice (`\"lr\": 3e-3, \"lr\": 5`)", "dup.json", "duplicate key"});
+  }
+  {
+    std::string nested = config.substr(0, config.rfind('}')) + ", \"x\": ";
+    for (int i = 0; i < 60000; ++i) nested += "{\"a\": ";
+    nested += "1" + std::string(60000, '}') + "}";
+    write_file(s.dir.file("nested.json"), nested);
+    cases.push_back({"B9", "60,000 nested objects (crashed: stack overflow)", "nested.json", "nested deeper than 64"});
+  }
+  REQUIRE(::mkfifo(s.dir.file("fifo.json").c_str(), 0600) == 0);
+  cases.push_back({"B10", "a FIFO as `--config` (hung: opened for reading, no writer)", "fifo.json", "not a regular file"});
+  fs::create_directory(s.dir.file("dir.json"));
+  cases.push_back({"B11", "a directory as `--config` (said \"not valid JSON\")", "dir.json", "is a directory"});
+  for (const Case& c : cases) {
+    ProcessOptions options;
+    options.timeout_ms = 60000;
+    const ProcessResult r = run_tokengrow({"train", "--config", s.dir.file(c.file), "--out", s.dir.file("run")}, options);
+    INFO(c.what);
+    require_refused(r, c.expected);
+    REQUIRE_FALSE(fs::exists(s.dir.file("run")));
+    record_row(c.id, "bad input", "`train` with " + c.what, "exit 2, nothing written: `" + without_dir(r.err, s.dir) + "`");
   }
 }

@@ -61,3 +61,76 @@ TEST_CASE("A second process on the same run or experiment directory is refused, 
                  "`, exit 2 (N: the holder's pid); after kill -9 of the holder the kernel freed the lock and resume "
                  "ran");
 }
+
+TEST_CASE("train on a finished stage of a running experiment is refused", "[faults][lock]") {
+  RunSetup s("lock_experiment", 10);
+  // One short recipe (20 steps), then a long frontier run (1000x its FLOPs) that is
+  // still training while the test tries `train` on the recipe's finished stage.
+  write_file(s.dir.file("e.json"), R"({"data": ")" + s.data + R"(",
+    "model": {"d_model": 16, "n_layers": 1, "n_heads": 2, "seq_len": 16},
+    "train": {"batch_size": 4, "eval_every": 1000, "checkpoint_every": 1000},
+    "seeds": [0],
+    "recipes": [{"name": "r", "stages": [{"qkv_tokens": 4, "proj_tokens": 4, "ffn_tokens": 8, "tokens": 1280}]}],
+    "baselines": {"frontier_budgets": [1000], "stage_sizes": false, "transformer": false}})");
+  const std::string exp = s.dir.file("exp"), stage = exp + "/r-seed0/stage0";
+  const int holder = start_tokengrow({"experiment", s.dir.file("e.json"), "--out", exp}, s.dir.file("exp.log"));
+  wait_for(exp + "/r-seed0/done.json");
+  wait_for(exp + "/frontier-1000x-seed0/metrics.h5");
+  const std::string metrics = testing::read_file(stage + "/metrics.h5");
+
+  const ProcessResult r = run_tokengrow({"train", "--resume", stage, "--steps", "200"});
+  INFO("stderr: " << r.err);
+  REQUIRE(r.exit_code == 2);
+  REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  REQUIRE(r.err.find("is inside the experiment directory " + fs::weakly_canonical(exp).string()) != std::string::npos);
+  REQUIRE(testing::read_file(stage + "/metrics.h5") == metrics);
+  REQUIRE_FALSE(fs::exists(exp + "/frontier-1000x-seed0/done.json"));  // the experiment was still running
+  kill_and_wait(holder);
+  std::string message = without_dir(r.err, s.dir);
+  const std::string canonical_prefix = fs::weakly_canonical(s.dir.path()).string() + "/";
+  for (size_t pos; (pos = message.find(canonical_prefix)) != std::string::npos;)
+    message.replace(pos, canonical_prefix.size(), "");
+  record_row("L2", "two writers",
+             "`train --resume E/r-seed0/stage0 --steps 200` on a finished stage while `experiment` trains another run",
+             "refused before touching anything: one line `" + message + "`, exit 2; the stage's metrics.h5 unchanged");
+}
+
+TEST_CASE("Two grows with the same --out at once: exactly one publishes its own model, the other is refused",
+          "[faults][lock]") {
+  RunSetup s("grow_race", 2);
+  const std::string run = s.run_dir("run");
+  const ProcessResult trained = run_tokengrow({"train", "--config", s.config, "--out", run});
+  INFO(trained.err);
+  REQUIRE(trained.exit_code == 0);
+  auto grow = [&](const std::string& out, const std::string& seed) {
+    return std::vector<std::string>{"grow", "--from", run + "/latest.h5", "--out", out, "--factor", "2", "--seed", seed};
+  };
+  std::string refusal;
+  // Started together, both pass the up-front check for an existing --out; different
+  // seeds give different new rows, so the published file tells whose model it is.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const std::string out = s.dir.file("g" + std::to_string(attempt) + ".h5");
+    const std::string log_a = s.dir.file("a" + std::to_string(attempt) + ".log");
+    const std::string log_b = s.dir.file("b" + std::to_string(attempt) + ".log");
+    const int a = start_tokengrow(grow(out, "1"), log_a), b = start_tokengrow(grow(out, "2"), log_b);
+    const int code_a = wait_exit_code(a), code_b = wait_exit_code(b);
+    const std::string err_a = testing::read_file(log_a + ".err"), err_b = testing::read_file(log_b + ".err");
+    INFO("attempt " << attempt << ": exit " << code_a << " / " << code_b << "; " << err_a << " | " << err_b);
+    REQUIRE(((code_a == 0 && code_b == 2) || (code_a == 2 && code_b == 0)));
+    const std::string& loser = code_a == 2 ? err_a : err_b;
+    REQUIRE(std::count(loser.begin(), loser.end(), '\n') == 1);
+    REQUIRE(loser.find("already exists") != std::string::npos);
+    refusal = without_dir(loser, s.dir);
+    const std::string reference = s.dir.file("ref" + std::to_string(attempt) + ".h5");
+    REQUIRE(run_tokengrow(grow(reference, code_a == 0 ? "1" : "2")).exit_code == 0);
+    require_same_checkpoint(out, reference);
+    REQUIRE(temp_files_of(out).empty());
+  }
+  // Which check refused it (up front, or at publication) depends on timing; the row
+  // shows what both say.
+  refusal = refusal.substr(0, refusal.find("already exists") + 14);
+  refusal.replace(7, refusal.find(".h5") - 7, "gN");
+  record_row("L3", "two writers", "two `grow` processes started at once with the same `--out` (3 times; both used to exit 0, one publishing the other's model)",
+             "exactly one exits 0 and the file holds its model, bit for bit; the other exits 2 with one line `" +
+                 refusal + " ...` and leaves no temporary file");
+}

@@ -70,10 +70,12 @@ TEST_CASE("A write error while preparing a corpus or growing leaves no output an
   REQUIRE_FALSE(fs::exists(dir.file("d.h5")));
   REQUIRE_FALSE(has_temporary_files(dir.path().string()));
 
-  // Replacing an existing corpus: the old one survives a failed write.
+  // Replacing an existing corpus (--force): the old one survives a failed write.
   REQUIRE(run_tokengrow(prepare).exit_code == 0);
   const std::string before = testing::read_file(dir.file("d.h5"));
-  r = run_tokengrow(prepare, full);
+  std::vector<std::string> replace = prepare;
+  replace.push_back("--force");
+  r = run_tokengrow(replace, full);
   require_one_line_error(r, dir.file("d.h5"));
   REQUIRE(testing::read_file(dir.file("d.h5")) == before);
   REQUIRE_FALSE(has_temporary_files(dir.path().string()));
@@ -85,7 +87,7 @@ TEST_CASE("A write error while preparing a corpus or growing leaves no output an
   require_one_line_error(r, dir.file("g.h5"));
   REQUIRE_FALSE(fs::exists(dir.file("g.h5")));
   REQUIRE_FALSE(has_temporary_files(dir.path().string()));
-  record_row("W2", "disk full", "`prepare` over an existing corpus, and `grow`, with every write failing",
+  record_row("W2", "disk full", "`prepare --force` over an existing corpus, and `grow`, with every write failing",
              "one line (`" + prepare_error + "`), exit 2; the existing corpus byte-identical, no output and no "
              "temporary file left");
 }

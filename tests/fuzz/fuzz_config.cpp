@@ -5,8 +5,8 @@
 #include <cstdint>
 
 #include "core/error.h"
+#include "experiment/experiment_config.h"
 #include "fuzz_input_file.h"
-#include "train/experiment_config.h"
 #include "train/run_config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

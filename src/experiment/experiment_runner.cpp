@@ -1,8 +1,7 @@
-#include "train/experiment_runner.h"
+#include "experiment/experiment_runner.h"
 
 #include <cctype>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -12,9 +11,11 @@
 #include "core/durable_file.h"
 #include "core/error.h"
 #include "core/run_lock.h"
+#include "experiment/experiment_dir.h"
+#include "experiment/experiment_report.h"
 #include "growth/grow_checkpoint.h"
-#include "model/language_model.h"
-#include "train/experiment_report.h"
+#include "model/model_cost.h"
+#include "train/checkpoint.h"
 #include "train/metrics_log.h"
 #include "train/run_directory.h"
 #include "train/trainer.h"
@@ -26,18 +27,11 @@ namespace fs = std::filesystem;
 namespace {
 // Training FLOPs of one step (3 x forward) for a run config.
 double step_flops(const RunConfig& rc) {
-  LanguageModel model(rc.model);
-  return 3.0 * model.forward_flops(rc.train.batch_size, rc.model.seq_len);
+  return 3.0 * forward_model_flops(rc.model, rc.train.batch_size, rc.model.seq_len);
 }
 
 int64_t steps_for_flops(double flops, double per_step) {
   return std::max<int64_t>(1, static_cast<int64_t>(std::llround(flops / per_step)));
-}
-
-std::string budget_name(double budget) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", budget);
-  return buf;
 }
 
 nlohmann::json token_counts(const StageSpec& s) {
@@ -78,6 +72,12 @@ std::string first_difference(const nlohmann::json& before, const nlohmann::json&
   const nlohmann::json::json_pointer pointer(path);
   auto at = [&](const nlohmann::json& j) { return j.contains(pointer) ? j.at(pointer).dump() : std::string("absent"); };
   return plan_key(path) + ": " + at(before) + " before, " + at(now) + " now";
+}
+
+StageProgress checkpoint_progress(const std::string& path) {
+  TrainState state;
+  load_model(path, &state);
+  return {state.step, state.flops, path};
 }
 }  // namespace
 
@@ -140,6 +140,7 @@ void ExperimentRunner::make_plan() {
         // The grown checkpoint records how tau evolves; keep the run config in step.
         if (k > 0) rc.model.tau_mode = recipe.stages[k].growth.tau == TauGrowth::Dynamic ? TauMode::Dynamic : TauMode::Fixed;
         run.stages.push_back(rc);
+        run.stage_step_flops.push_back(recipes[i].step_flops[k]);
         run.growth.push_back(recipe.stages[k].growth);
         std::string dir = (fs::path(out_dir_) / run.name / ("stage" + std::to_string(k))).string();
         if (k == 0) {
@@ -157,15 +158,17 @@ void ExperimentRunner::make_plan() {
       run.kind = kind;
       run.seed = seed;
       RunConfig probe = config_.run_config(model, nlohmann::json::object(), int64_t{1} << 30, seed, name);
-      const int64_t steps = steps_for_flops(flops, step_flops(probe));
+      const double per_step = step_flops(probe);
+      const int64_t steps = steps_for_flops(flops, per_step);
       run.stages.push_back(config_.run_config(model, nlohmann::json::object(), steps, seed, name));
+      run.stage_step_flops.push_back(per_step);
       run.growth.emplace_back();
       run.stage_dirs.push_back((fs::path(out_dir_) / run.name).string());
-      run.planned_flops = static_cast<double>(steps) * step_flops(probe);
+      run.planned_flops = static_cast<double>(steps) * per_step;
       return run;
     };
     for (double budget : config_.baselines.frontier_budgets) {
-      PlannedRun run = baseline("frontier-" + budget_name(budget) + "x", "frontier", token_counts(final_size),
+      PlannedRun run = baseline("frontier-" + frontier_budget_name(budget) + "x", "frontier", token_counts(final_size),
                                 budget * reference_flops_);
       run.budget = budget;
       plan_.push_back(std::move(run));
@@ -179,7 +182,7 @@ void ExperimentRunner::make_plan() {
       // Match the final TokenFormer's parameter count with the MLP width:
       //   V d + 2 d + L (4 d^2 + 2 d h) = P  ->  h = (P - V d - 2 d - 4 L d^2) / (2 L d)
       const ModelConfig& m = recipes.front().stages.back().model;
-      const double p = static_cast<double>(LanguageModel(m).n_params());
+      const double p = static_cast<double>(n_params(m));
       const double d = m.d_model, L = m.n_layers, V = m.vocab_size;
       const int64_t h = std::max<int64_t>(1, std::llround((p - V * d - 2 * d - 4 * L * d * d) / (2 * L * d)));
       nlohmann::json model = token_counts(final_size);
@@ -190,22 +193,25 @@ void ExperimentRunner::make_plan() {
   }
 }
 
-bool ExperimentRunner::train_stage(const RunConfig& config, const std::string& dir, const std::string& start_checkpoint) {
+bool ExperimentRunner::train_stage(const PlannedRun& run, size_t k, const std::string& start_checkpoint) {
+  const std::string& dir = run.stage_dirs[k];
   std::string start = resume_point(dir);  // latest.h5, or without it the newest sound ckpt_<step>.h5
-  if (start.empty()) {
+  if (!start.empty()) {
+    check_stage_progress(run, run_dir(run), k, checkpoint_progress(start), false);
+  } else {
     start = start_checkpoint;
     // Stopped before its first checkpoint: only a partial log exists, which the
     // restarted (deterministic) run writes again.
     MetricsLog((fs::path(dir) / "metrics.h5").string()).remove();
   }
-  Trainer trainer(config, engine_, out_);
+  Trainer trainer(run.stages[k], engine_, out_);
   if (step_budget_ >= 0) trainer.set_stop_hook([this] { return --step_budget_ <= 0; });
   const TrainResult r = trainer.run(dir, start);
   return !r.interrupted;
 }
 
 void ExperimentRunner::check_plan(const PlannedRun& run) const {
-  const fs::path dir = fs::path(out_dir_) / run.name, file = dir / "plan.json";
+  const fs::path dir = run_dir(run), file = dir / "plan.json";
   if (!fs::exists(file)) return;  // not started (or finished before plans were recorded)
   const std::string difference = first_difference(read_json_file(file.string()), plan_of(run));
   if (!difference.empty())
@@ -213,8 +219,10 @@ void ExperimentRunner::check_plan(const PlannedRun& run) const {
                     difference + "); restore the config, or write the experiment to another --out");
 }
 
+std::string ExperimentRunner::run_dir(const PlannedRun& run) const { return (fs::path(out_dir_) / run.name).string(); }
+
 bool ExperimentRunner::execute(const PlannedRun& run) {
-  const fs::path dir = fs::path(out_dir_) / run.name;
+  const fs::path dir = run_dir(run);
   fs::create_directories(dir);
   if (!fs::exists(dir / "plan.json")) write_json_atomically(dir / "plan.json", plan_of(run));
   for (size_t k = 0; k < run.stages.size(); ++k) {
@@ -226,6 +234,7 @@ bool ExperimentRunner::execute(const PlannedRun& run) {
         const ModelConfig& to = run.stages[k].model;
         out_ << run.name << ": growing stage " << k - 1 << " -> " << k << "\n";
         const std::string from = (fs::path(run.stage_dirs[k - 1]) / "latest.h5").string();
+        check_stage_progress(run, dir.string(), k - 1, checkpoint_progress(from), true);
         if (fs::exists(grown)) fs::remove(grown);  // grown but not recorded: grow again (deterministic)
         const GrowReport g = grow_checkpoint(engine_, from, grown.string(), {to.qkv_tokens, to.proj_tokens, to.ffn_tokens},
                                              run.growth[k], run.stages[k].train, run.stages[k].data_path);
@@ -239,23 +248,29 @@ bool ExperimentRunner::execute(const PlannedRun& run) {
                                       {"loss_after", g.val_loss_after},
                                       {"growth", run.growth[k].to_json()}});
       }
+      check_stage_progress(run, dir.string(), k - 1, growth_event_progress(event.string()), true);
       start = grown.string();
     }
     out_ << run.name << ": stage " << k << " (" << run.stages[k].train.steps << " steps)\n";
-    if (!train_stage(run.stages[k], run.stage_dirs[k], start)) return false;
+    if (!train_stage(run, k, start)) return false;
   }
-  write_json_atomically(dir / "done.json", {{"name", run.name}, {"kind", run.kind}, {"seed", run.seed}});
+  write_done_marker(run, dir.string());
   return true;
 }
 
 bool ExperimentRunner::run() {
   const RunLock lock(out_dir_);
+  mark_experiment_dir(out_dir_, config_.file);
   out_ << "experiment " << config_.file << ": " << plan_.size() << " runs into " << out_dir_
        << "; reference (1x) FLOPs " << reference_flops_ << "\n";
-  for (const PlannedRun& run : plan_) check_plan(run);  // before anything trains
+  std::vector<bool> done;
+  for (const PlannedRun& run : plan_) {  // before anything trains
+    check_plan(run);
+    done.push_back(read_done_marker(run, run_dir(run)));
+  }
   for (size_t i = 0; i < plan_.size(); ++i) {
     const PlannedRun& run = plan_[i];
-    if (fs::exists(fs::path(out_dir_) / run.name / "done.json")) {
+    if (done[i]) {
       out_ << "[" << i + 1 << "/" << plan_.size() << "] " << run.name << ": done, skipped\n";
       continue;
     }

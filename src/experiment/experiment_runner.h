@@ -3,7 +3,10 @@
 // every baseline, for every seed, in order; then writes experiment.h5 and the
 // summary. Each run lives in out_dir/<run name>/ and is marked done by done.json
 // (written atomically), so the runner can be killed at any moment and re-run: done
-// runs are skipped, an unfinished stage resumes from its latest checkpoint.
+// runs are skipped, an unfinished stage resumes from its latest checkpoint. Every
+// stage's checkpoint, growth record and metrics are checked against the run's plan
+// before use (planned_run.h); the out directory is locked and marked as an
+// experiment's, which `tokengrow train` refuses (experiment_dir.h).
 //
 // Run names: <recipe>-seed<s> (stage<k>/ sub-runs, grown_<k>.h5, growth_<k>.json),
 // frontier-<budget>x-seed<s>, scratch-stage<k>-seed<s>, transformer-seed<s>.
@@ -13,22 +16,10 @@
 #include <vector>
 
 #include "core/engine.h"
-#include "train/experiment_config.h"
+#include "experiment/experiment_config.h"
+#include "experiment/planned_run.h"
 
 namespace tg {
-
-// One planned run with everything needed to execute it.
-struct PlannedRun {
-  std::string name;
-  std::string kind;    // recipe, frontier, stage_size, transformer
-  std::string recipe;  // recipe name (kind recipe)
-  uint64_t seed = 0;
-  double budget = 0;   // frontier: x the reference FLOPs
-  std::vector<RunConfig> stages;                 // one per stage (one for baselines)
-  std::vector<GrowthOptions> growth;             // growth into stage k (index k, k >= 1)
-  std::vector<std::string> stage_dirs;           // where each stage trains
-  double planned_flops = 0;
-};
 
 class ExperimentRunner {
  public:
@@ -52,7 +43,9 @@ class ExperimentRunner {
   // Refuses to continue or skip a run whose directory was started with another plan
   // (the config changed between runs of the command); execute() records the plan.
   void check_plan(const PlannedRun& run) const;
-  bool train_stage(const RunConfig& config, const std::string& dir, const std::string& start_checkpoint);
+  // Trains (or resumes) stage k of `run`, after checking its latest checkpoint is on the plan.
+  bool train_stage(const PlannedRun& run, size_t k, const std::string& start_checkpoint);
+  std::string run_dir(const PlannedRun& run) const;
 
   ExperimentConfig config_;
   std::string out_dir_;

@@ -49,6 +49,10 @@ struct ExperimentConfig {
                        uint64_t seed, const std::string& where) const;
 };
 
+// Throws UserError naming the file and key (e.g. a seed or frontier budget listed twice).
 ExperimentConfig load_experiment_config(const std::string& path);
+
+// The budget as it appears in a frontier run's name, frontier-<name>x (printf %g).
+std::string frontier_budget_name(double budget);
 
 }  // namespace tg

@@ -1,4 +1,4 @@
-#include "train/compute_saved.h"
+#include "experiment/compute_saved.h"
 
 #include <algorithm>
 #include <cmath>

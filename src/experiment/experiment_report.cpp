@@ -1,4 +1,4 @@
-#include "train/experiment_report.h"
+#include "experiment/experiment_report.h"
 
 #include <cmath>
 #include <cstdio>
@@ -12,8 +12,8 @@
 #include "core/error.h"
 #include "core/hdf5_file.h"
 #include "core/sealed_file.h"
-#include "train/compute_saved.h"
-#include "train/experiment_runner.h"
+#include "experiment/compute_saved.h"
+#include "experiment/experiment_runner.h"
 #include "train/metrics_log.h"
 
 namespace tg {
@@ -56,18 +56,24 @@ void write_experiment_report(const ExperimentConfig& config, const std::string& 
                              const std::vector<PlannedRun>& plan, std::ostream& out) {
   std::vector<RunResult> results;
   for (const PlannedRun& run : plan) {
-    if (!fs::exists(fs::path(out_dir) / run.name / "done.json")) continue;
+    const std::string run_dir = (fs::path(out_dir) / run.name).string();
+    if (!read_done_marker(run, run_dir)) continue;
     RunResult r;
     r.plan = &run;
     for (size_t k = 0; k < run.stage_dirs.size(); ++k) {
-      const auto rows = MetricsLog((fs::path(run.stage_dirs[k]) / "metrics.h5").string()).read();
+      // Every stage reported must have ended where the plan ends it (planned_run.h).
+      const std::string metrics = (fs::path(run.stage_dirs[k]) / "metrics.h5").string();
+      const auto rows = MetricsLog(metrics).read();
+      if (rows.empty()) throw UserError(metrics + ": no rows, but " + run.name + " is marked done");
+      check_stage_progress(run, run_dir, k, {rows.back().step, rows.back().flops, metrics}, true);
       r.rows.insert(r.rows.end(), rows.begin(), rows.end());
-      if (k == 0 && !rows.empty()) r.base_flops = rows.back().flops;
+      if (k == 0) r.base_flops = rows.back().flops;
       if (k > 0) {
-        r.growth.push_back(read_json_file((fs::path(out_dir) / run.name / ("growth_" + std::to_string(k) + ".json")).string()));
+        const std::string event = (fs::path(run_dir) / ("growth_" + std::to_string(k) + ".json")).string();
+        check_stage_progress(run, run_dir, k - 1, growth_event_progress(event), true);
+        r.growth.push_back(read_json_file(event));
       }
     }
-    if (r.rows.empty()) continue;
     for (const auto& row : r.rows)
       if (std::isfinite(row.val_loss)) r.final_val_loss = row.val_loss;
     r.total_flops = r.rows.back().flops;

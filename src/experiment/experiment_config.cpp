@@ -1,5 +1,6 @@
-#include "train/experiment_config.h"
+#include "experiment/experiment_config.h"
 
+#include <cstdio>
 #include <set>
 
 #include "core/config_reader.h"
@@ -43,6 +44,12 @@ RunConfig ExperimentConfig::run_config(const nlohmann::json& model_overrides, co
   return parse_run_config({{"data", data_path}, {"model", m}, {"train", t}}, file + " (" + where + ")");
 }
 
+std::string frontier_budget_name(double budget) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", budget);
+  return buf;
+}
+
 ExperimentConfig load_experiment_config(const std::string& path) {
   ConfigReader r(read_json_file(path), path, "");
   ExperimentConfig c;
@@ -66,8 +73,12 @@ ExperimentConfig load_experiment_config(const std::string& path) {
     const auto& seeds = r.raw("seeds");
     if (!seeds.is_array() || seeds.empty()) r.fail("seeds", "expected a non-empty list of integers");
     c.seeds.clear();
+    std::set<uint64_t> seen;
     for (const auto& s : seeds) {
       if (!s.is_number_integer() || s.get<int64_t>() < 0) r.fail("seeds", "expected non-negative integers, got " + s.dump());
+      if (!seen.insert(s.get<uint64_t>()).second)
+        r.fail("seeds", s.dump() + " is listed twice; a repeated seed trains identical runs and fakes a spread of 0 "
+                        "(list each seed once)");
       c.seeds.push_back(s.get<uint64_t>());
     }
   } else {
@@ -110,8 +121,13 @@ ExperimentConfig load_experiment_config(const std::string& path) {
     const auto& budgets = b.raw("frontier_budgets");
     if (!budgets.is_array()) b.fail("frontier_budgets", "expected a list of positive numbers");
     c.baselines.frontier_budgets.clear();
+    std::set<std::string> seen;  // by run name: budgets that print alike would share a directory
     for (const auto& x : budgets) {
       if (!x.is_number() || !(x.get<double>() > 0)) b.fail("frontier_budgets", "expected positive numbers, got " + x.dump());
+      const std::string name = frontier_budget_name(x.get<double>());
+      if (!seen.insert(name).second)
+        b.fail("frontier_budgets", x.dump() + " is listed twice (run frontier-" + name + "x); a repeated budget "
+                                   "trains identical runs and fakes a spread of 0 (list each budget once)");
       c.baselines.frontier_budgets.push_back(x.get<double>());
     }
   }

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "train/experiment_config.h"
+#include "experiment/experiment_config.h"
 
 namespace tg {
 

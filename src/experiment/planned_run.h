@@ -1,0 +1,62 @@
+#pragma once
+// One run of an experiment as planned (experiment_runner.h makes the plan), and the
+// check that what a stage directory holds is where the plan puts that stage.
+//
+// Stage k of a run trains stages[k].train.steps steps of stage_step_flops[k] FLOPs
+// each, from the end of stage k-1:
+//   end_step[k]  = end_step[k-1] + steps_k             (end_step[-1] = 0)
+//   end_flops[k] = end_flops[k-1] + steps_k * step_flops_k
+// A stage's checkpoints and metrics must lie on that line: step s in
+// [end_step[k-1], end_step[k]] with end_flops[k-1] + (s - end_step[k-1]) step_flops_k
+// FLOPs, and a finished stage (grown from, or reported) exactly at its end. Anything
+// else was trained outside the experiment (e.g. `tokengrow train --resume` on a stage
+// directory with other --steps) and would make the recipe's FLOPs and results wrong.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "growth/growth_options.h"
+#include "train/run_config.h"
+
+namespace tg {
+
+struct PlannedRun {
+  std::string name;
+  std::string kind;    // recipe, frontier, stage_size, transformer
+  std::string recipe;  // recipe name (kind recipe)
+  uint64_t seed = 0;
+  double budget = 0;   // frontier: x the reference FLOPs
+  std::vector<RunConfig> stages;                 // one per stage (one for baselines)
+  std::vector<GrowthOptions> growth;             // growth into stage k (index k, k >= 1)
+  std::vector<std::string> stage_dirs;           // where each stage trains
+  std::vector<double> stage_step_flops;          // training FLOPs of one step of each stage
+  double planned_flops = 0;
+
+  // Global step and cumulative FLOPs at the end of stage k (k = -1: the start, 0 and 0).
+  int64_t end_step(int64_t k) const;
+  double end_flops(int64_t k) const;
+};
+
+// Where a stage directory's checkpoint, metrics log or growth record says training is.
+struct StageProgress {
+  int64_t step = 0;
+  double flops = 0;
+  std::string source;  // the file it was read from
+};
+
+// The step and FLOPs a growth record (growth_<k>.json) says the grown stage started from.
+StageProgress growth_event_progress(const std::string& path);
+
+// Throws UserError naming the run, the stage, `found.source` and the run's plan.json
+// (run_dir/plan.json) with the planned and found step and FLOPs unless `found` lies
+// on stage k's line (finished: exactly at its end).
+void check_stage_progress(const PlannedRun& run, const std::string& run_dir, size_t k, const StageProgress& found,
+                          bool finished);
+
+// run_dir/done.json marks a finished run: {"name", "kind", "seed"} of the run.
+void write_done_marker(const PlannedRun& run, const std::string& run_dir);
+// False if absent. A marker that is not valid JSON or names another run is a
+// UserError naming the file: a run is never taken as finished on a damaged marker.
+bool read_done_marker(const PlannedRun& run, const std::string& run_dir);
+
+}  // namespace tg
