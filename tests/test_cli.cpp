@@ -6,8 +6,10 @@
 #include <sstream>
 
 #include "cli/cli.h"
+#include "crafted_file.h"
 #include "core/durable_file.h"
 #include "test_data.h"
+#include "train/checkpoint.h"
 
 using namespace tg;
 using namespace tg::testing;
@@ -278,4 +280,51 @@ TEST_CASE("CLI: every --threads flag has train.threads' range, checked before an
     }
   }
   REQUIRE(fs::is_empty(dir.path()));
+}
+
+TEST_CASE("CLI: eval and sample check token ids against the model and use the checkpoint's tokenizer",
+          "[cli][errors][tokens]") {
+  TempDir dir("cli_tokens");
+  write_file(dir.file("text.txt"), make_text(3, 20000));
+  REQUIRE(cli({"prepare", "--text", dir.file("text.txt"), "--out", dir.file("bytes.h5")}).code == 0);
+  // A model with a vocabulary of 100 (ids 0..99: no lower-case letters).
+  RunConfig rc;
+  rc.data_path = dir.file("bytes.h5");
+  rc.model.vocab_size = 100;
+  rc.model.d_model = 16;
+  rc.model.n_layers = 1;
+  rc.model.n_heads = 2;
+  rc.model.seq_len = 8;
+  rc.model.qkv_tokens = rc.model.proj_tokens = 8;
+  rc.model.ffn_tokens = 16;
+  LanguageModel model(rc.model);
+  Rng rng(3);
+  model.init(rng);
+  const std::string ckpt = dir.file("v100.h5");
+  save_checkpoint(ckpt, rc.to_json(), model, nullptr, TrainState{});
+  write_file(dir.file("upper.txt"), "THE CAT SEES THE MOON. A DOG FINDS AN APPLE.");
+  write_file(dir.file("lower.txt"), "THE CAT SEES the moon. A DOG FINDS AN APPLE.");
+
+  auto expect = [](const CliResult& r, const std::string& needle) {
+    INFO("stderr: " << r.err);
+    REQUIRE(r.code == 2);
+    REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    REQUIRE(r.err.find(needle) != std::string::npos);
+  };
+  // Byte 't' (116) would index row 116 of a 100-row embedding.
+  expect(cli({"eval", "--ckpt", ckpt, "--text", dir.file("lower.txt")}),
+         "lower.txt: token 116 at position 13 is outside the model's vocabulary [0, 100)");
+  expect(cli({"eval", "--ckpt", ckpt, "--data", dir.file("bytes.h5")}),
+         "bytes.h5: corpus vocabulary has 256 tokens but the model in " + ckpt + " has 100");
+  expect(cli({"sample", "--ckpt", ckpt, "--prompt", "the"}), "--prompt: token 116 at position 0 is outside the model's vocabulary");
+  REQUIRE(cli({"eval", "--ckpt", ckpt, "--text", dir.file("upper.txt")}).code == 0);
+  const auto s = cli({"sample", "--ckpt", ckpt, "--prompt", "THE", "--tokens", "50"});
+  REQUIRE(s.code == 0);
+  REQUIRE(s.out.size() == 3 + 50 + 1);
+  for (const char c : s.out.substr(0, 53)) REQUIRE(static_cast<unsigned char>(c) < 100);
+
+  // A tokenizer this tokengrow does not know is refused, not read as bytes.
+  reseal_after(ckpt, "checkpoint", [](hid_t f) { set_root_string(f, "tokenizer", "sentencepiece-32k"); });
+  expect(cli({"eval", "--ckpt", ckpt, "--text", dir.file("upper.txt")}), "unknown tokenizer \"sentencepiece-32k\"");
+  expect(cli({"sample", "--ckpt", ckpt, "--prompt", "THE"}), "unknown tokenizer \"sentencepiece-32k\"");
 }

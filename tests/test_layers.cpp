@@ -228,3 +228,19 @@ TEST_CASE("Embedding gathers rows and scatters gradients, repeated tokens summed
     REQUIRE(emb.table().grad[0 * 3 + j] == 0.0f);
   }
 }
+
+TEST_CASE("Embedding and cross-entropy refuse ids outside the vocabulary instead of reading past it",
+          "[embedding][loss]") {
+  Embedding emb(5, 3);
+  Tensor x;
+  REQUIRE_THROWS_AS(emb.forward({0, 5}, x), std::out_of_range);
+  REQUIRE_THROWS_AS(emb.forward({-1}, x), std::out_of_range);
+  Tensor dx({1, 3});
+  REQUIRE_THROWS_AS(emb.backward({7}, dx), std::out_of_range);
+  emb.forward({4, 0}, x);  // the last id is in range
+  Tensor logits({2, 5});
+  REQUIRE_THROWS_AS(cross_entropy(logits, {1, 5}, false), std::out_of_range);
+  REQUIRE_THROWS_AS(cross_entropy(logits, {-2, 0}, true), std::out_of_range);
+  REQUIRE_THROWS_AS(cross_entropy(logits, {1}, false), std::out_of_range);
+  REQUIRE(cross_entropy(logits, {4, 0}, false) == Approx(std::log(5.0)));
+}

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/file_status.h"
 #include "train/corpus.h"
+#include "train/tokenizer.h"
 #include "train/evaluate.h"
 
 namespace tg {
@@ -37,19 +38,24 @@ int cmd_eval(int argc, const char* const* argv, std::ostream& out) {
 
   const std::string ckpt = args["ckpt"].as<std::string>();
   Engine engine(threads);
-  auto model = load_model(ckpt);
+  TrainState state;
+  auto model = load_model(ckpt, &state);
+  const Tokenizer tokenizer = parse_tokenizer(state.tokenizer, ckpt);
+  const int64_t vocab = model->config().vocab_size;
 
   std::vector<int32_t> tokens;
   std::string source;
   if (args.count("text")) {
     source = args["text"].as<std::string>();
-    tokens = tokenize_bytes(read_regular_file(source, "text file"));
+    tokens = tokenize(tokenizer, read_regular_file(source, "text file"));
+    check_token_ids(tokens, vocab, source, "the model's");
   } else {
     source = args["data"].as<std::string>();
     const std::string split = args["split"].as<std::string>();
     if (split != "val" && split != "train")
       throw UserError("tokengrow eval: --split must be val or train, got \"" + split + "\"");
     Corpus corpus = load_corpus(source);
+    check_corpus_fits(corpus.info, source, state.tokenizer, vocab, ckpt);
     tokens = split == "val" ? std::move(corpus.val) : std::move(corpus.train);
     source += " (" + split + ")";
   }

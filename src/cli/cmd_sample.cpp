@@ -10,6 +10,7 @@
 #include "core/rng.h"
 #include "train/checkpoint.h"
 #include "train/corpus.h"
+#include "train/tokenizer.h"
 
 namespace tg {
 
@@ -35,10 +36,17 @@ int cmd_sample(int argc, const char* const* argv, std::ostream& out) {
   if (top_k < 0) throw UserError("tokengrow sample: --top-k must be >= 0");
 
   Engine engine(threads);
-  auto model = load_model(args["ckpt"].as<std::string>());
-  const int64_t seq = model->config().seq_len, vocab = model->config().vocab_size;
-  std::vector<int32_t> context = tokenize_bytes(args["prompt"].as<std::string>());
-  if (context.empty()) throw UserError("tokengrow sample: --prompt must not be empty");
+  const std::string ckpt = args["ckpt"].as<std::string>();
+  TrainState state;
+  auto model = load_model(ckpt, &state);
+  const Tokenizer tokenizer = parse_tokenizer(state.tokenizer, ckpt);
+  const int64_t seq = model->config().seq_len;
+  std::vector<int32_t> context = tokenize(tokenizer, args["prompt"].as<std::string>());
+  check_token_ids(context, model->config().vocab_size, "tokengrow sample: --prompt", "the model's");
+  // Only ids the tokenizer can print are drawn (a model's vocabulary may be larger
+  // than its corpus's; those rows never trained).
+  const int64_t model_vocab = model->config().vocab_size;
+  const int64_t vocab = std::min(model_vocab, vocab_size(tokenizer));  // the ids drawn from
   Rng rng(static_cast<uint64_t>(args["seed"].as<int64_t>()));
   std::vector<int32_t> window(seq);
   Tensor logits;
@@ -51,7 +59,7 @@ int cmd_sample(int argc, const char* const* argv, std::ostream& out) {
     std::fill(window.begin(), window.end(), 0);
     std::copy(context.end() - len, context.end(), window.begin());
     model->logits(engine, window, 1, seq, logits);
-    const float* z = logits.data() + (len - 1) * vocab;
+    const float* z = logits.data() + (len - 1) * model_vocab;
     int32_t next = 0;
     if (temperature == 0) {
       next = static_cast<int32_t>(std::max_element(z, z + vocab) - z);
@@ -71,7 +79,7 @@ int cmd_sample(int argc, const char* const* argv, std::ostream& out) {
     }
     context.push_back(next);
   }
-  out << detokenize_bytes(context) << "\n";
+  out << detokenize(tokenizer, context) << "\n";
   return 0;
 }
 

@@ -1,8 +1,15 @@
 #include "core/hdf5_file.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <iomanip>
+#include <sstream>
 
 #include "core/error.h"
 #include "core/file_status.h"
@@ -59,8 +66,11 @@ hid_t intermediate_groups() {
 // Why `path` cannot be opened as an HDF5 file, or "" if it can.
 std::string open_problem(const std::string& path) {
   if (std::string problem = regular_file_problem(path); !problem.empty()) return problem;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::string("cannot open: ") + std::strerror(errno);
+  ::close(fd);
   const htri_t is_h5 = H5Fis_hdf5(path.c_str());
-  if (is_h5 < 0) return "cannot read the file (permission denied?)";
+  if (is_h5 < 0) return "cannot read the file";
   if (is_h5 == 0) return "not an HDF5 file";
   return "";
 }
@@ -195,6 +205,25 @@ size_t H5File::element_count(const std::string& path) const {
   Handle space(H5Dget_space(set.id), H5Sclose);
   const hssize_t n = H5Sget_simple_extent_npoints(space.id);
   if (n < 0) fail(path, "cannot read the dataset's size");
+  // A dataspace is only a declaration: a crafted file can declare 2^40 values with
+  // nothing behind them, which a reader would allocate before HDF5 noticed. The
+  // bytes the values need must be stored in the file (contiguous and compact
+  // layouts store them as they are; a chunked dataset's filters expand at most
+  // ~1032x, deflate's bound).
+  Handle type(H5Dget_type(set.id), H5Tclose);
+  Handle create(H5Dget_create_plist(set.id), H5Pclose);
+  const double needed = static_cast<double>(n) * static_cast<double>(H5Tget_size(type.id));
+  const double stored = static_cast<double>(H5Dget_storage_size(set.id));
+  hsize_t file_size = 0;
+  H5Fget_filesize(id_, &file_size);
+  const bool chunked = H5Pget_layout(create.id) == H5D_CHUNKED;
+  const double available = chunked ? 1032.0 * static_cast<double>(file_size) : std::min(stored, static_cast<double>(file_size));
+  if (needed > available) {
+    std::ostringstream what;
+    what << std::fixed << std::setprecision(0) << "declares " << n << " values (" << needed << " bytes) but the file holds " << available
+         << " of them (damaged or crafted file)";
+    fail(path, what.str());
+  }
   return static_cast<size_t>(n);
 }
 
@@ -233,6 +262,7 @@ void H5File::write_tensor(const std::string& path, const Tensor& t) {
 }
 
 Tensor H5File::read_tensor(const std::string& path) const {
+  element_count(path);  // the declared size is stored in the file: never a crafted allocation
   Tensor t(shape(path));
   read_dataset(path, H5T_NATIVE_FLOAT, false, t.data());
   return t;

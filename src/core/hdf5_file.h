@@ -50,6 +50,8 @@ class H5File {
 
   // Writing a dataset replaces any existing object of that name.
   void write_tensor(const std::string& path, const Tensor& t);
+  // Every reader checks the dataset's declared size against the bytes the file holds
+  // before allocating (a crafted shape is a UserError, never a huge allocation).
   Tensor read_tensor(const std::string& path) const;  // any numeric dataset, as float32
   void write_ints(const std::string& path, const std::vector<int64_t>& values);
   std::vector<int64_t> read_ints(const std::string& path) const;  // any integer dataset
@@ -91,6 +93,8 @@ class H5File {
   // Reads a whole numeric dataset (integer-typed only, if asked) converted to
   // mem_type; data must hold element_count(path) values.
   void read_dataset(const std::string& path, hid_t mem_type, bool integers_only, void* data) const;
+  // Values in a dataset; UserError if the file does not hold the bytes they need
+  // (checked before any reader allocates for them).
   size_t element_count(const std::string& path) const;
   void set_attr_raw(const std::string& path, const std::string& name, hid_t type, const void* data);
 

@@ -15,6 +15,13 @@
 
 namespace tg {
 
+// "(3 x 5)"; "()" for a scalar.
+inline std::string shape_string(const std::vector<int64_t>& shape) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? " x " : "") + std::to_string(shape[i]);
+  return s + ")";
+}
+
 class Tensor {
  public:
   Tensor() = default;
@@ -73,11 +80,7 @@ class Tensor {
   int64_t cols() const { return shape_.empty() ? 1 : shape_.back(); }
   int64_t rows() const { return cols() == 0 ? 0 : numel_ / cols(); }
 
-  std::string shape_string() const {
-    std::string s = "(";
-    for (size_t i = 0; i < shape_.size(); ++i) s += (i ? " x " : "") + std::to_string(shape_[i]);
-    return s + ")";
-  }
+  std::string shape_string() const { return tg::shape_string(shape_); }
 
  private:
   struct AlignedDelete {

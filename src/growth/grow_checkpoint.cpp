@@ -27,6 +27,7 @@ GrowReport grow_checkpoint(Engine& engine, const std::string& from_path, const s
   model.set_step(state.step);
 
   const Corpus corpus = load_corpus(config.data_path);
+  check_corpus_fits(corpus.info, config.data_path, state.tokenizer, config.model.vocab_size, from_path);
   auto validate = [&](LanguageModel& m) {
     return evaluate_windows(engine, m, corpus.val, config.train.batch_size,
                             config.train.eval_batches * config.train.batch_size, config.data_path + " (val)")

@@ -11,6 +11,8 @@ namespace tg {
 
 // Returns the mean loss in nats. If grad is non-null, overwrites logits with
 // dL/dlogits (the logits are not needed afterwards, and this saves a rows x vocab buffer).
+// One target per row, each in [0, vocab): otherwise std::out_of_range (a bug: loaders
+// check ids against the vocabulary), never a read outside the row.
 double cross_entropy(Tensor& logits, const std::vector<int32_t>& targets, bool grad);
 
 }  // namespace tg

@@ -14,7 +14,8 @@ class Embedding {
   Embedding(int64_t vocab, int64_t dim);
   void init(Rng& rng, float std);
 
-  // tokens: rows ids in [0, vocab) -> x: rows x dim
+  // tokens: rows ids in [0, vocab) -> x: rows x dim. An id outside [0, vocab) is a
+  // bug (loaders check ids against the vocabulary): std::out_of_range, not a stray read.
   void forward(const std::vector<int32_t>& tokens, Tensor& x) const;
   // dE[token_t] += dx_t
   void backward(const std::vector<int32_t>& tokens, const Tensor& dx);

@@ -37,6 +37,7 @@ std::vector<char> checkpoint_bytes(const std::string& name, const nlohmann::json
     file.set_attr("/", "format", std::string(kFormat));
     file.set_attr("/", "format_version", int64_t{2});
     file.set_attr("/", "config", config.dump());
+    file.set_attr("/", "tokenizer", state.tokenizer);
     for (Parameter* p : model.parameters()) file.write_tensor(model_path(p->name), p->value);
     for (Pattention* p : model.pattentions()) {
       const std::string group = model_path(p->name());
@@ -92,13 +93,25 @@ nlohmann::json config_of(const H5File& file) {
   return parse_json_text(file.get_attr_string("/", "config"), file.path() + " /config");
 }
 
+// Throws unless dataset `where` has shape `expected`: checked before it is read, so
+// a crafted shape is never allocated. `whose` says whose shape it must have.
+void require_shape(const H5File& file, const std::string& where, const std::vector<int64_t>& expected,
+                   const std::string& whose) {
+  const std::vector<int64_t> stored = file.shape(where);
+  if (stored != expected)
+    throw UserError(file.path() + ": /" + where + " has shape " + shape_string(stored) + ", " + whose + " " +
+                    shape_string(expected));
+}
+
 void read_state(const H5File& file, TrainState& state) {
+  for (const char* one : {"state/step", "state/stage", "state/stage_start_step", "state/tokens"})
+    require_shape(file, one, {1}, "expected");
+  require_shape(file, "state/data_rng", {4}, "expected");
   state.step = file.read_ints("state/step").at(0);
   state.stage = file.read_ints("state/stage").at(0);
   state.stage_start_step = file.read_ints("state/stage_start_step").at(0);
   state.tokens = file.read_ints("state/tokens").at(0);
   const auto rng = file.read_ints("state/data_rng");
-  if (rng.size() != 4) throw UserError(file.path() + ": /state/data_rng must hold 4 integers");
   for (int i = 0; i < 4; ++i) state.data_rng[i] = static_cast<uint64_t>(rng[i]);
   state.flops = file.get_attr_double("state", "flops");
   state.wall_s = file.get_attr_double("state", "wall_s");
@@ -116,6 +129,9 @@ void read_state(const H5File& file, TrainState& state) {
     state.corpus = CorpusChecksum{static_cast<uint32_t>(crc), file.get_attr_int("state", "corpus_train_tokens"),
                                   file.get_attr_int("state", "corpus_val_tokens")};
   }
+  // Absent in checkpoints older than the record: all were trained on byte corpora
+  // (no other tokenizer existed).
+  state.tokenizer = file.has_attr("/", "tokenizer") ? file.get_attr_string("/", "tokenizer") : "bytes";
 }
 
 void load_from(const H5File& file, LanguageModel& model, AdamW* optimizer, TrainState* state) {
@@ -123,9 +139,7 @@ void load_from(const H5File& file, LanguageModel& model, AdamW* optimizer, Train
   for (Parameter* p : model.parameters()) {
     const std::string where = model_path(p->name);
     if (!file.exists(where)) throw UserError(path + ": missing parameter /" + where);
-    if (file.shape(where) != p->value.shape())
-      throw UserError(path + ": /" + where + " has shape " + Tensor(file.shape(where)).shape_string() +
-                      ", the model expects " + p->value.shape_string());
+    require_shape(file, where, p->value.shape(), "the model expects");
     p->value = file.read_tensor(where);
   }
   for (Pattention* p : model.pattentions()) {
@@ -144,14 +158,18 @@ void load_from(const H5File& file, LanguageModel& model, AdamW* optimizer, Train
     }
   }
   if (optimizer) {
+    // Every moment has its parameter's shape, one step count per row (AdamW indexes
+    // them by the parameter's shape: a smaller moment was read and written past its end).
     for (auto& [name, s] : optimizer->states()) {
-      const std::string m = "optimizer/exp_avg/" + name;
+      const std::string m = "optimizer/exp_avg/" + name, v = "optimizer/exp_avg_sq/" + name,
+                        t = "optimizer/row_steps/" + name;
       if (!file.exists(m)) throw UserError(path + ": missing optimizer state /" + m);
+      require_shape(file, m, s.exp_avg.shape(), "its parameter has");
+      require_shape(file, v, s.exp_avg_sq.shape(), "its parameter has");
+      require_shape(file, t, {static_cast<int64_t>(s.row_steps.size())}, "expected");
       s.exp_avg = file.read_tensor(m);
-      s.exp_avg_sq = file.read_tensor("optimizer/exp_avg_sq/" + name);
-      s.row_steps = file.read_ints("optimizer/row_steps/" + name);
-      if (s.exp_avg.shape() != s.exp_avg_sq.shape() || s.exp_avg.numel() % static_cast<int64_t>(std::max<size_t>(1, s.row_steps.size())) != 0)
-        throw UserError(path + ": optimizer state of " + name + " has inconsistent shapes");
+      s.exp_avg_sq = file.read_tensor(v);
+      s.row_steps = file.read_ints(t);
     }
   }
   if (state) read_state(file, *state);

@@ -1,6 +1,7 @@
 #pragma once
 // Checkpoint files (HDF5); the layout is documented in docs/checkpoint-format.md.
 //   attribute /config          the run config as JSON
+//   attribute /tokenizer       the tokenizer of the training corpus (TrainState::tokenizer)
 //   /model/<parameter name>    float32, e.g. /model/layers/0/ffn/keys (n x d_in)
 //     each Pattention group (/model/layers/<i>/attn/query, ...) has attributes
 //     tau (float) and normalization (string)

@@ -23,18 +23,6 @@ const char* const kSealKind = "corpus";
 
 }  // namespace
 
-std::vector<int32_t> tokenize_bytes(const std::string& text) {
-  std::vector<int32_t> tokens(text.size());
-  for (size_t i = 0; i < text.size(); ++i) tokens[i] = static_cast<unsigned char>(text[i]);
-  return tokens;
-}
-
-std::string detokenize_bytes(const std::vector<int32_t>& tokens) {
-  std::string text(tokens.size(), '\0');
-  for (size_t i = 0; i < tokens.size(); ++i) text[i] = static_cast<char>(tokens[i] & 0xFF);
-  return text;
-}
-
 namespace {
 // Refuses an out_path that would replace one of the inputs (the same file under
 // any name: a link, "./x", a symlink) or, without `overwrite`, any existing file.
@@ -91,8 +79,7 @@ Corpus load_corpus(const std::string& path) {
                     " is newer than this tokengrow understands (" + std::to_string(kCorpusFormatVersion) + ")");
   Corpus c;
   c.info.tokenizer = file.get_attr_string("/", "tokenizer");
-  if (c.info.tokenizer != "bytes")
-    throw UserError(path + ": unknown tokenizer \"" + c.info.tokenizer + "\" (this tokengrow knows \"bytes\")");
+  parse_tokenizer(c.info.tokenizer, path);
   c.info.vocab_size = file.get_attr_int("/", "vocab_size");
   for (const char* split : {"train", "val"})
     if (!file.exists(split)) throw UserError(path + ": corpus has no /" + std::string(split) + " dataset");
@@ -106,6 +93,16 @@ Corpus load_corpus(const std::string& path) {
         throw UserError(path + ": token id " + std::to_string(t) + " outside the vocabulary [0, " +
                         std::to_string(c.info.vocab_size) + ")");
   return c;
+}
+
+void check_corpus_fits(const CorpusInfo& corpus, const std::string& corpus_path, const std::string& model_tokenizer,
+                       int64_t model_vocab, const std::string& model_path) {
+  if (corpus.tokenizer != model_tokenizer)
+    throw UserError(corpus_path + ": made by the \"" + corpus.tokenizer + "\" tokenizer, but the model in " + model_path +
+                    " was trained on \"" + shown(model_tokenizer) + "\" tokens");
+  if (corpus.vocab_size > model_vocab)
+    throw UserError(corpus_path + ": corpus vocabulary has " + std::to_string(corpus.vocab_size) +
+                    " tokens but the model in " + model_path + " has " + std::to_string(model_vocab));
 }
 
 BatchSampler::BatchSampler(const std::vector<int32_t>* tokens, int64_t batch, int64_t seq_len, uint64_t seed)

@@ -11,11 +11,9 @@
 #include <vector>
 
 #include "core/rng.h"
+#include "train/tokenizer.h"
 
 namespace tg {
-
-std::vector<int32_t> tokenize_bytes(const std::string& text);
-std::string detokenize_bytes(const std::vector<int32_t>& tokens);
 
 struct CorpusInfo {
   std::string tokenizer;
@@ -38,7 +36,13 @@ struct Corpus {
 CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std::string& out_path, double val_fraction,
                           bool overwrite = false);
 
+// Refuses an unknown tokenizer and token ids outside the corpus's vocabulary.
 Corpus load_corpus(const std::string& path);
+
+// A corpus a model can read: made by the tokenizer the model was trained with, its
+// ids below the model's vocabulary. UserError naming both files otherwise.
+void check_corpus_fits(const CorpusInfo& corpus, const std::string& corpus_path, const std::string& model_tokenizer,
+                       int64_t model_vocab, const std::string& model_path);
 
 // Training batches: `batch` windows of seq_len + 1 tokens at uniformly random
 // offsets in [0, N - seq_len - 1]; inputs are window[0..seq), targets

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "train/corpus_checksum.h"
 
@@ -26,6 +27,9 @@ struct TrainState {
   int64_t log_loss_count = 0;
   // The tokens the run trains on; absent in checkpoints of tokengrow before it was recorded.
   std::optional<CorpusChecksum> corpus;
+  // The tokenizer of the corpus the model is trained on (train/tokenizer.h), so text
+  // given to eval and sample is tokenized the same way. Only "bytes" exists yet.
+  std::string tokenizer = "bytes";
 };
 
 }  // namespace tg

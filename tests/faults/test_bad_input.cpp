@@ -2,6 +2,7 @@
 // naming the file, key and value and what is expected; the line goes in the doc.
 #include <sys/stat.h>
 
+#include "../crafted_file.h"
 #include "fault_fixtures.h"
 
 using namespace tg;
@@ -106,4 +107,63 @@ TEST_CASE("Crafted and odd config files: refused in one line, no crash, no hang,
     REQUIRE_FALSE(fs::exists(s.dir.file("run")));
     record_row(c.id, "bad input", "`train` with " + c.what, "exit 2, nothing written: `" + without_dir(r.err, s.dir) + "`");
   }
+}
+
+TEST_CASE("Out-of-range thread counts and crafted checkpoints through the real binary: one line, exit 2, no crash",
+          "[faults][bad_input]") {
+  RunSetup s("bad_threads_ckpt", 2);
+  const std::string run = s.run_dir("run");
+  const ProcessResult trained = run_tokengrow({"train", "--config", s.config, "--out", run});
+  INFO(trained.err);
+  REQUIRE(trained.exit_code == 0);
+  const std::string ckpt = run + "/latest.h5";
+
+  // Every --threads flag: 99999 crashed in libgomp (SIGSEGV), 1025-5000 started that many threads.
+  const std::vector<std::vector<std::string>> commands = {
+      {"train", "--resume", run, "--steps", "3"},
+      {"eval", "--ckpt", ckpt, "--data", s.data},
+      {"sample", "--ckpt", ckpt},
+      {"grow", "--from", ckpt, "--out", s.dir.file("g.h5"), "--factor", "2"},
+      {"experiment", s.dir.file("absent.json"), "--out", s.dir.file("exp")},
+      {"bench", "--config", s.config, "--steps", "1"},
+  };
+  std::string threads_message;
+  for (auto args : commands) {
+    args.insert(args.end(), {"--threads", "99999"});
+    const ProcessResult r = run_tokengrow(args);
+    INFO(args[0]);
+    require_refused(r, "--threads: expected an integer in [0, 1024], got 99999");
+    if (args[0] == "eval") threads_message = without_dir(r.err, s.dir);
+  }
+  REQUIRE_FALSE(fs::exists(s.dir.file("g.h5")));
+  REQUIRE_FALSE(fs::exists(s.dir.file("exp")));
+  record_row("B12", "bad input", "`--threads 99999` given to `train`, `eval`, `sample`, `grow`, `experiment` and `bench` "
+             "(crashed in libgomp)", "exit 2 from each, nothing written: e.g. `" + threads_message + "`");
+
+  // A resumable run whose latest.h5 has Adam moments (and step counts) smaller than
+  // their parameter, consistent with each other (sealed again): loaded, then AdamW
+  // read and wrote past their end.
+  const std::string before = testing::read_file(ckpt);
+  const std::vector<float> small(6, 0.0f);
+  const std::vector<int64_t> steps(2, 1);
+  testing::reseal_after(ckpt, "checkpoint", [&](hid_t f) {
+    for (const char* moment : {"optimizer/exp_avg/embedding", "optimizer/exp_avg_sq/embedding"})
+      testing::replace_dataset(f, moment, H5T_NATIVE_FLOAT, {2, 3}, small.data());
+    testing::replace_dataset(f, "optimizer/row_steps/embedding", H5T_NATIVE_INT64, {2}, steps.data());
+  });
+  const std::string crafted = testing::read_file(ckpt);
+  const ProcessResult moment = run_tokengrow({"train", "--resume", run, "--steps", "4"});
+  require_refused(moment, "/optimizer/exp_avg/embedding has shape (2 x 3), its parameter has (256 x 16)");
+  REQUIRE(testing::read_file(ckpt) == crafted);  // nothing rewritten
+  // The same file with a moment declaring 2^36 values and no bytes behind them: bad_alloc.
+  testing::write_file(ckpt, before);
+  testing::reseal_after(ckpt, "checkpoint", [&](hid_t f) {
+    testing::replace_dataset(f, "optimizer/exp_avg/embedding", H5T_NATIVE_FLOAT, {hsize_t{1} << 36}, nullptr);
+  });
+  const ProcessResult huge = run_tokengrow({"train", "--resume", run, "--steps", "4"});
+  require_refused(huge, "/optimizer/exp_avg/embedding has shape (68719476736), its parameter has (256 x 16)");
+  record_row("B13", "bad input", "`train --resume` of a checkpoint (sealed again after editing) whose Adam moments and "
+             "step counts for the 256 x 16 embedding are 2 x 3 and 2 (loaded, then AdamW ran past them), or whose moment "
+             "declares 2^36 values (bad_alloc)",
+             "exit 2, checkpoint untouched: `" + without_dir(moment.err, s.dir) + "`; `" + without_dir(huge.err, s.dir) + "`");
 }

@@ -75,7 +75,7 @@ TEST_CASE("train on a finished stage of a running experiment is refused", "[faul
   const std::string exp = s.dir.file("exp"), stage = exp + "/r-seed0/stage0";
   const int holder = start_tokengrow({"experiment", s.dir.file("e.json"), "--out", exp}, s.dir.file("exp.log"));
   wait_for(exp + "/r-seed0/done.json");
-  wait_for(exp + "/frontier-1000x-seed0/metrics.h5");
+  wait_for(exp + "/frontier-1000x-seed0/metrics.journal");  // the run is training (metrics.h5 comes at its end)
   const std::string metrics = testing::read_file(stage + "/metrics.h5");
 
   const ProcessResult r = run_tokengrow({"train", "--resume", stage, "--steps", "200"});
