@@ -164,7 +164,7 @@ TEST_CASE("Training in bf16 lowers the loss as fp32 does", "[bf16][train][learni
     rc.train.eval_every = 80;
     rc.train.eval_batches = 4;
     rc.train.seed = 3;
-    std::ostringstream log;
+    testing::CapturedLog log;
     Trainer trainer(rc, engine, log);
     return trainer.run(dir.file("run_" + to_string(precision)));
   };

@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include <spdlog/logger.h>
+
+#include "core/log.h"
 #include "core/rng.h"
 #include "train/corpus.h"
 #include "train/run_config.h"
@@ -45,6 +48,15 @@ class TempDir {
 
  private:
   std::filesystem::path path_;
+};
+
+// A logger whose terminal is a string, warnings and errors included, for the code
+// that logs (core/log.h): pass it where a spdlog::logger& goes, read it with str().
+struct CapturedLog {
+  std::ostringstream text;
+  spdlog::logger log = make_logger(text, text);
+  operator spdlog::logger&() { return log; }
+  std::string str() const { return text.str(); }
 };
 
 inline void write_file(const std::string& path, const std::string& content) {

@@ -81,7 +81,7 @@ void train_further(const std::string& stage_dir, int64_t extra, Engine& engine) 
   const std::string latest = stage_dir + "/latest.h5";
   RunConfig config = parse_run_config(read_checkpoint_config(latest), latest);
   config.train.steps += extra;
-  std::ostringstream log;
+  testing::CapturedLog log;
   Trainer(config, engine, log).run(stage_dir, latest);
 }
 
@@ -154,7 +154,7 @@ TEST_CASE("train is refused inside an experiment, and a stage trained outside is
   write_file(dir.file("e.json"), tiny_experiment_json(corpus));
   const std::string out = dir.file("out"), stage0 = out + "/ref-seed0/stage0";
   Engine engine(2);
-  std::ostringstream log;
+  testing::CapturedLog log;
   {
     ExperimentRunner runner(load_experiment_config(dir.file("e.json")), out, engine, log);
     REQUIRE(runner.plan().size() == 3);
@@ -213,7 +213,7 @@ TEST_CASE("A damaged or foreign done.json is an error naming the file, not a fin
   write_file(dir.file("e.json"), tiny_experiment_json(make_corpus(dir, 100000)));
   const std::string out = dir.file("out"), done = out + "/ref-seed0/done.json";
   Engine engine(2);
-  std::ostringstream log;
+  testing::CapturedLog log;
   auto run = [&] { return ExperimentRunner(load_experiment_config(dir.file("e.json")), out, engine, log).run(); };
   REQUIRE(run());
   const std::string marker = read_file(done), summary = summary_without_wall_time(out);
@@ -242,7 +242,7 @@ TEST_CASE("An experiment stopped many times and re-run ends with the same summar
   write_file(dir.file("e.json"), experiment_json(corpus));
   const ExperimentConfig config = load_experiment_config(dir.file("e.json"));
   Engine engine(2);
-  std::ostringstream log;
+  testing::CapturedLog log;
   {
     ExperimentRunner runner(config, dir.file("straight"), engine, log);
     REQUIRE(runner.plan().size() == 2 * (2 + 3 + 1 + 1));  // seeds x (recipes + frontier + stage size + transformer)
@@ -274,7 +274,7 @@ TEST_CASE("Re-running an experiment whose config changed is refused, naming the 
   const std::string text = experiment_json(corpus);
   write_file(dir.file("e.json"), text);
   Engine engine(2);
-  std::ostringstream log;
+  testing::CapturedLog log;
   {
     ExperimentRunner runner(load_experiment_config(dir.file("e.json")), dir.file("out"), engine, log);
     runner.set_step_budget(3);  // stops inside the first run

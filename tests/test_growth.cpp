@@ -50,7 +50,7 @@ std::unique_ptr<Trained> trained_model(Engine& engine, PattentionNorm norm = Pat
   rc.train.lr = 5e-3;
   rc.train.eval_every = 30;
   rc.train.log_every = 10;
-  std::ostringstream log;
+  testing::CapturedLog log;
   Trainer trainer(rc, engine, log);
   trainer.run(t->dir.file("base"));
   t->model = std::make_unique<LanguageModel>(rc.model);
@@ -313,7 +313,7 @@ TEST_CASE("grow_checkpoint writes a checkpoint that trains as a new stage", "[gr
   REQUIRE(next.model.ffn_tokens == 40);
   REQUIRE(next.growth["tau"] == "fixed");
   next.train.steps = 10;
-  std::ostringstream log;
+  testing::CapturedLog log;
   Trainer trainer(next, engine, log);
   const TrainResult res = trainer.run(t->dir.file("stage1"), t->dir.file("grown.h5"));
   REQUIRE(res.steps == 40);  // 30 base steps + 10 in the new stage

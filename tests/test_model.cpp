@@ -143,7 +143,7 @@ TEST_CASE("Two runs with the same seed give identical losses and another seed di
   auto run = [&](const std::string& name, uint64_t seed) {
     RunConfig rc = small_run(corpus, 20);
     rc.train.seed = seed;
-    std::ostringstream log;
+    testing::CapturedLog log;
     Trainer trainer(rc, engine, log);
     trainer.run(dir.file(name));
     return MetricsLog(dir.file(name) + "/metrics.h5").read();
@@ -162,7 +162,7 @@ TEST_CASE("Resuming from a checkpoint continues exactly like the uninterrupted r
   TempDir dir("resume");
   const std::string corpus = make_corpus(dir);
   Engine engine(2);
-  std::ostringstream log;
+  testing::CapturedLog log;
   RunConfig rc = small_run(corpus, 20);
   rc.train.checkpoint_every = 5;
   {
@@ -195,7 +195,7 @@ TEST_CASE("A tiny model on generated text reaches a loss well under the unigram 
     entropy -= p * std::log(p);
   }
   Engine engine(2);
-  std::ostringstream log;
+  testing::CapturedLog log;
   RunConfig rc = small_run(corpus_path, 300);
   rc.train.lr = 1e-2;
   rc.train.min_lr = 1e-3;

@@ -31,7 +31,7 @@ TEST_CASE("The gradient hook sees every parameter's gradient after backward, and
   TempDir dir("gradient_hook");
   const std::string corpus = make_corpus(dir);
   Engine engine(2);
-  std::ostringstream log;
+  testing::CapturedLog log;
   RunConfig rc = small_run(corpus, 6);
   rc.train.adamw.weight_decay = 0;  // zero gradients then leave every parameter as it is
   Trainer trainer(rc, engine, log);
@@ -63,7 +63,7 @@ TEST_CASE("A non-finite gradient left by the gradient hook is caught by the clip
   TempDir dir("gradient_hook_nan");
   const std::string corpus = make_corpus(dir);
   Engine engine(2);
-  std::ostringstream log;
+  testing::CapturedLog log;
   Trainer trainer(small_run(corpus, 6), engine, log);
   int calls = 0;
   trainer.set_gradient_hook([&](std::span<Parameter* const> params) {
@@ -100,7 +100,7 @@ TEST_CASE("A checkpoint without a corpus checksum resumes with a warning, and th
   Engine engine(2);
   RunConfig rc = small_run(corpus, 10);
   rc.train.checkpoint_every = 5;
-  std::ostringstream log;
+  testing::CapturedLog log;
   {
     Trainer trainer(rc, engine, log);
     int steps = 0;
@@ -118,7 +118,7 @@ TEST_CASE("A checkpoint without a corpus checksum resumes with a warning, and th
   save_checkpoint(latest, rc.to_json(), *model, &optimizer, state);
   REQUIRE_FALSE(read_checkpoint_state(latest).corpus.has_value());
 
-  std::ostringstream resumed_log;
+  testing::CapturedLog resumed_log;
   Trainer resumed(rc, engine, resumed_log);
   REQUIRE(resumed.run(dir.file("run"), latest).steps == 10);
   REQUIRE(resumed_log.str().find("warning: " + latest + " records no corpus checksum (written by an older "
@@ -132,7 +132,7 @@ TEST_CASE("A training run's metrics grow by one fixed-size row per log point, an
   TempDir dir("metrics_growth");
   const std::string corpus = make_corpus(dir);
   Engine engine(2);
-  std::ostringstream log;
+  testing::CapturedLog log;
   RunConfig rc = small_run(corpus, 40);
   rc.train.log_every = 1;
   rc.train.eval_every = 20;
@@ -158,7 +158,7 @@ TEST_CASE("A checkpoint is written once: latest.h5 is the newest ckpt_<step>.h5 
   TempDir dir("checkpoint_once");
   const std::string corpus = make_corpus(dir);
   Engine engine(2);
-  std::ostringstream log;
+  testing::CapturedLog log;
   RunConfig rc = small_run(corpus, 10);
   rc.train.checkpoint_every = 5;
   Trainer trainer(rc, engine, log);
@@ -175,7 +175,7 @@ TEST_CASE("A run stopped before any validation reports no final validation loss,
   TempDir dir("no_val_loss");
   const std::string corpus = make_corpus(dir);
   Engine engine(2);
-  std::ostringstream log;
+  testing::CapturedLog log;
   RunConfig rc = small_run(corpus, 20);  // validates at steps 0, 10 and 20
   rc.train.checkpoint_every = 2;
   {

@@ -8,6 +8,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "core/error.h"
+#include "core/log.h"
 
 namespace tg {
 
@@ -34,25 +35,27 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
     return argc < 2 ? 2 : 0;
   }
   const std::string command = argv[1];
+  // The command's log: the terminal, and the log files a run or an experiment adds.
+  spdlog::logger log = make_logger(out, err);
   try {
-    if (command == "prepare") return cmd_prepare(argc - 1, argv + 1, out);
-    if (command == "train") return cmd_train(argc - 1, argv + 1, out);
-    if (command == "eval") return cmd_eval(argc - 1, argv + 1, out);
-    if (command == "sample") return cmd_sample(argc - 1, argv + 1, out);
-    if (command == "inspect") return cmd_inspect(argc - 1, argv + 1, out);
-    if (command == "grow") return cmd_grow(argc - 1, argv + 1, out);
-    if (command == "experiment") return cmd_experiment(argc - 1, argv + 1, out);
-    if (command == "bench") return cmd_bench(argc - 1, argv + 1, out);
+    if (command == "prepare") return cmd_prepare(argc - 1, argv + 1, out, log);
+    if (command == "train") return cmd_train(argc - 1, argv + 1, out, log);
+    if (command == "eval") return cmd_eval(argc - 1, argv + 1, out, log);
+    if (command == "sample") return cmd_sample(argc - 1, argv + 1, out, log);
+    if (command == "inspect") return cmd_inspect(argc - 1, argv + 1, out, log);
+    if (command == "grow") return cmd_grow(argc - 1, argv + 1, out, log);
+    if (command == "experiment") return cmd_experiment(argc - 1, argv + 1, out, log);
+    if (command == "bench") return cmd_bench(argc - 1, argv + 1, out, log);
     err << "error: unknown command \"" << shown(command) << "\"\n\n" << kUsage;
     return 2;
   } catch (const UserError& e) {
-    err << "error: " << e.what() << "\n";
+    log.error(e.what());
     return 2;
   } catch (const dnnl::error& e) {
-    err << "internal error (oneDNN): " << e.what() << "\n";
+    log.critical(line("(oneDNN) ", e.what()));
     return 1;
   } catch (const std::exception& e) {
-    err << "internal error: " << e.what() << "\n";
+    log.critical(e.what());
     return 1;
   }
 }

@@ -4,18 +4,22 @@
 // (a bug), 3 an experiment stopped by a step budget before it finished (tests only).
 #include <ostream>
 
+#include <spdlog/logger.h>
+
 namespace tg {
 
 int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
 
-// Each subcommand parses its own flags; argv[0] is the subcommand name.
-int cmd_prepare(int argc, const char* const* argv, std::ostream& out);
-int cmd_train(int argc, const char* const* argv, std::ostream& out);
-int cmd_eval(int argc, const char* const* argv, std::ostream& out);
-int cmd_sample(int argc, const char* const* argv, std::ostream& out);
-int cmd_inspect(int argc, const char* const* argv, std::ostream& out);
-int cmd_grow(int argc, const char* const* argv, std::ostream& out);
-int cmd_experiment(int argc, const char* const* argv, std::ostream& out);
-int cmd_bench(int argc, const char* const* argv, std::ostream& out);
+// Each subcommand parses its own flags; argv[0] is the subcommand name. What it is
+// asked for (results, --help) goes to `out`; progress, warnings and errors to `log`
+// (core/log.h: the terminal, and a run's or an experiment's log file).
+int cmd_prepare(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
+int cmd_train(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
+int cmd_eval(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
+int cmd_sample(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
+int cmd_inspect(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
+int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
+int cmd_experiment(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
+int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
 
 }  // namespace tg

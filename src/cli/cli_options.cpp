@@ -1,6 +1,7 @@
 #include "cli/cli_options.h"
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/thread_count.h"
 
 namespace tg {
@@ -28,8 +29,11 @@ std::string with_short_quote(const std::string& what) {
 }  // namespace
 
 bool parse_options(cxxopts::Options& options, int argc, const char* const* argv, cxxopts::ParseResult& result,
-                   std::ostream& out) {
-  options.add_options()("h,help", "Show this help");
+                   std::ostream& out, spdlog::logger& log) {
+  options.add_options()
+      ("h,help", "Show this help")
+      ("quiet", "Show only warnings and errors (progress still goes to a run's log file)")
+      ("verbose", "Show debug lines too (and write them to a run's log file)");
   try {
     result = options.parse(argc, argv);
   } catch (const cxxopts::exceptions::incorrect_argument_type& e) {
@@ -48,6 +52,10 @@ bool parse_options(cxxopts::Options& options, int argc, const char* const* argv,
     out << options.help() << "\n";
     return false;
   }
+  if (result.count("quiet") && result.count("verbose"))
+    throw UserError(options.program() + ": --quiet and --verbose exclude each other (see --help)");
+  set_verbosity(log, result.count("quiet") ? Verbosity::Quiet : result.count("verbose") ? Verbosity::Verbose
+                                                                                        : Verbosity::Normal);
   if (!result.unmatched().empty())
     throw UserError(options.program() + ": unexpected argument \"" + shown(result.unmatched().front()) +
                     "\" (see --help)");

@@ -4,12 +4,16 @@
 #include <string>
 
 #include <cxxopts.hpp>
+#include <spdlog/logger.h>
 
 namespace tg {
 
-// Parses argv; returns false (after printing help to `out`) when --help was given.
+// Parses argv, with the flags every subcommand has: --help, and --quiet (the
+// terminal shows warnings and errors only) or --verbose (and debug lines), which set
+// `log`'s verbosity (core/log.h). Returns false (after printing help to `out`) when
+// --help was given.
 bool parse_options(cxxopts::Options& options, int argc, const char* const* argv, cxxopts::ParseResult& result,
-                   std::ostream& out);
+                   std::ostream& out, spdlog::logger& log);
 
 // Throws UserError "tokengrow <command>: --<flag> is required" when absent.
 void require_flag(const cxxopts::ParseResult& result, const std::string& command, const std::string& flag);

@@ -13,7 +13,7 @@
 
 namespace tg {
 
-int cmd_bench(int argc, const char* const* argv, std::ostream& out) {
+int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log) {
   cxxopts::Options options("tokengrow bench",
                            "Time full training steps (forward, backward, clip, AdamW) of a config's model on "
                            "synthetic tokens: median tokens/s, model and executed FLOPs per step, executed GFLOP/s "
@@ -30,7 +30,7 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out) {
       ("skip-peak", "Do not measure the matmul peak (no MFU)")
       ("json", "Print the result as one JSON object");
   cxxopts::ParseResult args;
-  if (!parse_options(options, argc, argv, args, out)) return 0;
+  if (!parse_options(options, argc, argv, args, out, log)) return 0;
   const int threads = threads_flag(args, "bench");
   require_flag(args, "bench", "config");
   RunConfig config = load_run_config(args["config"].as<std::string>());

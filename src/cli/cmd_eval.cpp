@@ -14,7 +14,7 @@
 
 namespace tg {
 
-int cmd_eval(int argc, const char* const* argv, std::ostream& out) {
+int cmd_eval(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log) {
   cxxopts::Options options("tokengrow eval", "Loss (nats per token) and perplexity of a checkpoint on a corpus split "
                                              "(--data) or a plain text file (--text), over consecutive "
                                              "non-overlapping windows of seq_len + 1 tokens.");
@@ -28,7 +28,7 @@ int cmd_eval(int argc, const char* const* argv, std::ostream& out) {
       ("threads", "Threads (0: all cores)", cxxopts::value<int64_t>()->default_value("0"))
       ("json", "Print the result as JSON");
   cxxopts::ParseResult args;
-  if (!parse_options(options, argc, argv, args, out)) return 0;
+  if (!parse_options(options, argc, argv, args, out, log)) return 0;
   const int threads = threads_flag(args, "eval");
   require_flag(args, "eval", "ckpt");
   if (args.count("data") == args.count("text"))

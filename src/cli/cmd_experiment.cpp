@@ -5,12 +5,13 @@
 
 #include "cli/cli.h"
 #include "cli/cli_options.h"
+#include "core/log.h"
 #include "core/error.h"
 #include "experiment/experiment_runner.h"
 
 namespace tg {
 
-int cmd_experiment(int argc, const char* const* argv, std::ostream& out) {
+int cmd_experiment(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log) {
   cxxopts::Options options("tokengrow experiment",
                            "Run an experiment config: growth recipes against from-scratch baselines "
                            "(docs/experiments.md). Re-run the same command to continue after a stop.");
@@ -22,13 +23,13 @@ int cmd_experiment(int argc, const char* const* argv, std::ostream& out) {
   options.parse_positional({"config"});
   options.positional_help("CONFIG.json").show_positional_help();
   cxxopts::ParseResult args;
-  if (!parse_options(options, argc, argv, args, out)) return 0;
+  if (!parse_options(options, argc, argv, args, out, log)) return 0;
   const int threads = threads_flag(args, "experiment");
   require_flag(args, "experiment", "config");
   require_flag(args, "experiment", "out");
   const ExperimentConfig config = load_experiment_config(args["config"].as<std::string>());
   Engine engine(threads);
-  ExperimentRunner runner(config, args["out"].as<std::string>(), engine, out);
+  ExperimentRunner runner(config, args["out"].as<std::string>(), engine, log);
   if (args.count("plan")) {
     for (const auto& run : runner.plan()) {
       out << run.name << " (" << run.kind << "): " << run.planned_flops / 1e12 << " TFLOP, steps";
@@ -38,8 +39,10 @@ int cmd_experiment(int argc, const char* const* argv, std::ostream& out) {
     return 0;
   }
   if (!runner.run()) return 3;
+  // The summary, line by line, as the last lines of the log (and experiment.log).
   std::ifstream summary(args["out"].as<std::string>() + "/summary.md");
-  out << "\n" << summary.rdbuf();
+  log.info("");
+  for (std::string text; std::getline(summary, text);) log.info(text);
   return 0;
 }
 

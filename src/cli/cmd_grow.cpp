@@ -5,13 +5,14 @@
 
 #include "cli/cli.h"
 #include "cli/cli_options.h"
+#include "core/log.h"
 #include "core/error.h"
 #include "growth/grow_checkpoint.h"
 #include "train/checkpoint.h"
 
 namespace tg {
 
-int cmd_grow(int argc, const char* const* argv, std::ostream& out) {
+int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log) {
   cxxopts::Options options("tokengrow grow",
                            "Append parameter tokens to every Pattention layer of a checkpoint. The target is "
                            "--to CONFIG.json (its model; its train section becomes the next stage's), token counts, "
@@ -41,7 +42,7 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out) {
       ("data", "Corpus for the before/after validation (default: the checkpoint config's)", cxxopts::value<std::string>())
       ("threads", "Threads (0: all cores)", cxxopts::value<int64_t>()->default_value("0"));
   cxxopts::ParseResult args;
-  if (!parse_options(options, argc, argv, args, out)) return 0;
+  if (!parse_options(options, argc, argv, args, out, log)) return 0;
   const int threads = threads_flag(args, "grow");
   require_flag(args, "grow", "from");
   require_flag(args, "grow", "out");
@@ -94,15 +95,15 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out) {
   Engine engine(threads);
   const GrowReport r = grow_checkpoint(engine, from, out_path, target, opts, next_train,
                                        args.count("data") ? args["data"].as<std::string>() : "");
-  for (const auto& w : r.warnings) out << "warning: " << w << "\n";
-  for (const auto& n : r.notes) out << "note: " << n << "\n";
-  out << "grew " << from << " (step " << r.step << ") -> " << out_path << ": tokens q/k/v " << r.from.qkv_tokens
-      << " -> " << r.to.qkv_tokens << ", proj " << r.from.proj_tokens << " -> " << r.to.proj_tokens << ", ffn "
-      << r.from.ffn_tokens << " -> " << r.to.ffn_tokens << "\n";
-  out << "val loss before " << r.val_loss_before << ", after " << r.val_loss_after << " (change "
-      << r.val_loss_after - r.val_loss_before << ", relative " << r.relative_change() << "): "
-      << (r.exact() ? "exact" : "not exact") << " (measured; exact means |relative change| < "
-      << kExactGrowthRelativeChange << ")\n";
+  for (const auto& w : r.warnings) log.warn(w);
+  for (const auto& n : r.notes) log.info("note: " + n);
+  log.info(line("grew ", from, " (step ", r.step, ") -> ", out_path, ": tokens q/k/v ", r.from.qkv_tokens, " -> ",
+                r.to.qkv_tokens, ", proj ", r.from.proj_tokens, " -> ", r.to.proj_tokens, ", ffn ", r.from.ffn_tokens,
+                " -> ", r.to.ffn_tokens));
+  log.info(line("val loss before ", r.val_loss_before, ", after ", r.val_loss_after, " (change ",
+                r.val_loss_after - r.val_loss_before, ", relative ", r.relative_change(), "): ",
+                r.exact() ? "exact" : "not exact", " (measured; exact means |relative change| < ",
+                kExactGrowthRelativeChange, ")"));
   return 0;
 }
 

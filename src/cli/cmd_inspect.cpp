@@ -9,13 +9,13 @@
 
 namespace tg {
 
-int cmd_inspect(int argc, const char* const* argv, std::ostream& out) {
+int cmd_inspect(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log) {
   cxxopts::Options options("tokengrow inspect", "Print a checkpoint's config, training state and parameters per layer.");
   options.add_options()("ckpt", "Checkpoint file", cxxopts::value<std::string>());
   options.parse_positional({"ckpt"});
   options.positional_help("CKPT.h5").show_positional_help();
   cxxopts::ParseResult args;
-  if (!parse_options(options, argc, argv, args, out)) return 0;
+  if (!parse_options(options, argc, argv, args, out, log)) return 0;
   require_flag(args, "inspect", "ckpt");
   const std::string path = args["ckpt"].as<std::string>();
   const nlohmann::json config = read_checkpoint_config(path);

@@ -2,11 +2,12 @@
 
 #include "cli/cli.h"
 #include "cli/cli_options.h"
+#include "core/log.h"
 #include "train/corpus.h"
 
 namespace tg {
 
-int cmd_prepare(int argc, const char* const* argv, std::ostream& out) {
+int cmd_prepare(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log) {
   cxxopts::Options options("tokengrow prepare", "Tokenize text files (byte-level) into an HDF5 corpus with train and "
                                                 "validation splits; the last --val-fraction of the text is validation.");
   options.add_options()
@@ -17,14 +18,13 @@ int cmd_prepare(int argc, const char* const* argv, std::ostream& out) {
        cxxopts::value<double>()->default_value("0.05"))
       ("force", "Replace an existing --out (never one of the --text inputs)");
   cxxopts::ParseResult args;
-  if (!parse_options(options, argc, argv, args, out)) return 0;
+  if (!parse_options(options, argc, argv, args, out, log)) return 0;
   require_flag(args, "prepare", "text");
   require_flag(args, "prepare", "out");
   const auto info = prepare_corpus(args["text"].as<std::vector<std::string>>(), args["out"].as<std::string>(),
                                    args["val-fraction"].as<double>(), args.count("force") > 0);
-  out << "wrote " << args["out"].as<std::string>() << ": tokenizer " << info.tokenizer << " (vocab "
-      << info.vocab_size << "), " << info.train_tokens << " train tokens, " << info.val_tokens
-      << " validation tokens\n";
+  log.info(line("wrote ", args["out"].as<std::string>(), ": tokenizer ", info.tokenizer, " (vocab ", info.vocab_size,
+                "), ", info.train_tokens, " train tokens, ", info.val_tokens, " validation tokens"));
   return 0;
 }
 

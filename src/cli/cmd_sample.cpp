@@ -14,7 +14,7 @@
 
 namespace tg {
 
-int cmd_sample(int argc, const char* const* argv, std::ostream& out) {
+int cmd_sample(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log) {
   cxxopts::Options options("tokengrow sample", "Generate text from a checkpoint, continuing --prompt.");
   options.add_options()
       ("ckpt", "Checkpoint file", cxxopts::value<std::string>())
@@ -25,7 +25,7 @@ int cmd_sample(int argc, const char* const* argv, std::ostream& out) {
       ("seed", "Random seed", cxxopts::value<int64_t>()->default_value("0"))
       ("threads", "Threads (0: all cores)", cxxopts::value<int64_t>()->default_value("0"));
   cxxopts::ParseResult args;
-  if (!parse_options(options, argc, argv, args, out)) return 0;
+  if (!parse_options(options, argc, argv, args, out, log)) return 0;
   const int threads = threads_flag(args, "sample");
   require_flag(args, "sample", "ckpt");
   const int64_t n_new = args["tokens"].as<int64_t>();

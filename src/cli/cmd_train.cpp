@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_options.h"
+#include "core/log.h"
 #include "core/error.h"
 #include "core/config_reader.h"
 #include "experiment/experiment_dir.h"
@@ -16,9 +17,9 @@
 
 namespace tg {
 
-int cmd_train(int argc, const char* const* argv, std::ostream& out) {
+int cmd_train(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log) {
   cxxopts::Options options("tokengrow train", "Train a model from a config file (see docs/config.md). Writes "
-                                              "metrics.h5, ckpt_<step>.h5 and latest.h5 into --out.");
+                                              "metrics.h5, ckpt_<step>.h5, latest.h5 and train.log into --out.");
   options.add_options()
       ("config", "Run config (JSON)", cxxopts::value<std::string>())
       ("out", "Run directory", cxxopts::value<std::string>())
@@ -29,7 +30,7 @@ int cmd_train(int argc, const char* const* argv, std::ostream& out) {
       ("steps", "Steps of this stage, overriding train.steps", cxxopts::value<int64_t>())
       ("threads", "Threads, overriding train.threads (0: all cores)", cxxopts::value<int64_t>());
   cxxopts::ParseResult args;
-  if (!parse_options(options, argc, argv, args, out)) return 0;
+  if (!parse_options(options, argc, argv, args, out, log)) return 0;
   const std::optional<int> threads = args.count("threads") ? std::optional<int>(threads_flag(args, "train")) : std::nullopt;
   // What to start from: nothing, a run directory to resume, or a checkpoint file.
   std::string start_checkpoint, out_dir = args.count("out") ? args["out"].as<std::string>() : "";
@@ -75,14 +76,13 @@ int cmd_train(int argc, const char* const* argv, std::ostream& out) {
   }
   if (threads) config.train.threads = *threads;
   Engine engine(static_cast<int>(config.train.threads));
-  Trainer trainer(config, engine, out);
+  Trainer trainer(config, engine, log);
   const TrainResult r = trainer.run(out_dir, start_checkpoint);
-  out << "done: " << r.steps << " steps, " << r.tokens << " tokens, " << r.flops / 1e12 << " TFLOP, "
-      << r.wall_s << " s; final train loss ";
-  if (std::isnan(r.final_train_loss)) out << "- (no step taken in this call)";
-  else out << r.final_train_loss;
-  out << ", val loss " << r.final_val_loss
-      << " (val ppl " << std::exp(r.final_val_loss) << ")\n";
+  const std::string train_loss =
+      std::isnan(r.final_train_loss) ? std::string("- (no step taken in this call)") : line(r.final_train_loss);
+  log.info(line("done: ", r.steps, " steps, ", r.tokens, " tokens, ", r.flops / 1e12, " TFLOP, ", r.wall_s,
+                " s; final train loss ", train_loss, ", val loss ", r.final_val_loss, " (val ppl ",
+                std::exp(r.final_val_loss), ")"));
   return 0;
 }
 

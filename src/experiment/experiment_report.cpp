@@ -53,7 +53,7 @@ std::string pct(double v) { return std::isfinite(v) ? fmt(100.0 * v, "%+.1f%%") 
 }  // namespace
 
 void write_experiment_report(const ExperimentConfig& config, const std::string& out_dir,
-                             const std::vector<PlannedRun>& plan, std::ostream& out) {
+                             const std::vector<PlannedRun>& plan) {
   std::vector<RunResult> results;
   for (const PlannedRun& run : plan) {
     const std::string run_dir = (fs::path(out_dir) / run.name).string();
@@ -192,7 +192,6 @@ void write_experiment_report(const ExperimentConfig& config, const std::string& 
        << cell(cb, true) << " |\n";
   }
   write_file_durably((fs::path(out_dir) / "summary.md").string(), md.str());
-  (void)out;
 }
 
 }  // namespace tg

@@ -20,6 +20,6 @@ namespace tg {
 struct PlannedRun;
 
 void write_experiment_report(const ExperimentConfig& config, const std::string& out_dir,
-                             const std::vector<PlannedRun>& plan, std::ostream& out);
+                             const std::vector<PlannedRun>& plan);
 
 }  // namespace tg

@@ -10,6 +10,7 @@
 #include "core/config_reader.h"
 #include "core/durable_file.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "core/run_lock.h"
 #include "experiment/experiment_dir.h"
 #include "experiment/experiment_report.h"
@@ -81,8 +82,9 @@ StageProgress checkpoint_progress(const std::string& path) {
 }
 }  // namespace
 
-ExperimentRunner::ExperimentRunner(const ExperimentConfig& config, std::string out_dir, Engine& engine, std::ostream& out)
-    : config_(config), out_dir_(std::move(out_dir)), engine_(engine), out_(out) {
+ExperimentRunner::ExperimentRunner(const ExperimentConfig& config, std::string out_dir, Engine& engine,
+                                   spdlog::logger& log)
+    : config_(config), out_dir_(std::move(out_dir)), engine_(engine), log_(log) {
   make_plan();
 }
 
@@ -204,7 +206,8 @@ bool ExperimentRunner::train_stage(const PlannedRun& run, size_t k, const std::s
     // restarted (deterministic) run writes again.
     MetricsLog((fs::path(dir) / "metrics.h5").string()).remove();
   }
-  Trainer trainer(run.stages[k], engine_, out_);
+  spdlog::logger stage_log = child_logger(log_, run.name);  // its train.log closes with the stage
+  Trainer trainer(run.stages[k], engine_, stage_log);
   if (step_budget_ >= 0) trainer.set_stop_hook([this] { return --step_budget_ <= 0; });
   const TrainResult r = trainer.run(dir, start);
   return !r.interrupted;
@@ -232,14 +235,14 @@ bool ExperimentRunner::execute(const PlannedRun& run) {
       const fs::path event = dir / ("growth_" + std::to_string(k) + ".json");
       if (!fs::exists(event)) {
         const ModelConfig& to = run.stages[k].model;
-        out_ << run.name << ": growing stage " << k - 1 << " -> " << k << "\n";
+        log_.info(line(run.name, ": growing stage ", k - 1, " -> ", k));
         const std::string from = (fs::path(run.stage_dirs[k - 1]) / "latest.h5").string();
         check_stage_progress(run, dir.string(), k - 1, checkpoint_progress(from), true);
         if (fs::exists(grown)) fs::remove(grown);  // grown but not recorded: grow again (deterministic)
         const GrowReport g = grow_checkpoint(engine_, from, grown.string(), {to.qkv_tokens, to.proj_tokens, to.ffn_tokens},
                                              run.growth[k], run.stages[k].train, run.stages[k].data_path);
-        for (const auto& w : g.warnings) out_ << "warning: " << w << "\n";
-        out_ << run.name << ": val loss before growth " << g.val_loss_before << ", after " << g.val_loss_after << "\n";
+        for (const auto& w : g.warnings) log_.warn(w);
+        log_.info(line(run.name, ": val loss before growth ", g.val_loss_before, ", after ", g.val_loss_after));
         write_json_atomically(event, {{"stage", k},
                                       {"step", g.step},
                                       {"tokens", g.tokens},
@@ -251,7 +254,7 @@ bool ExperimentRunner::execute(const PlannedRun& run) {
       check_stage_progress(run, dir.string(), k - 1, growth_event_progress(event.string()), true);
       start = grown.string();
     }
-    out_ << run.name << ": stage " << k << " (" << run.stages[k].train.steps << " steps)\n";
+    log_.info(line(run.name, ": stage ", k, " (", run.stages[k].train.steps, " steps)"));
     if (!train_stage(run, k, start)) return false;
   }
   write_done_marker(run, dir.string());
@@ -261,8 +264,9 @@ bool ExperimentRunner::execute(const PlannedRun& run) {
 bool ExperimentRunner::run() {
   const RunLock lock(out_dir_);
   mark_experiment_dir(out_dir_, config_.file);
-  out_ << "experiment " << config_.file << ": " << plan_.size() << " runs into " << out_dir_
-       << "; reference (1x) FLOPs " << reference_flops_ << "\n";
+  attach_log_file(log_, (fs::path(out_dir_) / "experiment.log").string(), LogFileRole::Experiment);
+  log_.info(line("experiment ", config_.file, ": ", plan_.size(), " runs into ", out_dir_, "; reference (1x) FLOPs ",
+                 reference_flops_));
   std::vector<bool> done;
   for (const PlannedRun& run : plan_) {  // before anything trains
     check_plan(run);
@@ -271,13 +275,13 @@ bool ExperimentRunner::run() {
   for (size_t i = 0; i < plan_.size(); ++i) {
     const PlannedRun& run = plan_[i];
     if (done[i]) {
-      out_ << "[" << i + 1 << "/" << plan_.size() << "] " << run.name << ": done, skipped\n";
+      log_.info(line("[", i + 1, "/", plan_.size(), "] ", run.name, ": done, skipped"));
       continue;
     }
-    out_ << "[" << i + 1 << "/" << plan_.size() << "] " << run.name << " (" << run.kind << ", "
-         << run.planned_flops / 1e12 << " TFLOP)\n";
+    log_.info(line("[", i + 1, "/", plan_.size(), "] ", run.name, " (", run.kind, ", ", run.planned_flops / 1e12,
+                   " TFLOP)"));
     if (!execute(run)) {
-      out_ << "stopped; re-run the same command to continue\n";
+      log_.info("stopped; re-run the same command to continue");
       return false;
     }
     write_report();
@@ -286,6 +290,6 @@ bool ExperimentRunner::run() {
   return true;
 }
 
-void ExperimentRunner::write_report() { write_experiment_report(config_, out_dir_, plan_, out_); }
+void ExperimentRunner::write_report() { write_experiment_report(config_, out_dir_, plan_); }
 
 }  // namespace tg

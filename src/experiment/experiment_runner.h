@@ -11,9 +11,10 @@
 // Run names: <recipe>-seed<s> (stage<k>/ sub-runs, grown_<k>.h5, growth_<k>.json),
 // frontier-<budget>x-seed<s>, scratch-stage<k>-seed<s>, transformer-seed<s>.
 #include <functional>
-#include <ostream>
 #include <string>
 #include <vector>
+
+#include <spdlog/logger.h>
 
 #include "core/engine.h"
 #include "experiment/experiment_config.h"
@@ -23,7 +24,10 @@ namespace tg {
 
 class ExperimentRunner {
  public:
-  ExperimentRunner(const ExperimentConfig& config, std::string out_dir, Engine& engine, std::ostream& out);
+  // Progress and warnings go to `log` (core/log.h); once run() holds the directory's
+  // lock, also to out_dir/experiment.log for as long as `log` lives, and each stage's
+  // lines to its own train.log as well.
+  ExperimentRunner(const ExperimentConfig& config, std::string out_dir, Engine& engine, spdlog::logger& log);
 
   const std::vector<PlannedRun>& plan() const { return plan_; }
   // FLOPs of the first recipe's grown run: the frontier budgets' 1x.
@@ -50,7 +54,7 @@ class ExperimentRunner {
   ExperimentConfig config_;
   std::string out_dir_;
   Engine& engine_;
-  std::ostream& out_;
+  spdlog::logger& log_;
   std::vector<PlannedRun> plan_;
   double reference_flops_ = 0;
   int64_t step_budget_ = -1;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/sealed_file.h"
 #include "train/checkpoint.h"
 
@@ -10,11 +11,11 @@ namespace tg {
 
 DivergenceGuard::DivergenceGuard(const TrainConfig& config, const RunDirectory& dir) : config_(config), dir_(dir) {}
 
-bool DivergenceGuard::bad_step(TrainState& state, bool loss_finite, std::ostream& out) {
+bool DivergenceGuard::bad_step(TrainState& state, bool loss_finite, spdlog::logger& log) {
   ++state.skipped_steps;
   ++in_a_row_;
-  out << "step " << state.step + 1 << ": non-finite " << (loss_finite ? "gradient" : "loss") << ", skipped ("
-      << in_a_row_ << " in a row, " << state.skipped_steps << " in all)" << std::endl;
+  log.warn(line("step ", state.step + 1, ": non-finite ", loss_finite ? "gradient" : "loss", ", skipped (", in_a_row_,
+                " in a row, ", state.skipped_steps, " in all)"));
   if (in_a_row_ < config_.max_bad_steps) return false;
   reason_ = std::to_string(in_a_row_) + " consecutive non-finite steps at step " + std::to_string(state.step + 1);
   diverged_at_ = std::max(diverged_at_, state.step + 1);

@@ -12,8 +12,9 @@
 // checkpoint left, the run stops with an error. The count starts afresh once the run
 // gets past that step (and with each process).
 #include <cstdint>
-#include <ostream>
 #include <string>
+
+#include <spdlog/logger.h>
 
 #include "train/run_config.h"
 #include "train/run_directory.h"
@@ -26,9 +27,10 @@ class DivergenceGuard {
   // dir must outlive the guard.
   DivergenceGuard(const TrainConfig& config, const RunDirectory& dir);
 
-  // A skipped step (the one after state.step): counts it in `state` and prints it.
-  // Returns true when the run must roll back now; throws UserError when it must stop.
-  bool bad_step(TrainState& state, bool loss_finite, std::ostream& out);
+  // A skipped step (the one after state.step): counts it in `state` and logs it as a
+  // warning. Returns true when the run must roll back now; throws UserError when it
+  // must stop.
+  bool bad_step(TrainState& state, bool loss_finite, spdlog::logger& log);
   // A step was taken, reaching `step`.
   void step_taken(int64_t step);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/sealed_file.h"
 #include "train/metrics_log.h"
 
@@ -40,12 +41,15 @@ std::string RunDirectory::latest_path() const { return (fs::path(path_) / "lates
 
 std::string RunDirectory::metrics_path() const { return (fs::path(path_) / "metrics.h5").string(); }
 
+std::string RunDirectory::log_path() const { return (fs::path(path_) / "train.log").string(); }
+
 std::string RunDirectory::checkpoint_path(int64_t step) const {
   return (fs::path(path_) / ("ckpt_" + std::to_string(step) + ".h5")).string();
 }
 
-RunStart RunDirectory::prepare_start(const std::string& start_checkpoint, std::ostream& out) const {
+RunStart RunDirectory::prepare_start(const std::string& start_checkpoint, spdlog::logger& log) const {
   const std::string resume_from = resume_point(path_);
+  log.debug(line(path_, ": resume point ", resume_from.empty() ? "none" : resume_from));
   std::error_code ec;
   if (!start_checkpoint.empty() && !resume_from.empty() && fs::equivalent(start_checkpoint, resume_from, ec))
     return RunStart::Resume;
@@ -62,7 +66,7 @@ RunStart RunDirectory::prepare_start(const std::string& start_checkpoint, std::o
   // Metrics without any checkpoint: an earlier start was stopped before its first
   // checkpoint. Nothing of it can be resumed, so this start replaces its log.
   if (MetricsLog metrics(metrics_path()); metrics.exists()) {
-    out << path_ << ": no checkpoint from an earlier, interrupted start; starting over\n";
+    log.info(line(path_, ": no checkpoint from an earlier, interrupted start; starting over"));
     metrics.remove();
   }
   return start_checkpoint.empty() ? RunStart::Fresh : RunStart::NewStage;

@@ -4,13 +4,15 @@
 //   latest.h5        the newest checkpoint: what `train --resume DIR` continues
 //   ckpt_<step>.h5   checkpoints every train.checkpoint_every steps (the newest
 //                    train.keep_checkpoints of them)
-//   metrics.h5       the metrics log (train/metrics_log.h)
+//   metrics.h5       the metrics log (train/metrics_log.h; metrics.journal while it grows)
+//   train.log        every line the runs here printed, timestamped (core/log.h)
 // and how a run starts in it: fresh, resumed, or a new stage from another checkpoint.
 #include <cstdint>
 #include <filesystem>
-#include <ostream>
 #include <string>
 #include <vector>
+
+#include <spdlog/logger.h>
 
 #include "core/run_lock.h"
 
@@ -44,6 +46,7 @@ class RunDirectory {
   const std::string& path() const { return path_; }
   std::string latest_path() const;
   std::string metrics_path() const;
+  std::string log_path() const;
   std::string checkpoint_path(int64_t step) const;
   std::vector<StoredCheckpoint> checkpoints() const { return list_checkpoints(path_); }
 
@@ -51,7 +54,7 @@ class RunDirectory {
   // is the directory's resume_point(). A fresh start or a new stage in a directory
   // that holds a checkpoint is refused (UserError), so that none is ever overwritten;
   // the metrics of an earlier start that never reached a checkpoint are removed.
-  RunStart prepare_start(const std::string& start_checkpoint, std::ostream& out) const;
+  RunStart prepare_start(const std::string& start_checkpoint, spdlog::logger& log) const;
 
  private:
   std::string path_;

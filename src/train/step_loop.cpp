@@ -1,5 +1,6 @@
 #include "train/step_loop.h"
 
+#include "core/log.h"
 #include "train/checkpoint.h"
 
 namespace tg {
@@ -31,7 +32,7 @@ StepLoopResult StepLoop::run() {
     if (!step.finite()) {
       // No update: the parameters and moments stay as they were.
       p_.state.data_rng = p_.sampler.rng_state();
-      if (guard_.bad_step(p_.state, std::isfinite(step.loss), p_.out)) roll_back();
+      if (guard_.bad_step(p_.state, std::isfinite(step.loss), p_.log)) roll_back();
       continue;
     }
     take_step(step.loss, lr, started);
@@ -41,6 +42,7 @@ StepLoopResult StepLoop::run() {
     if (schedule_.checkpoint_point(at)) {
       p_.metrics.sync();  // the rows up to this checkpoint on disk before it
       p_.checkpointer.save(p_.model, p_.optimizer, p_.state);
+      p_.log.debug(line("checkpoint ", p_.dir.checkpoint_path(at), " written, and as ", p_.dir.latest_path()));
     }
     if (at != schedule_.end_step() && hooks_.stop && hooks_.stop()) {
       result.interrupted = true;
@@ -83,16 +85,16 @@ void StepLoop::take_step(double loss, double lr, std::chrono::steady_clock::time
 void StepLoop::log_point(double lr, bool validate, StepLoopResult& result) {
   TrainState& s = p_.state;
   const double train_loss = s.log_loss_sum / static_cast<double>(s.log_loss_count);
-  p_.out << progress_.line(s.step, schedule_.end_step(), train_loss, lr);
+  std::string text = progress_.line(s.step, schedule_.end_step(), train_loss, lr);  // tokens/s before validating
   double val_loss = std::numeric_limits<double>::quiet_NaN();
   if (validate) {
     val_loss = p_.validate();
-    char text[96];
-    std::snprintf(text, sizeof text, " | val loss %.4f | val ppl %.3f", val_loss, std::exp(val_loss));
-    p_.out << text;
+    char val[96];
+    std::snprintf(val, sizeof val, " | val loss %.4f | val ppl %.3f", val_loss, std::exp(val_loss));
+    text += val;
     result.last_val_loss = val_loss;
   }
-  p_.out << std::endl;
+  p_.log.info(text);
   p_.metrics.append(metrics_row(s, n_params_, train_loss, val_loss, lr));
   result.last_train_loss = train_loss;
   s.log_loss_sum = 0;
@@ -111,8 +113,8 @@ void StepLoop::roll_back() {
   // The rolled-back state (lowered LR, counts) becomes latest.h5: a run killed now
   // resumes from it, and a next rollback sees that this point was restored.
   p_.checkpointer.save_latest(p_.model, p_.optimizer, p_.state);
-  p_.out << "rolled back to " << target << " (step " << p_.state.step << ") after " << guard_.reason()
-         << "; learning rate now x" << p_.state.lr_scale << std::endl;
+  p_.log.warn(line("rolled back to ", target, " (step ", p_.state.step, ") after ", guard_.reason(),
+                   "; learning rate now x", p_.state.lr_scale));
 }
 
 }  // namespace tg

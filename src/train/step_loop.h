@@ -11,9 +11,10 @@
 #include <functional>
 #include <limits>
 #include <optional>
-#include <ostream>
 #include <span>
 #include <vector>
+
+#include <spdlog/logger.h>
 
 #include "core/engine.h"
 #include "core/parameter.h"
@@ -60,7 +61,7 @@ struct StepLoopParts {
   MetricsLog& metrics;
   const Checkpointer& checkpointer;
   const RunDirectory& dir;
-  std::ostream& out;
+  spdlog::logger& log;
   std::function<double()> validate;  // the validation loss of the model as it is
 };
 

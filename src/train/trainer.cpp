@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "train/checkpoint.h"
 #include "train/checkpointer.h"
 #include "train/corpus_checksum.h"
@@ -18,10 +19,10 @@ namespace {
 uint64_t data_seed(uint64_t seed) { return seed ^ 0xD1B54A32D192ED03ull; }
 }  // namespace
 
-Trainer::Trainer(const RunConfig& config, Engine& engine, std::ostream& out)
+Trainer::Trainer(const RunConfig& config, Engine& engine, spdlog::logger& log)
     : config_(config),
       engine_(engine),
-      out_(out),
+      log_(log),
       corpus_(load_corpus(config.data_path)),
       corpus_checksum_(corpus_checksum(corpus_)) {
   const ModelConfig& m = config_.model;
@@ -48,7 +49,9 @@ double Trainer::validate() {
 
 TrainResult Trainer::run(const std::string& out_dir, const std::string& start_checkpoint) {
   const RunDirectory dir(out_dir);  // locked before anything in it is looked at
-  const RunStart start = dir.prepare_start(start_checkpoint, out_);
+  attach_log_file(log_, dir.log_path(), LogFileRole::Run);
+  log_.debug(line("config: ", config_.to_json().dump()));
+  const RunStart start = dir.prepare_start(start_checkpoint, log_);
   BatchSampler sampler = start_model(start, start_checkpoint);
   MetricsLog metrics(dir.metrics_path());
   if (start == RunStart::Resume) metrics.truncate_after(state_.step);
@@ -61,7 +64,20 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
   model_->set_step(state_.step);
   if (start != RunStart::Resume) result.first_val_loss = begin_stage(metrics, checkpointer, schedule);
   const StepLoopParts parts{engine_,  *model_, *optimizer_, sampler, state_, metrics, checkpointer,
-                            dir,      out_,    [this] { return validate(); }};
+                            dir,      log_,    [this] { return validate(); }};
+  const StepLoopResult loop = train_steps(parts, schedule, metrics);
+  result.interrupted = loop.interrupted;
+  result.final_train_loss = loop.last_train_loss;
+  if (loop.last_val_loss) result.final_val_loss = *loop.last_val_loss;
+  else if (!result.interrupted) result.final_val_loss = validate();  // resumed a finished run
+  result.steps = state_.step;
+  result.tokens = state_.tokens;
+  result.flops = state_.flops;
+  result.wall_s = state_.wall_s;
+  return result;
+}
+
+StepLoopResult Trainer::train_steps(const StepLoopParts& parts, const StageSchedule& schedule, MetricsLog& metrics) {
   StepLoopResult loop;
   try {
     loop = StepLoop(parts, config_.train, schedule, hooks_).run();
@@ -73,15 +89,7 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
     throw;
   }
   metrics.compact();
-  result.interrupted = loop.interrupted;
-  result.final_train_loss = loop.last_train_loss;
-  if (loop.last_val_loss) result.final_val_loss = *loop.last_val_loss;
-  else if (!result.interrupted) result.final_val_loss = validate();  // resumed a finished run
-  result.steps = state_.step;
-  result.tokens = state_.tokens;
-  result.flops = state_.flops;
-  result.wall_s = state_.wall_s;
-  return result;
+  return loop;
 }
 
 BatchSampler Trainer::start_model(RunStart start, const std::string& checkpoint) {
@@ -96,12 +104,12 @@ BatchSampler Trainer::start_model(RunStart start, const std::string& checkpoint)
     if (start == RunStart::Resume) {
       check_corpus(checkpoint);
       sampler.set_rng_state(state_.data_rng);
-      out_ << "resumed " << checkpoint << " at step " << state_.step << "\n";
+      log_.info(line("resumed ", checkpoint, " at step ", state_.step));
     } else {
       // A new stage from a checkpoint: fresh data order for this stage, seeded by
       // the run seed and the step the stage starts at.
       sampler = BatchSampler(&corpus_.train, batch, seq, data_seed(tc.seed) + static_cast<uint64_t>(state_.step));
-      out_ << "stage " << state_.stage << " from " << checkpoint << " at step " << state_.step << "\n";
+      log_.info(line("stage ", state_.stage, " from ", checkpoint, " at step ", state_.step));
     }
   }
   state_.data_rng = sampler.rng_state();  // what the stage-start checkpoint records
@@ -111,8 +119,8 @@ BatchSampler Trainer::start_model(RunStart start, const std::string& checkpoint)
 
 void Trainer::check_corpus(const std::string& checkpoint) {
   if (!state_.corpus) {
-    out_ << "warning: " << checkpoint << " records no corpus checksum (written by an older tokengrow); "
-         << config_.data_path << " is not checked against the corpus the run was trained on\n";
+    log_.warn(line(checkpoint, " records no corpus checksum (written by an older tokengrow); ", config_.data_path,
+                   " is not checked against the corpus the run was trained on"));
   } else if (!(*state_.corpus == corpus_checksum_)) {
     throw UserError(config_.data_path + ": not the corpus " + checkpoint + " was trained on (its tokens: " +
                     corpus_checksum_.to_string() + "; the checkpoint recorded " + state_.corpus->to_string() +
@@ -123,7 +131,7 @@ void Trainer::check_corpus(const std::string& checkpoint) {
 double Trainer::begin_stage(MetricsLog& metrics, const Checkpointer& checkpointer, const StageSchedule& schedule) {
   // The stage's starting point: step 0, or the grown model right after growth.
   const double v0 = validate();
-  out_ << "step " << state_.step << " | val loss " << v0 << " | val ppl " << std::exp(v0) << "\n";
+  log_.info(line("step ", state_.step, " | val loss ", v0, " | val ppl ", std::exp(v0)));
   metrics.append(metrics_row(state_, model_->n_params(), std::numeric_limits<double>::quiet_NaN(), v0,
                              schedule.lr_at(state_.step)));
   metrics.sync();
@@ -134,9 +142,8 @@ double Trainer::begin_stage(MetricsLog& metrics, const Checkpointer& checkpointe
 void Trainer::print_model_line() {
   const ModelConfig& m = config_.model;
   const double step_flops = 3.0 * model_->forward_flops(config_.train.batch_size, m.seq_len);
-  out_ << "model: " << to_string(m.architecture) << ", " << model_->n_params() << " parameters, " << m.n_layers
-       << " layers, d " << m.d_model << "; " << step_flops / 1e9 << " GFLOP per step; " << engine_.threads()
-       << " threads\n";
+  log_.info(line("model: ", to_string(m.architecture), ", ", model_->n_params(), " parameters, ", m.n_layers,
+                 " layers, d ", m.d_model, "; ", step_flops / 1e9, " GFLOP per step; ", engine_.threads(), " threads"));
 }
 
 }  // namespace tg

@@ -8,8 +8,9 @@
 #include <functional>
 #include <limits>
 #include <memory>
-#include <ostream>
 #include <string>
+
+#include <spdlog/logger.h>
 
 #include "core/engine.h"
 #include "model/language_model.h"
@@ -40,10 +41,13 @@ struct TrainResult {
 
 class Trainer {
  public:
-  // Reads the corpus named by the config and checks it fits the model.
-  Trainer(const RunConfig& config, Engine& engine, std::ostream& out);
+  // Reads the corpus named by the config and checks it fits the model. Progress,
+  // warnings and debug lines go to `log` (core/log.h).
+  Trainer(const RunConfig& config, Engine& engine, spdlog::logger& log);
 
-  // Trains into out_dir (created if needed).
+  // Trains into out_dir (created if needed). Once the directory is locked, every line
+  // `log` gets also goes to out_dir/train.log for as long as `log` lives (so that a
+  // command's last line, its summary or its error, is there too); one run's at a time.
   //   start_checkpoint empty: a fresh run; out_dir must not hold one.
   //   start_checkpoint = out_dir's resume_point() (latest.h5, or without it the newest
   //   sound ckpt_<step>.h5): resume; metrics rows after its step are dropped.
@@ -71,13 +75,15 @@ class Trainer {
   BatchSampler start_model(RunStart start, const std::string& checkpoint);
   // A resumed run must train on the corpus its checkpoint recorded (UserError if not).
   void check_corpus(const std::string& checkpoint);
+  // The step loop; metrics.h5 written from the journal when it ends, also by an error.
+  StepLoopResult train_steps(const StepLoopParts& parts, const StageSchedule& schedule, MetricsLog& metrics);
   // A new stage's starting point: validated, logged and checkpointed (latest.h5).
   double begin_stage(MetricsLog& metrics, const Checkpointer& checkpointer, const StageSchedule& schedule);
   void print_model_line();
 
   RunConfig config_;
   Engine& engine_;
-  std::ostream& out_;
+  spdlog::logger& log_;
   Corpus corpus_;
   CorpusChecksum corpus_checksum_;  // of corpus_
   std::unique_ptr<LanguageModel> model_;

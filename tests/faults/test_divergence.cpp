@@ -14,6 +14,8 @@ using namespace tg::faults;
 namespace {
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
+std::string last_line(const std::string& text) { return text.substr(text.rfind('\n') + 1); }
+
 RunConfig config_with(const RunSetup& s, const std::string& train_extra) {
   write_file(s.config, train_config(s.data, 12, train_extra));
   return load_run_config(s.config);
@@ -44,7 +46,7 @@ TEST_CASE("One non-finite step is skipped and counted, training goes on", "[faul
   RunSetup s("nan_once", 12);
   const RunConfig config = config_with(s, R"(, "max_bad_steps": 3)");
   Engine engine(2);
-  std::ostringstream log;
+  testing::CapturedLog log;
   Trainer trainer(config, engine, log);
   trainer.set_step_hook(NanPlanter{5, true});
   trainer.run(s.run_dir("run"));
@@ -63,7 +65,7 @@ TEST_CASE("K non-finite steps in a row roll back to the last checkpoint with a l
   RunSetup s("nan_rollback", 12);
   const RunConfig config = config_with(s, R"(, "max_bad_steps": 3, "rollback_lr_factor": 0.25)");
   Engine engine(2);
-  std::ostringstream log;
+  testing::CapturedLog log;
   Trainer trainer(config, engine, log);
   trainer.set_step_hook(NanPlanter{5, false});  // stays NaN until the rollback reloads the model
   trainer.run(s.run_dir("run"));
@@ -94,7 +96,7 @@ TEST_CASE("K non-finite steps in a row stop the run with a clear error when so c
   RunSetup s("nan_stop", 12);
   const RunConfig config = config_with(s, R"(, "max_bad_steps": 2, "on_divergence": "stop")");
   Engine engine(2);
-  std::ostringstream log;
+  testing::CapturedLog log;
   Trainer trainer(config, engine, log);
   trainer.set_step_hook(NanPlanter{5, false});
   std::string message;
@@ -131,20 +133,21 @@ TEST_CASE("A checkpoint that diverges again is rolled back to at most max_rollba
   ProcessOptions hang_guard;
   hang_guard.timeout_ms = 120000;  // the defect: rollbacks forever
   const ProcessResult r = run_tokengrow({"train", "--config", config, "--out", run, "--threads", "1"}, hang_guard);
-  INFO(r.out.substr(r.out.size() > 3000 ? r.out.size() - 3000 : 0) << r.err);
+  INFO(r.out << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0));
   REQUIRE_FALSE(r.timed_out);
   REQUIRE(r.exit_code == 2);
   // Three rollbacks (the default train.max_rollbacks): the first to latest.h5; the
   // second, which would restore that point again, to the ckpt_* before it.
   std::vector<std::string> rollbacks;
-  for (size_t at = 0; (at = r.out.find("rolled back to ", at)) != std::string::npos; ++at)
-    rollbacks.push_back(without_dir(r.out.substr(at, r.out.find('\n', at) - at), dir));
+  // Warnings (skipped steps, rollbacks) and the error, on stderr.
+  for (size_t at = 0; (at = r.err.find("warning: rolled back to ", at)) != std::string::npos; ++at)
+    rollbacks.push_back(without_dir(r.err.substr(at + 9, r.err.find('\n', at) - at - 9), dir));
   REQUIRE(rollbacks.size() == 3);
   REQUIRE(rollbacks[0].rfind("rolled back to run/latest.h5 (step ", 0) == 0);
   REQUIRE(rollbacks[1].rfind("rolled back to run/ckpt_", 0) == 0);
   REQUIRE(rollbacks[2].rfind("rolled back to run/", 0) == 0);
-  const std::string error = without_dir(r.err, dir);
-  REQUIRE(error.find('\n') == std::string::npos);  // one line
+  const std::string error = last_line(without_dir(r.err, dir));
+  REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 3 * 4 + 3 + 1);  // 4 x 3 skips, 3 rollbacks, the error
   REQUIRE(error.rfind("error: run: training diverged: 3 consecutive non-finite steps at step ", 0) == 0);
   REQUIRE(error.find("after 3 rollbacks (train.max_rollbacks)") != std::string::npos);
   // The run directory is sound and records the rollbacks and the lowered LR.
@@ -161,7 +164,7 @@ TEST_CASE("A checkpoint that diverges again is rolled back to at most max_rollba
   const ProcessResult r1 = run_tokengrow({"train", "--config", config1, "--out", run1, "--threads", "1"}, hang_guard);
   INFO(r1.out << r1.err);
   REQUIRE(r1.exit_code == 2);
-  const std::string error1 = without_dir(r1.err, dir);
+  const std::string error1 = last_line(without_dir(r1.err, dir));
   REQUIRE(error1.find(" again after rolling back to run1/latest.h5 (step ") != std::string::npos);
   REQUIRE(error1.find("and no valid checkpoint older than step ") != std::string::npos);
   require_every_file_sound(run1);

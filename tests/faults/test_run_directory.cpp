@@ -8,13 +8,22 @@ using namespace tg;
 using namespace tg::faults;
 
 namespace {
-// Every file of a directory with its bytes.
+// Every file of a directory with its bytes, but the lock and train.log (to which a
+// refusal is appended: the log records what was tried on the run).
 std::map<std::string, std::string> contents(const std::string& dir) {
   std::map<std::string, std::string> files;
   for (const auto& entry : fs::directory_iterator(dir))
-    if (entry.is_regular_file() && entry.path().filename() != ".lock")
+    if (entry.is_regular_file() && entry.path().filename() != ".lock" && entry.path().filename() != "train.log")
       files[entry.path().filename().string()] = testing::read_file(entry.path().string());
   return files;
+}
+
+// The last line of a run's train.log, without its timestamp: "[error] ...".
+std::string last_logged(const std::string& dir) {
+  std::string log = testing::read_file(dir + "/train.log");
+  while (!log.empty() && log.back() == '\n') log.pop_back();
+  const std::string last = log.substr(log.rfind('\n') + 1);
+  return last.substr(last.find("] ") + 2);
 }
 }  // namespace
 
@@ -47,6 +56,7 @@ TEST_CASE("A run directory with ckpt_* files but no latest.h5 resumes from the n
   REQUIRE(refusal == "error: run: holds checkpoints but no latest.h5 (the newest sound one is run/ckpt_10.h5); "
                      "resume from it with --resume run, or choose another --out");
   REQUIRE(contents(run) == before);
+  REQUIRE(without_dir(last_logged(run), s.dir) == "[error] " + refusal.substr(7));
 
   // --resume continues from ckpt_10.h5 and ends where the uninterrupted run did.
   const ProcessResult resumed = run_tokengrow({"train", "--resume", run, "--threads", "2"});
@@ -61,7 +71,8 @@ TEST_CASE("A run directory with ckpt_* files but no latest.h5 resumes from the n
   record_row("D1", "run directory",
              "a run directory whose latest.h5 was deleted, its newest ckpt_12.h5 cut in half and ckpt_11.h5 "
              "deleted",
-             "`train --config ... --out run` was refused with `" + refusal + "`, exit 2, every file untouched; "
+             "`train --config ... --out run` was refused with `" + refusal + "`, exit 2, every checkpoint and log "
+             "untouched (the refusal appended to train.log); "
              "`train --resume run` printed `" + said + "` and ended with the uninterrupted run's checkpoints "
              "and metrics, bit for bit");
 }
@@ -90,6 +101,7 @@ TEST_CASE("Resuming on another corpus, or on a corpus replaced under the run, is
     REQUIRE(error.rfind("error: " + corpus + ": not the corpus run/latest.h5 was trained on (its tokens: crc32 ", 0) == 0);
     REQUIRE(error.find("; the checkpoint recorded crc32 ") != std::string::npos);
     REQUIRE(contents(run) == before);
+    REQUIRE(without_dir(last_logged(run), s.dir) == "[error] " + error.substr(7));
     return error;
   };
   const std::string other = require_refused({"train", "--resume", run, "--data", s.dir.file("other.h5")}, "other.h5");
@@ -99,5 +111,6 @@ TEST_CASE("Resuming on another corpus, or on a corpus replaced under the run, is
   record_row("D2", "run directory",
              "`train --resume` with `--data` naming another corpus (one byte of the text changed), and with the "
              "run's corpus file replaced by that one",
-             "both refused, exit 2, the run directory untouched: `" + other + "`; `" + replaced + "`");
+             "both refused, exit 2, every checkpoint and log untouched (the refusal appended to train.log): `" +
+                 other + "`; `" + replaced + "`");
 }
