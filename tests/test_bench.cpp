@@ -10,6 +10,7 @@
 #include "core/rng.h"
 #include "layers/step_parts.h"
 #include "model/language_model.h"
+#include "cli_run.h"
 #include "test_data.h"
 #include "train/run_config.h"
 
@@ -17,18 +18,9 @@ using namespace tg;
 using namespace tg::testing;
 
 namespace {
-struct BenchRun {
-  int code;
-  std::string out, err;
-};
-
-BenchRun bench(std::vector<std::string> args) {
-  args.insert(args.begin(), {"tokengrow", "bench"});
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  std::ostringstream out, err;
-  const int code = run_cli(static_cast<int>(argv.size()), argv.data(), out, err);
-  return {code, out.str(), err.str()};
+CliResult bench(std::vector<std::string> args) {
+  args.insert(args.begin(), "bench");
+  return cli(std::move(args));
 }
 
 constexpr int64_t kSeq = 150;
@@ -124,7 +116,7 @@ TEST_CASE("bench: human-readable output and --help", "[bench][cli]") {
 TEST_CASE("bench: bad input gives one clear error and exit 2", "[bench][cli][errors]") {
   TempDir dir("bench_bad");
   write_file(dir.file("c.json"), tiny_config());
-  auto expect = [](const BenchRun& r, const std::string& needle) {
+  auto expect = [](const CliResult& r, const std::string& needle) {
     INFO("stderr: " << r.err);
     REQUIRE(r.code == 2);
     REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);

@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "crafted_file.h"
 #include "core/durable_file.h"
+#include "cli_run.h"
 #include "test_data.h"
 #include "train/checkpoint.h"
 
@@ -17,19 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct CliResult {
-  int code;
-  std::string out, err;
-};
-
-CliResult cli(std::vector<std::string> args) {
-  args.insert(args.begin(), "tokengrow");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  std::ostringstream out, err;
-  const int code = run_cli(static_cast<int>(argv.size()), argv.data(), out, err);
-  return {code, out.str(), err.str()};
-}
 
 // A small, valid run config as text; `model_extra`/`train_extra` splice keys in.
 std::string config_text(const std::string& data, const std::string& model_extra = "",

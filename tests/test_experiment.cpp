@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "experiment/experiment_dir.h"
 #include "experiment/experiment_runner.h"
+#include "cli_run.h"
 #include "test_data.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
@@ -61,19 +62,6 @@ std::string error_of(F&& f) {
   return "no error";
 }
 
-struct CliResult {
-  int code;
-  std::string err;
-};
-
-CliResult cli(std::vector<std::string> args) {
-  args.insert(args.begin(), "tokengrow");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  std::ostringstream out, err;
-  const int code = run_cli(static_cast<int>(argv.size()), argv.data(), out, err);
-  return {code, err.str()};
-}
 
 // Trains a finished stage directory `extra` steps further, as `tokengrow train
 // --resume DIR --steps N` did before it refused experiment directories.
