@@ -109,6 +109,23 @@ double sum_of_squares(const PowerLawResiduals& f, const Eigen::VectorXd& p) {
   return r.squaredNorm();
 }
 
+// LM from the linear start at each alpha of a grid; the lowest sum of squares
+// (returned in ss) wins. Empty if no start has a positive amplitude.
+Eigen::VectorXd best_power_law(const PowerLawResiduals& f, double& ss) {
+  Eigen::VectorXd best;
+  for (double alpha : {0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0}) {
+    Eigen::VectorXd start;
+    if (!linear_start(f, alpha, start)) continue;
+    const Eigen::VectorXd p = minimize(f, start);
+    const double candidate = sum_of_squares(f, p);
+    if (std::isfinite(candidate) && !(candidate >= ss)) {
+      ss = candidate;
+      best = p;
+    }
+  }
+  return best;
+}
+
 // ---- Parametric law, parameters (e, k_A, k_B, a, b) ----
 
 struct ParametricResiduals {
@@ -185,10 +202,8 @@ std::vector<Eigen::VectorXd> start_grid(const std::vector<double>& exponents, co
 }
 
 // The paper's grid (Hoffmann et al. 2022, appendix D.2).
-const std::vector<Eigen::VectorXd>& paper_starts() {
-  static const std::vector<Eigen::VectorXd> starts =
-      start_grid({0, 0.5, 1, 1.5, 2}, {-1, -0.5, 0, 0.5, 1}, {0, 5, 10, 15, 20, 25});
-  return starts;
+std::vector<Eigen::VectorXd> paper_starts() {
+  return start_grid({0, 0.5, 1, 1.5, 2}, {-1, -0.5, 0, 0.5, 1}, {0, 5, 10, 15, 20, 25});
 }
 
 bool identifiable(const std::vector<ScalingRun>& runs) {
@@ -307,30 +322,20 @@ PowerLawFit fit_power_law(const std::vector<CurvePoint>& points) {
   }
   PowerLawFit fit;
   if (count_distinct(flops) < 3) return fit;
-  double log_ref = 0;
+  double log_ref = 0;  // ln C_ref, the mean of ln C
   for (double c : flops) log_ref += std::log(c) / static_cast<double>(flops.size());
   PowerLawResiduals f;
   for (const CurvePoint& p : points) {
     f.log_x.push_back(std::log(p.flops) - log_ref);
     f.loss.push_back(p.loss);
   }
-  Eigen::VectorXd best;
-  double best_ss = kNaN;
-  for (double alpha : {0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0}) {
-    Eigen::VectorXd start;
-    if (!linear_start(f, alpha, start)) continue;
-    const Eigen::VectorXd p = minimize(f, start);
-    const double ss = sum_of_squares(f, p);
-    if (std::isfinite(ss) && !(ss >= best_ss)) {
-      best_ss = ss;
-      best = p;
-    }
-  }
+  double ss = kNaN;
+  const Eigen::VectorXd best = best_power_law(f, ss);
   if (best.size() == 0) return fit;
   fit.E = best(0);
   fit.alpha = best(2);
   fit.A = std::exp(best(1) + fit.alpha * log_ref);
-  fit.rmse = std::sqrt(best_ss / static_cast<double>(points.size()));
+  fit.rmse = std::sqrt(ss / static_cast<double>(points.size()));
   fit.ok = std::isfinite(fit.E) && std::isfinite(fit.A) && fit.alpha > 0;
   return fit;
 }
