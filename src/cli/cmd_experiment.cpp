@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/error.h"
 #include "experiment/experiment_runner.h"
+#include "experiment/plan_estimate.h"
 
 namespace tg {
 
@@ -18,7 +19,10 @@ int cmd_experiment(int argc, const char* const* argv, std::ostream& out, spdlog:
   options.add_options()
       ("config", "Experiment config (JSON)", cxxopts::value<std::string>())
       ("out", "Experiment directory", cxxopts::value<std::string>())
-      ("plan", "Print the runs and their FLOPs without training")
+      ("plan", "Print every run (params, tokens, FLOPs, estimated wall time from a few timed steps of each model) "
+               "and the total, without training")
+      ("plan-steps", "Steps timed per distinct model for --plan's estimate (0: no timing)",
+       cxxopts::value<int64_t>()->default_value("3"))
       ("threads", "Threads (0: all cores)", cxxopts::value<int64_t>()->default_value("0"));
   options.parse_positional({"config"});
   options.positional_help("CONFIG.json").show_positional_help();
@@ -31,11 +35,10 @@ int cmd_experiment(int argc, const char* const* argv, std::ostream& out, spdlog:
   Engine engine(threads);
   ExperimentRunner runner(config, args["out"].as<std::string>(), engine, log);
   if (args.count("plan")) {
-    for (const auto& run : runner.plan()) {
-      out << run.name << " (" << run.kind << "): " << run.planned_flops / 1e12 << " TFLOP, steps";
-      for (const auto& s : run.stages) out << " " << s.train.steps;
-      out << "\n";
-    }
+    const int64_t plan_steps = args["plan-steps"].as<int64_t>();
+    if (plan_steps < 0 || plan_steps > 100)
+      throw UserError("--plan-steps must be in [0, 100], got " + std::to_string(plan_steps));
+    print_plan(out, runner.plan(), estimate_plan(engine, runner.plan(), plan_steps), runner.done_runs());
     return 0;
   }
   if (!runner.run()) return 3;

@@ -1,6 +1,8 @@
 #include "experiment/experiment_config.h"
 
 #include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <set>
 
 #include "core/config_reader.h"
@@ -9,14 +11,18 @@
 namespace tg {
 
 namespace {
-StageSpec parse_stage(ConfigReader r, bool first) {
+// `timed`: the first stage of a recipe with grow_at, whose budget grow_at sets.
+StageSpec parse_stage(ConfigReader r, bool first, bool timed) {
   StageSpec s;
   const int64_t big = int64_t{1} << 40;
   s.qkv_tokens = r.get_int("qkv_tokens", std::nullopt, 1, 1 << 20);
   s.proj_tokens = r.get_int("proj_tokens", std::nullopt, 1, 1 << 20);
   s.ffn_tokens = r.get_int("ffn_tokens", std::nullopt, 1, 1 << 20);
   const bool has_tokens = r.has("tokens"), has_match = r.has("match_scratch_tokens");
-  if (has_tokens == has_match) r.fail("tokens", "give exactly one of \"tokens\" or \"match_scratch_tokens\"");
+  if (timed && (has_tokens || has_match))
+    r.fail(has_tokens ? "tokens" : "match_scratch_tokens",
+           "the recipe's grow_at sets the first stage's budget; leave \"tokens\" out here");
+  if (!timed && has_tokens == has_match) r.fail("tokens", "give exactly one of \"tokens\" or \"match_scratch_tokens\"");
   if (has_tokens) s.tokens = r.get_int("tokens", std::nullopt, 1, big);
   if (has_match) s.match_scratch_tokens = r.get_int("match_scratch_tokens", std::nullopt, 1, big);
   if (r.has("train")) {
@@ -44,11 +50,175 @@ RunConfig ExperimentConfig::run_config(const nlohmann::json& model_overrides, co
   return parse_run_config({{"data", data_path}, {"model", m}, {"train", t}}, file + " (" + where + ")");
 }
 
+namespace {
+std::string fmt_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+}  // namespace
+
+std::string flops_name(double flops) {
+  // 3.16e+13 -> 3.16e13
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", flops);
+  std::string s = buf;
+  const size_t e = s.find("e+");
+  if (e != std::string::npos) s.erase(e + 1, 1);
+  while (s.find("e0") != std::string::npos) s.erase(s.find("e0") + 1, 1);
+  return s;
+}
+
 std::string frontier_budget_name(double budget) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", budget);
   return buf;
 }
+
+namespace {
+std::vector<uint64_t> parse_seeds(ConfigReader& r, const std::string& key) {
+  const auto& seeds = r.raw(key);
+  if (!seeds.is_array() || seeds.empty()) r.fail(key, "expected a non-empty list of integers");
+  std::vector<uint64_t> out;
+  std::set<uint64_t> seen;
+  for (const auto& s : seeds) {
+    if (!s.is_number_integer() || s.get<int64_t>() < 0) r.fail(key, "expected non-negative integers, got " + s.dump());
+    if (!seen.insert(s.get<uint64_t>()).second)
+      r.fail(key, s.dump() + " is listed twice; a repeated seed trains identical runs and fakes a spread of 0 "
+                  "(list each seed once)");
+    out.push_back(s.get<uint64_t>());
+  }
+  return out;
+}
+
+// A list of distinct positive numbers (distinct as `run_name` prints them: they name runs).
+std::vector<double> parse_distinct_numbers(ConfigReader& r, const std::string& key, double max,
+                                           const std::function<std::string(double)>& run_name, bool allow_empty = false) {
+  const auto& list = r.raw(key);
+  if (!list.is_array() || (list.empty() && !allow_empty)) r.fail(key, "expected a non-empty list of numbers in (0, " + fmt_number(max) + "]");
+  std::vector<double> out;
+  std::set<std::string> seen;
+  for (const auto& x : list) {
+    if (!x.is_number() || !(x.get<double>() > 0) || !(x.get<double>() <= max))
+      r.fail(key, "expected numbers in (0, " + fmt_number(max) + "], got " + x.dump());
+    if (!seen.insert(run_name(x.get<double>())).second)
+      r.fail(key, x.dump() + " is listed twice (run " + run_name(x.get<double>()) + "); a repeated value trains "
+                  "identical runs and fakes a spread of 0 (list each value once)");
+    out.push_back(x.get<double>());
+  }
+  return out;
+}
+
+std::string timing_name(double f) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", f);
+  return buf;
+}
+
+// One entry of "recipes": one recipe, or one per grow_at value.
+std::vector<RecipeSpec> parse_recipe(const ExperimentConfig& c, const nlohmann::json& j, const std::string& where) {
+  ConfigReader rr(j, c.file, where);
+  RecipeSpec recipe;
+  recipe.name = rr.get_string("name", std::nullopt);
+  if (recipe.name.empty() || recipe.name.find_first_of("/ \\") != std::string::npos)
+    rr.fail("name", "expected a non-empty name without spaces or slashes");
+  recipe.family = recipe.name;
+  const std::vector<double> grow_at =
+      rr.has("grow_at") ? parse_distinct_numbers(rr, "grow_at", 0.95, [&](double f) { return recipe.name + "-at" + timing_name(f); }) : std::vector<double>{};
+  const auto& stages = rr.raw("stages");
+  if (!stages.is_array() || stages.empty()) rr.fail("stages", "expected a non-empty list of stages");
+  if (!grow_at.empty() && stages.size() < 2) rr.fail("grow_at", "a timing sweep needs a recipe of at least two stages");
+  for (size_t k = 0; k < stages.size(); ++k) {
+    const std::string at = where + ".stages[" + std::to_string(k) + "]";
+    recipe.stages.push_back(parse_stage(ConfigReader(stages[k], c.file, at), k == 0, k == 0 && !grow_at.empty()));
+    const StageSpec& s = recipe.stages.back();
+    if (k > 0) {
+      const StageSpec& p = recipe.stages[k - 1];
+      if (s.qkv_tokens < p.qkv_tokens || s.proj_tokens < p.proj_tokens || s.ffn_tokens < p.ffn_tokens)
+        rr.fail("stages[" + std::to_string(k) + "]", "token counts must not shrink from one stage to the next (growth only appends tokens)");
+    } else if (s.match_scratch_tokens > 0) {
+      rr.fail("stages[0].match_scratch_tokens", "the first stage needs \"tokens\"");
+    }
+    // Validate the stage's model and train settings now, not hours into the run.
+    c.run_config({{"qkv_tokens", s.qkv_tokens}, {"proj_tokens", s.proj_tokens}, {"ffn_tokens", s.ffn_tokens}},
+                 s.train_overrides, int64_t{1} << 30, 0, at);
+  }
+  if (!grow_at.empty() && recipe.stages.back().match_scratch_tokens == 0)
+    rr.fail("grow_at", "the last stage must give \"match_scratch_tokens\": it fixes the total the first stage takes a fraction of");
+  rr.finish();
+  if (grow_at.empty()) return {recipe};
+  std::vector<RecipeSpec> timed;
+  for (double f : grow_at) {
+    RecipeSpec r = recipe;
+    r.name = recipe.name + "-at" + timing_name(f);
+    r.grow_at = f;
+    timed.push_back(std::move(r));
+  }
+  return timed;
+}
+
+void parse_baselines(ConfigReader b, BaselineSpec& out) {
+  if (b.has("frontier_budgets")) out.frontier_budgets = parse_distinct_numbers(b, "frontier_budgets", 1e6, [](double x) { return "frontier-" + frontier_budget_name(x) + "x"; }, true);
+  out.stage_sizes = b.get_bool("stage_sizes", true);
+  out.transformer = b.get_bool("transformer", true);
+  b.finish();
+}
+
+// "2x" (a multiple of the first recipe's FLOPs) or a number of FLOPs.
+ScalingBudget parse_budget(const ConfigReader& r, const nlohmann::json& x) {
+  ScalingBudget b;
+  if (x.is_string()) {
+    const std::string text = x.get<std::string>();
+    char* end = nullptr;
+    const double m = std::strtod(text.c_str(), &end);
+    if (text.empty() || text.back() != 'x' || end != text.c_str() + text.size() - 1 || !(m > 0) || !(m <= 1e6))
+      r.fail("budgets", "expected FLOPs (e.g. 1e13) or a multiple of the first recipe's FLOPs (e.g. \"2x\"), got " + x.dump());
+    b.times_reference = m;
+    b.name = frontier_budget_name(m) + "x";
+  } else {
+    if (!x.is_number() || !(x.get<double>() >= 1e6) || !(x.get<double>() <= 1e24))
+      r.fail("budgets", "expected FLOPs in [1e6, 1e24] or a multiple such as \"2x\", got " + x.dump());
+    b.flops = x.get<double>();
+    b.name = flops_name(b.flops);
+  }
+  return b;
+}
+
+ScalingSize parse_size(const ExperimentConfig& c, ConfigReader s, const std::string& where) {
+  ScalingSize size;
+  size.name = s.get_string("name", std::nullopt);
+  if (size.name.empty() || size.name.find_first_of("/ \\-") != std::string::npos)
+    s.fail("name", "expected a non-empty name without spaces, dashes or slashes (it is part of run names)");
+  { ConfigReader m = s.get_object("model"); (void)m; }
+  size.model = s.raw("model");
+  if (s.has("lrs")) size.lrs = parse_distinct_numbers(s, "lrs", 1.0, [&](double lr) { return "scaling-" + size.name + "-...-lr" + frontier_budget_name(lr); });
+  s.finish();
+  c.run_config(size.model, nlohmann::json::object(), int64_t{1} << 30, 0, where);  // validate now
+  return size;
+}
+
+void parse_scaling(const ExperimentConfig& c, ConfigReader r, ScalingSpec& out) {
+  const auto& sizes = r.raw("sizes");
+  if (!sizes.is_array() || sizes.empty()) r.fail("sizes", "expected a non-empty list of {\"name\", \"model\"} sizes");
+  std::set<std::string> names;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const std::string where = r.key_path("sizes[" + std::to_string(i) + "]");
+    out.sizes.push_back(parse_size(c, ConfigReader(sizes[i], c.file, where), where));
+    if (!names.insert(out.sizes.back().name).second) r.fail("sizes", "size name \"" + out.sizes.back().name + "\" is used twice");
+  }
+  const auto& budgets = r.raw("budgets");
+  if (!budgets.is_array() || budgets.empty()) r.fail("budgets", "expected a non-empty list of FLOPs or multiples (\"2x\")");
+  std::set<std::string> seen;
+  for (const auto& x : budgets) {
+    out.budgets.push_back(parse_budget(r, x));
+    if (!seen.insert(out.budgets.back().name).second)
+      r.fail("budgets", x.dump() + " is listed twice (runs named " + out.budgets.back().name + "); list each budget once");
+  }
+  out.seeds = r.has("seeds") ? parse_seeds(r, "seeds") : std::vector<uint64_t>{c.seeds.front()};
+  out.warmup_fraction = r.get_double("warmup_fraction", 0.0, 0.0, 0.5);
+  r.finish();
+}
+}  // namespace
 
 ExperimentConfig load_experiment_config(const std::string& path) {
   ConfigReader r(read_json_file(path), path, "");
@@ -68,72 +238,19 @@ ExperimentConfig load_experiment_config(const std::string& path) {
   if (!c.train.is_object()) r.fail("train", "expected a JSON object");
   if (c.train.contains("steps")) r.fail("train.steps", "steps are set by each stage's token budget");
   if (c.train.contains("seed")) r.fail("train.seed", "use the top-level \"seeds\" list");
-
-  if (r.has("seeds")) {
-    const auto& seeds = r.raw("seeds");
-    if (!seeds.is_array() || seeds.empty()) r.fail("seeds", "expected a non-empty list of integers");
-    c.seeds.clear();
-    std::set<uint64_t> seen;
-    for (const auto& s : seeds) {
-      if (!s.is_number_integer() || s.get<int64_t>() < 0) r.fail("seeds", "expected non-negative integers, got " + s.dump());
-      if (!seen.insert(s.get<uint64_t>()).second)
-        r.fail("seeds", s.dump() + " is listed twice; a repeated seed trains identical runs and fakes a spread of 0 "
-                        "(list each seed once)");
-      c.seeds.push_back(s.get<uint64_t>());
-    }
-  } else {
-    r.raw("seeds");  // required
-  }
+  c.seeds = parse_seeds(r, "seeds");
 
   const auto& recipes = r.raw("recipes");
   if (!recipes.is_array() || recipes.empty()) r.fail("recipes", "expected a non-empty list of recipes");
   std::set<std::string> names;
-  for (size_t i = 0; i < recipes.size(); ++i) {
-    const std::string where = "recipes[" + std::to_string(i) + "]";
-    ConfigReader rr(recipes[i], path, where);
-    RecipeSpec recipe;
-    recipe.name = rr.get_string("name", std::nullopt);
-    if (recipe.name.empty() || recipe.name.find_first_of("/ \\") != std::string::npos)
-      rr.fail("name", "expected a non-empty name without spaces or slashes");
-    if (!names.insert(recipe.name).second) rr.fail("name", "duplicate recipe name \"" + recipe.name + "\"");
-    const auto& stages = rr.raw("stages");
-    if (!stages.is_array() || stages.empty()) rr.fail("stages", "expected a non-empty list of stages");
-    for (size_t k = 0; k < stages.size(); ++k) {
-      recipe.stages.push_back(parse_stage(ConfigReader(stages[k], path, where + ".stages[" + std::to_string(k) + "]"), k == 0));
-      const StageSpec& s = recipe.stages.back();
-      if (k > 0) {
-        const StageSpec& p = recipe.stages[k - 1];
-        if (s.qkv_tokens < p.qkv_tokens || s.proj_tokens < p.proj_tokens || s.ffn_tokens < p.ffn_tokens)
-          rr.fail("stages[" + std::to_string(k) + "]", "token counts must not shrink from one stage to the next (growth only appends tokens)");
-      } else if (s.match_scratch_tokens > 0) {
-        rr.fail("stages[0].match_scratch_tokens", "the first stage needs \"tokens\"");
-      }
-      // Validate the stage's model and train settings now, not hours into the run.
-      c.run_config({{"qkv_tokens", s.qkv_tokens}, {"proj_tokens", s.proj_tokens}, {"ffn_tokens", s.ffn_tokens}},
-                   s.train_overrides, int64_t{1} << 30, 0, where + ".stages[" + std::to_string(k) + "]");
+  for (size_t i = 0; i < recipes.size(); ++i)
+    for (RecipeSpec& recipe : parse_recipe(c, recipes[i], "recipes[" + std::to_string(i) + "]")) {
+      if (!names.insert(recipe.name).second)
+        r.fail("recipes[" + std::to_string(i) + "].name", "duplicate recipe name \"" + recipe.name + "\"");
+      c.recipes.push_back(std::move(recipe));
     }
-    rr.finish();
-    c.recipes.push_back(std::move(recipe));
-  }
-
-  ConfigReader b = r.get_object("baselines");
-  if (b.has("frontier_budgets")) {
-    const auto& budgets = b.raw("frontier_budgets");
-    if (!budgets.is_array()) b.fail("frontier_budgets", "expected a list of positive numbers");
-    c.baselines.frontier_budgets.clear();
-    std::set<std::string> seen;  // by run name: budgets that print alike would share a directory
-    for (const auto& x : budgets) {
-      if (!x.is_number() || !(x.get<double>() > 0)) b.fail("frontier_budgets", "expected positive numbers, got " + x.dump());
-      const std::string name = frontier_budget_name(x.get<double>());
-      if (!seen.insert(name).second)
-        b.fail("frontier_budgets", x.dump() + " is listed twice (run frontier-" + name + "x); a repeated budget "
-                                   "trains identical runs and fakes a spread of 0 (list each budget once)");
-      c.baselines.frontier_budgets.push_back(x.get<double>());
-    }
-  }
-  c.baselines.stage_sizes = b.get_bool("stage_sizes", true);
-  c.baselines.transformer = b.get_bool("transformer", true);
-  b.finish();
+  parse_baselines(r.get_object("baselines"), c.baselines);
+  if (r.has("scaling")) parse_scaling(c, r.get_object("scaling"), c.scaling);
   r.finish();
   return c;
 }

@@ -25,6 +25,31 @@ struct StageSpec {
 struct RecipeSpec {
   std::string name;
   std::vector<StageSpec> stages;
+  // Timing sweep: a recipe listing "grow_at": [f1, f2, ...] is expanded on loading into
+  // one recipe per value, <family>-at<f>, whose first stage trains the fraction f of the
+  // recipe's total FLOPs (fixed by the last stage's match_scratch_tokens). 0: the
+  // stages' own budgets (family = name).
+  std::string family;
+  double grow_at = 0;
+};
+
+// A from-scratch scaling sweep: every size at every budget (and each of its LRs).
+struct ScalingSize {
+  std::string name;
+  nlohmann::json model;            // model overrides: token counts, and any other model key
+  std::vector<double> lrs;         // peak LRs to try (best kept); empty: the train section's lr
+};
+struct ScalingBudget {
+  double flops = 0;                // absolute training FLOPs, or
+  double times_reference = 0;      // a multiple of the first recipe's FLOPs ("2x")
+  std::string name;                // as in run names: 1e13, 3.2e13, 2x
+};
+struct ScalingSpec {
+  std::vector<ScalingSize> sizes;
+  std::vector<ScalingBudget> budgets;
+  std::vector<uint64_t> seeds;     // default: the experiment's first seed
+  double warmup_fraction = 0;      // > 0: warmup_steps = this fraction of each run's steps
+  bool enabled() const { return !sizes.empty(); }
 };
 
 struct BaselineSpec {
@@ -42,6 +67,7 @@ struct ExperimentConfig {
   std::vector<uint64_t> seeds = {0};
   std::vector<RecipeSpec> recipes;
   BaselineSpec baselines;
+  ScalingSpec scaling;
 
   // The run config of a model size trained for `steps` with `seed`, the train
   // section merged with `overrides`. Errors name the file and `where`.
@@ -54,5 +80,8 @@ ExperimentConfig load_experiment_config(const std::string& path);
 
 // The budget as it appears in a frontier run's name, frontier-<name>x (printf %g).
 std::string frontier_budget_name(double budget);
+
+// FLOPs as they appear in a scaling run's name: 1e13, 3.2e13 (3 significant digits).
+std::string flops_name(double flops);
 
 }  // namespace tg

@@ -14,6 +14,8 @@
 #include "core/sealed_file.h"
 #include "experiment/compute_saved.h"
 #include "experiment/experiment_runner.h"
+#include "experiment/run_result.h"
+#include "experiment/scaling_report.h"
 #include "train/metrics_log.h"
 
 namespace tg {
@@ -21,18 +23,6 @@ namespace tg {
 namespace fs = std::filesystem;
 
 namespace {
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-struct RunResult {
-  const PlannedRun* plan = nullptr;
-  std::vector<MetricsRow> rows;            // all stages, in order
-  std::vector<nlohmann::json> growth;      // growth events
-  double final_val_loss = kNaN, total_flops = 0, base_flops = 0, wall_s = 0;
-  int64_t tokens = 0, n_params = 0;
-  // Compute saved (recipes only).
-  double saved = kNaN, saved_without_base = kNaN, conservative = kNaN, conservative_without_base = kNaN;
-  bool extrapolated = false;
-};
 
 std::vector<CurvePoint> val_curve(const std::vector<MetricsRow>& rows) {
   std::vector<CurvePoint> curve;
@@ -50,41 +40,8 @@ std::string fmt(double v, const char* f = "%.4f") {
 
 std::string pct(double v) { return std::isfinite(v) ? fmt(100.0 * v, "%+.1f%%") : "n/a"; }
 
-}  // namespace
-
-void write_experiment_report(const ExperimentConfig& config, const std::string& out_dir,
-                             const std::vector<PlannedRun>& plan) {
-  std::vector<RunResult> results;
-  for (const PlannedRun& run : plan) {
-    const std::string run_dir = (fs::path(out_dir) / run.name).string();
-    if (!read_done_marker(run, run_dir)) continue;
-    RunResult r;
-    r.plan = &run;
-    for (size_t k = 0; k < run.stage_dirs.size(); ++k) {
-      // Every stage reported must have ended where the plan ends it (planned_run.h).
-      const std::string metrics = (fs::path(run.stage_dirs[k]) / "metrics.h5").string();
-      const auto rows = MetricsLog(metrics).read();
-      if (rows.empty()) throw UserError(metrics + ": no rows, but " + run.name + " is marked done");
-      check_stage_progress(run, run_dir, k, {rows.back().step, rows.back().flops, metrics}, true);
-      r.rows.insert(r.rows.end(), rows.begin(), rows.end());
-      if (k == 0) r.base_flops = rows.back().flops;
-      if (k > 0) {
-        const std::string event = (fs::path(run_dir) / ("growth_" + std::to_string(k) + ".json")).string();
-        check_stage_progress(run, run_dir, k - 1, growth_event_progress(event), true);
-        r.growth.push_back(read_json_file(event));
-      }
-    }
-    for (const auto& row : r.rows)
-      if (std::isfinite(row.val_loss)) r.final_val_loss = row.val_loss;
-    r.total_flops = r.rows.back().flops;
-    r.tokens = r.rows.back().tokens;
-    r.wall_s = r.rows.back().wall_s;
-    r.n_params = r.rows.back().n_params;
-    if (run.kind != "recipe") r.base_flops = 0;
-    results.push_back(std::move(r));
-  }
-
-  // Compute saved for each recipe run against the frontier of its seed.
+// Compute saved for each recipe run against the same-size frontier of its seed.
+void add_saved_vs_frontier(std::vector<RunResult>& results) {
   for (RunResult& r : results) {
     if (r.plan->kind != "recipe") continue;
     std::vector<CurvePoint> frontier;
@@ -106,8 +63,10 @@ void write_experiment_report(const ExperimentConfig& config, const std::string& 
       }
     }
   }
+}
 
-  // experiment.h5
+void write_h5(const ExperimentConfig& config, const std::string& out_dir, const std::vector<RunResult>& results,
+              const ScalingSummary& scaling) {
   const fs::path h5_path = fs::path(out_dir) / "experiment.h5";
   write_sealed(h5_path.string(), "experiment", [&](H5File& file) {
     file.set_attr("/", "format", std::string("tokengrow-experiment"));
@@ -137,33 +96,51 @@ void write_experiment_report(const ExperimentConfig& config, const std::string& 
       file.set_attr(g, "compute_saved_conservative", r.conservative);
       file.set_attr(g, "compute_saved_conservative_without_base", r.conservative_without_base);
       file.set_attr(g, "frontier_extrapolated", static_cast<int64_t>(r.extrapolated));
+      file.set_attr(g, "size", r.plan->size);
+      file.set_attr(g, "budget_name", r.plan->budget_name);
+      file.set_attr(g, "lr", r.plan->lr);
+      file.set_attr(g, "tokens_per_param", r.tokens_per_param());
+      file.set_attr(g, "compute_saved_vs_envelope", r.saved_vs_envelope);
+      file.set_attr(g, "compute_saved_vs_law", r.saved_vs_law);
+      file.set_attr(g, "envelope_loss_at_flops", r.envelope_loss_at_flops);
+      file.set_attr(g, "envelope_extrapolated", static_cast<int64_t>(r.envelope_extrapolated));
     }
+    write_scaling_h5(file, scaling);
   });
+}
 
-  // summary.csv
+void write_csv(const std::string& out_dir, const std::vector<RunResult>& results, const ScalingSummary& scaling) {
   std::ostringstream csv;
   csv << "name,kind,recipe,seed,budget,n_params,final_val_loss,final_val_ppl,total_flops,base_flops,tokens,wall_s,"
          "compute_saved,compute_saved_without_base,compute_saved_conservative,compute_saved_conservative_without_base,"
-         "frontier_extrapolated\n";
+         "frontier_extrapolated,size,budget_name,lr,tokens_per_param,compute_saved_vs_envelope,compute_saved_vs_law,"
+         "envelope_loss_at_flops,envelope_extrapolated\n";
   for (const RunResult& r : results)
     csv << r.plan->name << "," << r.plan->kind << "," << r.plan->recipe << "," << r.plan->seed << "," << r.plan->budget
         << "," << r.n_params << "," << r.final_val_loss << "," << std::exp(r.final_val_loss) << "," << r.total_flops
         << "," << r.base_flops << "," << r.tokens << "," << r.wall_s << "," << r.saved << "," << r.saved_without_base
-        << "," << r.conservative << "," << r.conservative_without_base << "," << (r.extrapolated ? 1 : 0) << "\n";
+        << "," << r.conservative << "," << r.conservative_without_base << "," << (r.extrapolated ? 1 : 0) << ","
+        << r.plan->size << "," << r.plan->budget_name << "," << r.plan->lr << "," << r.tokens_per_param() << ","
+        << r.saved_vs_envelope << "," << r.saved_vs_law << "," << r.envelope_loss_at_flops << ","
+        << (r.envelope_extrapolated ? 1 : 0) << "\n";
   write_file_durably((fs::path(out_dir) / "summary.csv").string(), csv.str());
+  if (!scaling.sizes.empty()) write_file_durably((fs::path(out_dir) / "scaling.csv").string(), isoflop_csv(scaling));
+}
 
-  // summary.md
+void write_markdown(const ExperimentConfig& config, const std::string& out_dir, size_t planned,
+                    const std::vector<RunResult>& results, const ScalingSummary& scaling) {
   std::ostringstream md;
   md << "# Experiment summary: " << config.file << "\n\n";
   if (!config.description.empty()) md << config.description << "\n\n";
-  md << results.size() << " of " << plan.size() << " runs finished.\n\n";
-  md << "## Runs\n\n| run | kind | params | final val loss | val ppl | FLOPs | tokens | wall s |\n"
-        "|---|---|---|---|---|---|---|---|\n";
+  md << results.size() << " of " << planned << " runs finished.\n\n";
+  md << "## Runs\n\n| run | kind | params | final val loss | val ppl | FLOPs | tokens | tokens/param | wall s |\n"
+        "|---|---|---|---|---|---|---|---|---|\n";
   for (const RunResult& r : results)
     md << "| " << r.plan->name << " | " << r.plan->kind << " | " << r.n_params << " | " << fmt(r.final_val_loss) << " | "
        << fmt(std::exp(r.final_val_loss), "%.3f") << " | " << fmt(r.total_flops, "%.3g") << " | " << r.tokens << " | "
-       << fmt(r.wall_s, "%.0f") << " |\n";
-  md << "\n## Compute saved by each recipe (mean ± std over seeds)\n\n"
+       << fmt(r.tokens_per_param(), "%.1f") << " | " << fmt(r.wall_s, "%.0f") << " |\n";
+  md << "\n" << scaling_markdown(config, scaling, results);
+  md << "## Compute saved by each recipe against the same-size frontier (mean ± std over seeds)\n\n"
         "`vs frontier`: 1 - grown FLOPs / FLOPs the scratch frontier (final size, budgets "
      << "x the first recipe's FLOPs) needs for the grown final loss, interpolated in log FLOPs. "
         "`conservative`: 1 - FLOPs at which the grown curve reaches the 1x scratch run's final loss / that run's FLOPs. "
@@ -192,6 +169,21 @@ void write_experiment_report(const ExperimentConfig& config, const std::string& 
        << cell(cb, true) << " |\n";
   }
   write_file_durably((fs::path(out_dir) / "summary.md").string(), md.str());
+}
+
+}  // namespace
+
+void write_experiment_report(const ExperimentConfig& config, const std::string& out_dir,
+                             const std::vector<PlannedRun>& plan, int64_t bootstrap_samples) {
+  std::vector<RunResult> results = read_finished_runs(out_dir, plan);
+
+  add_saved_vs_frontier(results);
+  const ScalingSummary scaling = summarize_scaling(config, results, bootstrap_samples);
+  add_saved_vs_envelope(scaling, results);
+
+  write_h5(config, out_dir, results, scaling);
+  write_csv(out_dir, results, scaling);
+  write_markdown(config, out_dir, plan.size(), results, scaling);
 }
 
 }  // namespace tg

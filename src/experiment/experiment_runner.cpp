@@ -14,6 +14,7 @@
 #include "core/run_lock.h"
 #include "experiment/experiment_dir.h"
 #include "experiment/experiment_report.h"
+#include "experiment/scaling_report.h"
 #include "growth/grow_checkpoint.h"
 #include "model/model_cost.h"
 #include "train/checkpoint.h"
@@ -88,6 +89,15 @@ ExperimentRunner::ExperimentRunner(const ExperimentConfig& config, std::string o
   make_plan();
 }
 
+// The FLOPs a recipe with a timing sweep spends in all: those of a from-scratch run of
+// the last stage's match_scratch_tokens at the last stage's size.
+double ExperimentRunner::recipe_total_flops(const RecipeSpec& recipe) const {
+  const StageSpec& last = recipe.stages.back();
+  const RunConfig probe = config_.run_config(token_counts(last), last.train_overrides, int64_t{1} << 30, 0, recipe.name);
+  return static_cast<double>(last.match_scratch_tokens) * step_flops(probe) /
+         static_cast<double>(probe.train.batch_size * probe.model.seq_len);
+}
+
 void ExperimentRunner::make_plan() {
   // Stage configs and FLOPs of every recipe (independent of the seed).
   struct RecipePlan {
@@ -106,7 +116,9 @@ void ExperimentRunner::make_plan() {
       const double per_step = step_flops(probe);
       const int64_t tokens_per_step = probe.train.batch_size * probe.model.seq_len;
       int64_t steps = 0;
-      if (s.tokens > 0) {
+      if (k == 0 && recipe.grow_at > 0) {
+        steps = steps_for_flops(recipe.grow_at * recipe_total_flops(recipe), per_step);
+      } else if (s.tokens > 0) {
         steps = std::max<int64_t>(1, static_cast<int64_t>(std::llround(static_cast<double>(s.tokens) / tokens_per_step)));
       } else {
         const double target = static_cast<double>(s.match_scratch_tokens) * per_step / static_cast<double>(tokens_per_step);
@@ -193,6 +205,58 @@ void ExperimentRunner::make_plan() {
       plan_.push_back(baseline("transformer", "transformer", model, reference_flops_));
     }
   }
+  plan_scaling_runs();
+}
+
+// scaling-<size>-<budget>[-lr<lr>]-seed<s>: from scratch, one complete schedule over
+// exactly its budget (steps = round(FLOPs / FLOPs per step)).
+void ExperimentRunner::plan_scaling_runs() {
+  const ScalingSpec& sweep = config_.scaling;
+  for (uint64_t seed : sweep.seeds)
+    for (const ScalingSize& size : sweep.sizes)
+      for (const ScalingBudget& budget : sweep.budgets) {
+        const double flops = budget.flops > 0 ? budget.flops : budget.times_reference * reference_flops_;
+        const std::vector<double> lrs = size.lrs.empty() ? std::vector<double>{0.0} : size.lrs;
+        for (double lr : lrs) {
+          PlannedRun run;
+          run.name = "scaling-" + size.name + "-" + budget.name + (lr > 0 ? "-lr" + frontier_budget_name(lr) : "") +
+                     "-seed" + std::to_string(seed);
+          run.kind = "scaling";
+          run.seed = seed;
+          run.size = size.name;
+          run.budget_name = budget.name;
+          nlohmann::json train = nlohmann::json::object();
+          if (lr > 0) train = lr_overrides(lr);
+          const RunConfig probe = config_.run_config(size.model, train, int64_t{1} << 30, seed, run.name);
+          const double per_step = step_flops(probe);
+          const int64_t steps = steps_for_flops(flops, per_step);
+          if (sweep.warmup_fraction > 0)
+            train["warmup_steps"] = std::max<int64_t>(1, std::llround(sweep.warmup_fraction * static_cast<double>(steps)));
+          else if (probe.train.warmup_steps >= steps)
+            throw UserError(config_.file + ": " + run.name + ": " + std::to_string(steps) + " steps at this budget, but " +
+                            std::to_string(probe.train.warmup_steps) + " warmup steps (train.warmup_steps); raise the " +
+                            "budget or set scaling.warmup_fraction");
+          RunConfig rc = config_.run_config(size.model, train, steps, seed, run.name);
+          run.lr = rc.train.lr;
+          run.stages.push_back(std::move(rc));
+          run.stage_step_flops.push_back(per_step);
+          run.growth.emplace_back();
+          run.stage_dirs.push_back((fs::path(out_dir_) / run.name).string());
+          run.planned_flops = static_cast<double>(steps) * per_step;
+          plan_.push_back(std::move(run));
+        }
+      }
+}
+
+// Train overrides for a swept peak LR: the floor keeps the train section's min_lr / lr
+// ratio (absent min_lr: the run config's default, lr / 10).
+nlohmann::json ExperimentRunner::lr_overrides(double lr) const {
+  nlohmann::json t = {{"lr", lr}};
+  if (config_.train.contains("min_lr")) {
+    const double base_lr = config_.train.value("lr", TrainConfig{}.lr);
+    t["min_lr"] = lr * config_.train["min_lr"].get<double>() / base_lr;
+  }
+  return t;
 }
 
 bool ExperimentRunner::train_stage(const PlannedRun& run, size_t k, const std::string& start_checkpoint) {
@@ -220,6 +284,12 @@ void ExperimentRunner::check_plan(const PlannedRun& run) const {
   if (!difference.empty())
     throw UserError(dir.string() + ": this run was started with another plan than " + config_.file + " gives now (" +
                     difference + "); restore the config, or write the experiment to another --out");
+}
+
+std::vector<bool> ExperimentRunner::done_runs() const {
+  std::vector<bool> done;
+  for (const PlannedRun& run : plan_) done.push_back(read_done_marker(run, run_dir(run)));
+  return done;
 }
 
 std::string ExperimentRunner::run_dir(const PlannedRun& run) const { return (fs::path(out_dir_) / run.name).string(); }
@@ -284,12 +354,14 @@ bool ExperimentRunner::run() {
       log_.info("stopped; re-run the same command to continue");
       return false;
     }
-    write_report();
+    write_report(0);  // between runs: without the bootstrap intervals
   }
-  write_report();
+  write_report(kBootstrapSamples);
   return true;
 }
 
-void ExperimentRunner::write_report() { write_experiment_report(config_, out_dir_, plan_); }
+void ExperimentRunner::write_report(int64_t bootstrap_samples) {
+  write_experiment_report(config_, out_dir_, plan_, bootstrap_samples);
+}
 
 }  // namespace tg

@@ -9,7 +9,8 @@
 // experiment's, which `tokengrow train` refuses (experiment_dir.h).
 //
 // Run names: <recipe>-seed<s> (stage<k>/ sub-runs, grown_<k>.h5, growth_<k>.json),
-// frontier-<budget>x-seed<s>, scratch-stage<k>-seed<s>, transformer-seed<s>.
+// frontier-<budget>x-seed<s>, scratch-stage<k>-seed<s>, transformer-seed<s>,
+// scaling-<size>-<budget>[-lr<lr>]-seed<s> (the scaling sweep: experiment_config.h).
 #include <functional>
 #include <string>
 #include <vector>
@@ -33,16 +34,23 @@ class ExperimentRunner {
   // FLOPs of the first recipe's grown run: the frontier budgets' 1x.
   double reference_flops() const { return reference_flops_; }
 
+  // Which runs of the plan are finished (done.json), in plan order.
+  std::vector<bool> done_runs() const;
+
   // Runs what is not done yet; returns false if stopped by the step budget.
   bool run();
   // Stop (as a kill would) after this many training steps in this invocation; for tests.
   void set_step_budget(int64_t steps) { step_budget_ = steps; }
 
-  // Reads the finished runs and writes experiment.h5, summary.md and summary.csv.
-  void write_report();
+  // Reads the finished runs and writes experiment.h5, summary.md and summary.csv (and
+  // scaling.csv), with this many bootstrap resamples for the scaling fits' intervals.
+  void write_report(int64_t bootstrap_samples);
 
  private:
   void make_plan();
+  double recipe_total_flops(const RecipeSpec& recipe) const;
+  void plan_scaling_runs();
+  nlohmann::json lr_overrides(double lr) const;
   bool execute(const PlannedRun& run);
   // Refuses to continue or skip a run whose directory was started with another plan
   // (the config changed between runs of the command); execute() records the plan.

@@ -22,10 +22,12 @@ namespace tg {
 
 struct PlannedRun {
   std::string name;
-  std::string kind;    // recipe, frontier, stage_size, transformer
+  std::string kind;    // recipe, frontier, stage_size, transformer, scaling
   std::string recipe;  // recipe name (kind recipe)
   uint64_t seed = 0;
   double budget = 0;   // frontier: x the reference FLOPs
+  std::string size, budget_name;  // scaling: the size's name and the budget as in the run name
+  double lr = 0;                  // scaling: the peak LR
   std::vector<RunConfig> stages;                 // one per stage (one for baselines)
   std::vector<GrowthOptions> growth;             // growth into stage k (index k, k >= 1)
   std::vector<std::string> stage_dirs;           // where each stage trains

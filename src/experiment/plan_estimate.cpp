@@ -1,0 +1,94 @@
+#include "experiment/plan_estimate.h"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "bench/train_bench.h"
+#include "model/model_cost.h"
+
+namespace tg {
+
+namespace {
+// The key of what a step costs: the model and the batch.
+std::string cost_key(const RunConfig& rc) {
+  return rc.model.to_json().dump() + "/" + std::to_string(rc.train.batch_size);
+}
+
+double stage_wall_s(const RunConfig& rc, double step_s) {
+  const int64_t steps = rc.train.steps;
+  const int64_t evals = (rc.train.eval_every > 0 ? steps / rc.train.eval_every : 0) + 1;
+  return static_cast<double>(steps) * step_s +
+         static_cast<double>(evals * rc.train.eval_batches) * step_s / 3.0;
+}
+
+std::string duration(double s) {
+  if (!std::isfinite(s)) return "?";
+  char buf[32];
+  if (s < 120) std::snprintf(buf, sizeof buf, "%.0f s", s);
+  else if (s < 7200) std::snprintf(buf, sizeof buf, "%.1f min", s / 60);
+  else std::snprintf(buf, sizeof buf, "%.2f h", s / 3600);
+  return buf;
+}
+}  // namespace
+
+std::vector<RunEstimate> estimate_plan(Engine& engine, const std::vector<PlannedRun>& plan, int64_t measure_steps) {
+  std::map<std::string, double> step_seconds;
+  if (measure_steps > 0)
+    for (const PlannedRun& run : plan)
+      for (const RunConfig& rc : run.stages) {
+        const std::string key = cost_key(rc);
+        if (step_seconds.count(key)) continue;
+        BenchOptions options;
+        options.steps = measure_steps;
+        options.warmup_steps = 2;
+        step_seconds[key] = run_train_bench(engine, rc, options).median_step_s;
+      }
+  std::vector<RunEstimate> estimates;
+  std::set<std::string> timed_dirs;  // a first stage shared by several recipes trains once
+  for (const PlannedRun& run : plan) {
+    RunEstimate e;
+    e.n_params = n_params(run.stages.back().model);
+    e.flops = run.planned_flops;
+    e.wall_s = measure_steps > 0 ? 0.0 : std::numeric_limits<double>::quiet_NaN();
+    for (size_t k = 0; k < run.stages.size(); ++k) {
+      const RunConfig& rc = run.stages[k];
+      e.tokens += rc.train.steps * rc.train.batch_size * rc.model.seq_len;
+      if (measure_steps > 0 && timed_dirs.insert(run.stage_dirs[k]).second)
+        e.wall_s += stage_wall_s(rc, step_seconds.at(cost_key(rc)));
+    }
+    estimates.push_back(e);
+  }
+  return estimates;
+}
+
+void print_plan(std::ostream& out, const std::vector<PlannedRun>& plan, const std::vector<RunEstimate>& estimates,
+                const std::vector<bool>& done) {
+  char line[512];
+  std::snprintf(line, sizeof line, "%-44s %-11s %10s %12s %8s %10s %8s  %s\n", "run", "kind", "params", "tokens",
+                "tok/par", "TFLOP", "est.", "steps per stage");
+  out << line;
+  double total_s = 0, total_flops = 0;
+  int64_t todo = 0;
+  for (size_t i = 0; i < plan.size(); ++i) {
+    const RunEstimate& e = estimates[i];
+    std::string steps;
+    for (const RunConfig& rc : plan[i].stages) steps += (steps.empty() ? "" : " ") + std::to_string(rc.train.steps);
+    std::snprintf(line, sizeof line, "%-44s %-11s %10lld %12lld %8.1f %10.4g %8s  %s%s\n", plan[i].name.c_str(),
+                  plan[i].kind.c_str(), static_cast<long long>(e.n_params), static_cast<long long>(e.tokens),
+                  static_cast<double>(e.tokens) / static_cast<double>(e.n_params), e.flops / 1e12,
+                  duration(e.wall_s).c_str(), steps.c_str(), done[i] ? "  (done)" : "");
+    out << line;
+    if (done[i]) continue;
+    ++todo;
+    total_s += e.wall_s;
+    total_flops += e.flops;
+  }
+  out << plan.size() << " runs, " << todo << " to train: " << total_flops / 1e12 << " TFLOP, estimated "
+      << duration(total_s) << " on this machine (training steps and validation, a shared first stage counted "
+      << "once, in the first run that trains it)\n";
+}
+
+}  // namespace tg

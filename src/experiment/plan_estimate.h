@@ -1,0 +1,36 @@
+#pragma once
+// What `tokengrow experiment --plan` prints before anything trains: every run with its
+// parameters, tokens, tokens per parameter, FLOPs and an estimated wall time on this
+// machine, and the total.
+//
+// The estimate times a few full training steps of each distinct model and batch
+// (bench/train_bench.h: random tokens, the same kernels as training) and adds the
+// validation passes:
+//   wall ~ steps * t_step + evals * eval_batches * t_step / 3
+// (a validation batch is one forward, about a third of a training step), evals =
+// steps / eval_every + 1. A first stage shared by several recipes counts once, in the
+// first run that trains it. Checkpoint writes and growth are left out.
+#include <ostream>
+#include <vector>
+
+#include "core/engine.h"
+#include "experiment/planned_run.h"
+
+namespace tg {
+
+struct RunEstimate {
+  int64_t n_params = 0;   // of the last stage
+  int64_t tokens = 0;     // trained, all stages
+  double flops = 0;       // planned
+  double wall_s = 0;      // estimated for what this run trains itself (NaN when not measured)
+};
+
+// measure_steps > 0: time that many steps per distinct model (after two untimed steps);
+// 0: no timing (wall_s NaN).
+std::vector<RunEstimate> estimate_plan(Engine& engine, const std::vector<PlannedRun>& plan, int64_t measure_steps);
+
+// One line per run, then the total ("done" runs are marked and not counted in it).
+void print_plan(std::ostream& out, const std::vector<PlannedRun>& plan, const std::vector<RunEstimate>& estimates,
+                const std::vector<bool>& done);
+
+}  // namespace tg
