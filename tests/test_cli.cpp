@@ -2,6 +2,7 @@
 // each kind of bad input giving one clear error, exit code 2 and no files written.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 
@@ -9,6 +10,7 @@
 #include "crafted_file.h"
 #include "core/durable_file.h"
 #include "cli_run.h"
+#include "gzip_data.h"
 #include "test_data.h"
 #include "train/checkpoint.h"
 
@@ -179,6 +181,36 @@ TEST_CASE("CLI: bad configs give one clear error naming file and key, exit 2, no
     REQUIRE(r.code == 2);
     REQUIRE(r.err.find("absent.json") != std::string::npos);
   }
+}
+
+TEST_CASE("CLI: prepare reads gzip text, splits every --val-every bytes and refuses a damaged gzip", "[cli]") {
+  TempDir dir("cli_prepare_gzip");
+  const std::string text = make_text(4, 30000).substr(0, 30000);
+  write_gzip_members(dir.file("text.dz"), {text.substr(0, 10000), text.substr(10000)});
+  write_file(dir.file("more.txt"), "0123456789");
+  auto r = cli({"prepare", "--text", dir.file("text.dz") + "," + dir.file("more.txt"), "--out", dir.file("d.h5"),
+                "--val-fraction", "0.1", "--val-every", "4000"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  // 7 segments of 4000 bytes and one of 2000 hold out 400 each and 200, the 10-byte file 1.
+  REQUIRE(r.out.find("27009 train tokens, 3001 validation tokens") != std::string::npos);
+  REQUIRE(r.out.find("prepare: 0.0 of 0.0 MB read (more.txt)\n") != std::string::npos);
+  const Corpus corpus = load_corpus(dir.file("d.h5"));
+  REQUIRE(detokenize_bytes(corpus.val).substr(0, 400) == text.substr(3600, 400));
+  REQUIRE(detokenize_bytes(corpus.val).substr(3000) == "9");
+
+  std::string damaged = read_file(dir.file("text.dz"));
+  damaged.resize(damaged.size() - 100);
+  write_file(dir.file("damaged.gz"), damaged);
+  r = cli({"prepare", "--text", dir.file("damaged.gz"), "--out", dir.file("e.h5")});
+  REQUIRE(r.code == 2);
+  REQUIRE(r.err.rfind("error: " + dir.file("damaged.gz") + ": damaged or truncated gzip data (zlib: ", 0) == 0);
+  REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  REQUIRE_FALSE(fs::exists(dir.file("e.h5")));
+  REQUIRE(temp_files_of(dir.file("e.h5")).empty());
+  r = cli({"prepare", "--text", dir.file("more.txt"), "--out", dir.file("e.h5"), "--val-every", "-1"});
+  REQUIRE(r.code == 2);
+  REQUIRE(r.err.find("--val-every") != std::string::npos);
 }
 
 TEST_CASE("CLI: bad flags and files for each subcommand exit 2 with a clear message", "[cli][errors]") {

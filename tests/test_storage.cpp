@@ -257,19 +257,21 @@ TEST_CASE("byte tokenizer round-trips every byte", "[corpus]") {
   REQUIRE(detokenize_bytes(tokens) == text);
 }
 
-TEST_CASE("prepare_corpus splits off the last val_fraction and round-trips the bytes", "[corpus]") {
+TEST_CASE("prepare_corpus splits off the last val_fraction of each file and round-trips the bytes", "[corpus]") {
   TempDir dir("corpus_prepare");
   const std::string part1 = testing::make_text(1, 5000);
   std::string part2 = testing::make_text(2, 3001);
   for (char byte : {'\xFF', '\0', '\x80'}) part2 += byte;  // non-ASCII and NUL bytes survive too
   write_file(dir.file("a.txt"), part1);
   write_file(dir.file("b.txt"), part2);
-  const std::string text = part1 + part2;
   const std::string out = dir.file("corpus.h5");
 
   const CorpusInfo info = prepare_corpus({dir.file("a.txt"), dir.file("b.txt")}, out, 0.1);
-  const int64_t n = static_cast<int64_t>(text.size());
-  const int64_t n_val = static_cast<int64_t>(std::floor(0.1 * static_cast<double>(n)));
+  // Each file is a document: its own last tenth is validation.
+  const int64_t n = static_cast<int64_t>(part1.size() + part2.size());
+  const size_t val1 = static_cast<size_t>(std::floor(0.1 * static_cast<double>(part1.size())));
+  const size_t val2 = static_cast<size_t>(std::floor(0.1 * static_cast<double>(part2.size())));
+  const int64_t n_val = static_cast<int64_t>(val1 + val2);
   REQUIRE(info.tokenizer == "bytes");
   REQUIRE(info.vocab_size == 256);
   REQUIRE(info.val_tokens == n_val);
@@ -280,8 +282,9 @@ TEST_CASE("prepare_corpus splits off the last val_fraction and round-trips the b
   REQUIRE(c.info.train_tokens == info.train_tokens);
   REQUIRE(c.info.val_tokens == info.val_tokens);
   REQUIRE(c.info.vocab_size == 256);
-  REQUIRE(detokenize_bytes(c.train) + detokenize_bytes(c.val) == text);
-  REQUIRE(detokenize_bytes(c.val) == text.substr(n - n_val));
+  REQUIRE(detokenize_bytes(c.train) ==
+          part1.substr(0, part1.size() - val1) + part2.substr(0, part2.size() - val2));
+  REQUIRE(detokenize_bytes(c.val) == part1.substr(part1.size() - val1) + part2.substr(part2.size() - val2));
 
   const H5File f = H5File::open_read(out);
   REQUIRE(f.get_attr_string("/", "format") == "tokengrow-corpus");
@@ -290,6 +293,7 @@ TEST_CASE("prepare_corpus splits off the last val_fraction and round-trips the b
   REQUIRE(f.get_attr_int("/", "vocab_size") == 256);
   REQUIRE(nlohmann::json::parse(f.get_attr_string("/", "sources")) ==
           nlohmann::json::array({dir.file("a.txt"), dir.file("b.txt")}));
+  REQUIRE(f.get_attr_string("/", "val_rule") == "last 0.1 of each file");
 
   // No validation split is allowed; overwrite replaces the old corpus.
   REQUIRE(prepare_corpus({dir.file("a.txt")}, out, 0.0, true).val_tokens == 0);

@@ -37,7 +37,7 @@ std::string regular_file_problem(const std::string& path) {
   return problem_of_mode(st.st_mode);
 }
 
-std::string read_regular_file(const std::string& path, const std::string& what) {
+int open_regular_file(const std::string& path, const std::string& what) {
   // O_NONBLOCK: opening a FIFO for reading returns at once instead of waiting for a
   // writer; it is cleared again before reading a regular file.
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -53,13 +53,24 @@ std::string read_regular_file(const std::string& path, const std::string& what) 
   if (::fstat(fd, &st) != 0) fail("cannot read " + what + ": " + std::strerror(errno));
   if (const std::string problem = problem_of_mode(st.st_mode); !problem.empty()) fail(problem + "; expected a " + what);
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+std::string read_regular_file(const std::string& path, const std::string& what) {
+  const int fd = open_regular_file(path, what);
+  struct stat st {};
+  ::fstat(fd, &st);
   std::string bytes;
   bytes.reserve(static_cast<size_t>(st.st_size));
   char buffer[1 << 16];
   for (;;) {
     const ssize_t n = ::read(fd, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail("cannot read " + what + ": " + std::strerror(errno));
+    if (n < 0) {
+      const std::string reason = std::strerror(errno);
+      ::close(fd);
+      throw UserError(path + ": cannot read " + what + ": " + reason);
+    }
     if (n == 0) break;
     bytes.append(buffer, static_cast<size_t>(n));
   }

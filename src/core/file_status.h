@@ -17,4 +17,8 @@ std::string regular_file_problem(const std::string& path);
 // file", "text file").
 std::string read_regular_file(const std::string& path, const std::string& what);
 
+// The same checks, returning the open descriptor (blocking again, O_CLOEXEC) for the
+// caller to read and close.
+int open_regular_file(const std::string& path, const std::string& what);
+
 }  // namespace tg

@@ -227,8 +227,7 @@ size_t H5File::element_count(const std::string& path) const {
   return static_cast<size_t>(n);
 }
 
-void H5File::write_dataset(const std::string& path, hid_t mem_type, hid_t file_type, const std::vector<hsize_t>& dims,
-                           const void* data) {
+hid_t H5File::create_dataset(const std::string& path, hid_t file_type, const std::vector<hsize_t>& dims) {
   const std::string name = h5_name(path);
   if (clean(path).empty()) fail(path, "cannot write a dataset at the root");
   if (exists(path) && H5Ldelete(id_, name.c_str(), H5P_DEFAULT) < 0) fail(path, "cannot replace the existing object");
@@ -237,8 +236,14 @@ void H5File::write_dataset(const std::string& path, hid_t mem_type, hid_t file_t
   // only add overhead (contiguous datasets have no 4 GiB chunk limit either).
   Handle space(dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
                H5Sclose);
-  Handle set(H5Dcreate2(id_, name.c_str(), file_type, space.id, lcpl.id, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
-  if (set.id < 0) fail(path, "cannot create dataset (is a parent a dataset?)");
+  const hid_t set = H5Dcreate2(id_, name.c_str(), file_type, space.id, lcpl.id, H5P_DEFAULT, H5P_DEFAULT);
+  if (set < 0) fail(path, "cannot create dataset (is a parent a dataset?)");
+  return set;
+}
+
+void H5File::write_dataset(const std::string& path, hid_t mem_type, hid_t file_type, const std::vector<hsize_t>& dims,
+                           const void* data) {
+  Handle set(create_dataset(path, file_type, dims), H5Dclose);
   hsize_t n = 1;
   for (hsize_t d : dims) n *= d;
   if (n > 0 && H5Dwrite(set.id, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
@@ -290,6 +295,28 @@ std::vector<uint64_t> H5File::read_uints(const std::string& path) const {
 
 void H5File::write_bytes_u8(const std::string& path, const std::vector<uint8_t>& values) {
   write_dataset(path, H5T_NATIVE_UINT8, H5T_STD_U8LE, {values.size()}, values.data());
+}
+
+void H5File::create_bytes_u8(const std::string& path, int64_t size) {
+  if (size < 0) fail(path, "negative dataset size " + std::to_string(size));
+  Handle set(create_dataset(path, H5T_STD_U8LE, {static_cast<hsize_t>(size)}), H5Dclose);
+}
+
+void H5File::write_bytes_u8_at(const std::string& path, int64_t offset, const uint8_t* data, size_t count) {
+  if (count == 0) return;
+  Handle set(open_dataset(path), H5Dclose);
+  Handle file_space(H5Dget_space(set.id), H5Sclose);
+  hsize_t size = 0;
+  if (H5Sget_simple_extent_ndims(file_space.id) != 1 || H5Sget_simple_extent_dims(file_space.id, &size, nullptr) < 0)
+    fail(path, "expected a 1-D dataset");
+  if (offset < 0 || static_cast<hsize_t>(offset) > size || count > size - static_cast<hsize_t>(offset))
+    fail(path, "bytes [" + std::to_string(offset) + ", " + std::to_string(offset + static_cast<int64_t>(count)) +
+                   ") beyond the dataset's " + std::to_string(size));
+  const hsize_t start = static_cast<hsize_t>(offset), n = count;
+  H5Sselect_hyperslab(file_space.id, H5S_SELECT_SET, &start, nullptr, &n, nullptr);
+  Handle mem_space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  if (H5Dwrite(set.id, H5T_NATIVE_UINT8, mem_space.id, file_space.id, H5P_DEFAULT, data) < 0)
+    fail(path, "write failed (disk full?)");
 }
 
 std::vector<int32_t> H5File::read_tokens(const std::string& path) const {

@@ -60,6 +60,12 @@ class H5File {
   void write_uints(const std::string& path, const std::vector<uint64_t>& values);
   std::vector<uint64_t> read_uints(const std::string& path) const;
   void write_bytes_u8(const std::string& path, const std::vector<uint8_t>& values);
+  // The same dataset (1-D uint8, contiguous), made with `size` bytes (zeros until
+  // written) and filled piece by piece with write_bytes_u8_at: data too large to
+  // hold twice is written without a second copy. A piece beyond the dataset's size is
+  // refused.
+  void create_bytes_u8(const std::string& path, int64_t size);
+  void write_bytes_u8_at(const std::string& path, int64_t offset, const uint8_t* data, size_t count);
   // Any 1-D integer dataset, converted by HDF5 to int32 (token ids).
   std::vector<int32_t> read_tokens(const std::string& path) const;
 
@@ -88,6 +94,8 @@ class H5File {
   hid_t open_object(const std::string& path) const;  // caller closes with H5Oclose
   hid_t open_dataset(const std::string& path) const;  // caller closes with H5Dclose
   hid_t open_attr(const std::string& path, const std::string& name) const;  // caller closes with H5Aclose
+  // A new dataset (replacing any object of that name); caller closes with H5Dclose.
+  hid_t create_dataset(const std::string& path, hid_t file_type, const std::vector<hsize_t>& dims);
   void write_dataset(const std::string& path, hid_t mem_type, hid_t file_type, const std::vector<hsize_t>& dims,
                      const void* data);
   // Reads a whole numeric dataset (integer-typed only, if asked) converted to

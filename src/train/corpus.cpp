@@ -2,75 +2,16 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
-#include <nlohmann/json.hpp>
-
 #include "core/error.h"
-#include "core/file_status.h"
 #include "core/hdf5_file.h"
 #include "core/sealed_file.h"
 
 namespace tg {
 
-namespace {
-const char* const kCorpusFormat = "tokengrow-corpus";
-const int64_t kCorpusFormatVersion = 2;  // 2: sealed (core/sealed_file.h)
-const char* const kSealKind = "corpus";
-
-}  // namespace
-
-namespace {
-// Refuses an out_path that would replace one of the inputs (the same file under
-// any name: a link, "./x", a symlink) or, without `overwrite`, any existing file.
-void check_corpus_out(const std::vector<std::string>& text_files, const std::string& out_path, bool overwrite) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const bool out_exists = fs::exists(fs::symlink_status(out_path, ec));
-  for (const auto& file : text_files) {
-    const bool same = out_exists ? fs::equivalent(file, out_path, ec)
-                                 : fs::weakly_canonical(file, ec) == fs::weakly_canonical(out_path, ec);
-    if (same)
-      throw UserError(out_path + ": is also an input (--text " + file + "); prepare never replaces its own input");
-  }
-  if (out_exists && !overwrite)
-    throw UserError(out_path + ": already exists; prepare never overwrites a file unless given --force");
-}
-}  // namespace
-
-CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std::string& out_path, double val_fraction,
-                          bool overwrite) {
-  if (!(val_fraction >= 0.0 && val_fraction <= 0.5))
-    throw UserError("--val-fraction must be in [0, 0.5], got " + std::to_string(val_fraction));
-  if (text_files.empty()) throw UserError("no text files given");
-  check_corpus_out(text_files, out_path, overwrite);
-  std::string text;
-  for (const auto& file : text_files) text += read_regular_file(file, "text file");
-  if (text.empty()) throw UserError("the text files are empty; nothing to prepare");
-  const int64_t n = static_cast<int64_t>(text.size());
-  const int64_t n_val = static_cast<int64_t>(std::floor(static_cast<double>(n) * val_fraction));
-  const std::vector<uint8_t> train(text.begin(), text.end() - n_val), val(text.end() - n_val, text.end());
-
-  // Sealed and published atomically: a failure (disk full, Ctrl-C) never leaves a
-  // half-written corpus or clobbers an existing one.
-  write_sealed(out_path, kSealKind, [&](H5File& file) {
-    file.write_bytes_u8("train", train);
-    file.write_bytes_u8("val", val);
-    file.set_attr("/", "format", std::string(kCorpusFormat));
-    file.set_attr("/", "format_version", kCorpusFormatVersion);
-    file.set_attr("/", "tokenizer", std::string("bytes"));
-    file.set_attr("/", "vocab_size", int64_t{256});
-    file.set_attr("/", "sources", nlohmann::json(text_files).dump());
-    file.set_attr("/", "val_fraction", val_fraction);
-  }, overwrite ? Publish::Replace : Publish::Exclusive);
-  return {"bytes", 256, static_cast<int64_t>(train.size()), n_val};
-}
-
 Corpus load_corpus(const std::string& path) {
-  H5File file = open_sealed(path, kSealKind);
+  H5File file = open_sealed(path, kCorpusSealKind);
   if (!file.has_attr("/", "format") || file.get_attr_string("/", "format") != kCorpusFormat)
     throw UserError(path + ": not a tokengrow corpus (no format = \"" + std::string(kCorpusFormat) +
                     "\" attribute; make one with `tokengrow prepare`)");

@@ -4,16 +4,29 @@
 // File layout (HDF5, sealed: core/sealed_file.h): datasets /train and /val (1-D
 // token ids; uint8 for the bytes tokenizer), root attributes format =
 // "tokengrow-corpus", format_version = 2 (2: sealed), tokenizer = "bytes",
-// vocab_size = 256, sources (JSON list of input files), val_fraction.
+// vocab_size = 256, sources (JSON list of input files), val_fraction, and
+// (since prepare learned --val-every) val_rule, the split in words ("last 0.05 of
+// each file", "last 0.05 of every 1048576-byte segment of each file").
 #include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include <spdlog/logger.h>
+
 #include "core/rng.h"
 #include "train/tokenizer.h"
 
 namespace tg {
+
+inline constexpr const char* kCorpusFormat = "tokengrow-corpus";
+inline constexpr int64_t kCorpusFormatVersion = 2;  // 2: sealed (core/sealed_file.h)
+inline constexpr const char* kCorpusSealKind = "corpus";
+
+// The most tokens (train + val) a corpus may hold: loading holds every token as an
+// int32 (8 GiB at this limit), and prepare builds the file in memory (about twice
+// its size at the peak). Refused before anything is allocated.
+inline constexpr int64_t kMaxCorpusTokens = int64_t{1} << 31;
 
 struct CorpusInfo {
   std::string tokenizer;
@@ -27,14 +40,40 @@ struct Corpus {
   std::vector<int32_t> train, val;
 };
 
-// Concatenates the files, byte-tokenises, holds out the LAST val_fraction of the
-// tokens for validation. Written sealed under a temporary name and renamed, so a
-// failure never leaves a half-written corpus or touches an existing one. An
-// existing out_path is refused unless `overwrite` (then replaced atomically, and
-// without it also refused if another process creates it meanwhile); an out_path
-// that is one of the text files is always refused.
+struct PrepareOptions {
+  double val_fraction = 0.05;  // in [0, 0.5]
+  // 0: the last val_fraction of each file is validation. > 0: the last val_fraction
+  // of every val_every-byte segment of each file (the last, shorter segment too), so
+  // validation samples every part of a long file.
+  int64_t val_every = 0;
+  // Replace an existing out_path (atomically); without it an existing one is refused,
+  // also if another process creates it meanwhile.
+  bool overwrite = false;
+  int64_t max_tokens = kMaxCorpusTokens;  // a larger input is refused (tests lower it)
+  spdlog::logger* log = nullptr;          // progress lines ("prepare: 20.0 of 44.3 MB read (f.dz)"), if given
+};
+
+// Byte-tokenises the files, each a document: in each file (or each val_every
+// segment of it) the first part is training, the last val_fraction
+// (floor(bytes * val_fraction) tokens) validation. /train is the concatenation of
+// every file's training parts in order, /val of its validation parts. A gzip file
+// (dictzip, multi-member; told by its magic bytes) is read decompressed
+// (core/byte_reader.h); a damaged one is a UserError naming it.
+//
+// Streamed: inputs are read in 1 MiB pieces, twice for gzip files (once to learn
+// their size, before anything is allocated), and written into the datasets piece by
+// piece; peak memory is the file built in memory and its copy taken for sealing
+// (twice the output, which is the input's size plus ~2 kB) plus ~3 MiB of buffers.
+// Written sealed under a temporary name and renamed, so a failure never leaves a
+// half-written corpus or touches an existing one; an out_path that is one of the
+// text files is always refused.
+CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std::string& out_path,
+                          const PrepareOptions& options);
 CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std::string& out_path, double val_fraction,
                           bool overwrite = false);
+
+// The split in words, as the val_rule attribute records it.
+std::string val_rule_text(double val_fraction, int64_t val_every);
 
 // Refuses an unknown tokenizer and token ids outside the corpus's vocabulary.
 Corpus load_corpus(const std::string& path);

@@ -1,0 +1,248 @@
+// `tokengrow prepare`: text files (plain or gzip) streamed into a sealed corpus
+// file (train/corpus.h), split per file into training and validation.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iomanip>
+#include <sstream>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "core/byte_reader.h"
+#include "core/error.h"
+#include "core/hdf5_file.h"
+#include "core/log.h"
+#include "core/sealed_file.h"
+#include "train/corpus.h"
+
+namespace tg {
+
+namespace {
+constexpr size_t kPieceBytes = size_t{1} << 20;  // what is read, and buffered per split, at a time
+
+// Refuses an out_path that would replace one of the inputs (the same file under
+// any name: a link, "./x", a symlink) or, without `overwrite`, any existing file.
+void check_corpus_out(const std::vector<std::string>& text_files, const std::string& out_path, bool overwrite) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const bool out_exists = fs::exists(fs::symlink_status(out_path, ec));
+  for (const auto& file : text_files) {
+    const bool same = out_exists ? fs::equivalent(file, out_path, ec)
+                                 : fs::weakly_canonical(file, ec) == fs::weakly_canonical(out_path, ec);
+    if (same)
+      throw UserError(out_path + ": is also an input (--text " + file + "); prepare never replaces its own input");
+  }
+  if (out_exists && !overwrite)
+    throw UserError(out_path + ": already exists; prepare never overwrites a file unless given --force");
+}
+
+void check_options(const PrepareOptions& options) {
+  const double f = options.val_fraction;
+  if (!(f >= 0.0 && f <= 0.5)) throw UserError("--val-fraction must be in [0, 0.5], got " + std::to_string(f));
+  if (options.val_every < 0)
+    throw UserError("--val-every must be a segment length in bytes (0: off), got " + std::to_string(options.val_every));
+  if (options.val_every > 0 && f > 0 && std::floor(static_cast<double>(options.val_every) * f) < 1)
+    throw UserError("--val-every " + std::to_string(options.val_every) + " with --val-fraction " + line(f) +
+                    " holds out no byte of a segment; use segments of at least " +
+                    std::to_string(static_cast<int64_t>(std::ceil(1.0 / f))) + " bytes");
+}
+
+// Where each byte of a file goes: the file cut into segments of val_every bytes
+// (one segment, the whole file, when val_every is 0; the last one may be shorter),
+// and each segment's last floor(length * val_fraction) bytes go to validation.
+class SplitRule {
+ public:
+  SplitRule(double val_fraction, int64_t val_every) : val_fraction_(val_fraction), val_every_(val_every) {}
+
+  int64_t val_bytes_of_file(int64_t file_bytes) const {
+    if (file_bytes == 0) return 0;
+    const int64_t segment = segment_bytes(file_bytes);
+    return file_bytes / segment * val_bytes(segment) + val_bytes(file_bytes % segment);
+  }
+  // From position `pos` of a file: whether the bytes there are validation, and how
+  // many in a row are.
+  std::pair<bool, int64_t> run_at(int64_t pos, int64_t file_bytes) const {
+    const int64_t segment = segment_bytes(file_bytes);
+    const int64_t start = pos / segment * segment, end = std::min(start + segment, file_bytes);
+    const int64_t val_start = end - val_bytes(end - start);
+    return pos < val_start ? std::pair{false, val_start - pos} : std::pair{true, end - pos};
+  }
+
+ private:
+  int64_t segment_bytes(int64_t file_bytes) const { return val_every_ > 0 ? val_every_ : file_bytes; }
+  int64_t val_bytes(int64_t segment) const {
+    return static_cast<int64_t>(std::floor(static_cast<double>(segment) * val_fraction_));
+  }
+  double val_fraction_;
+  int64_t val_every_;
+};
+
+// One split's dataset, filled front to back through a buffer. It is created at its
+// first write, after `before` has written, so the file is laid out as writing
+// /train whole and then /val whole lays it out (as prepare always wrote corpora).
+class SplitWriter {
+ public:
+  SplitWriter(H5File& file, std::string name, int64_t size, SplitWriter* before)
+      : file_(file), name_(std::move(name)), size_(size), before_(before) {
+    buffer_.reserve(kPieceBytes);
+  }
+  void append(const char* data, size_t count) {
+    while (count > 0) {
+      const size_t take = std::min(count, kPieceBytes - buffer_.size());
+      buffer_.insert(buffer_.end(), data, data + take);
+      data += take;
+      count -= take;
+      if (buffer_.size() == kPieceBytes) flush();
+    }
+  }
+  // Writes what is buffered (creating the dataset, if no byte came, empty).
+  void flush() {
+    if (!created_) {
+      if (before_ != nullptr) before_->flush();
+      file_.create_bytes_u8(name_, size_);
+      created_ = true;
+    }
+    file_.write_bytes_u8_at(name_, written_, reinterpret_cast<const uint8_t*>(buffer_.data()), buffer_.size());
+    written_ += static_cast<int64_t>(buffer_.size());
+    buffer_.clear();
+  }
+
+ private:
+  H5File& file_;
+  std::string name_;
+  int64_t size_, written_ = 0;
+  SplitWriter* before_;
+  bool created_ = false;
+  std::vector<char> buffer_;
+};
+
+// "prepare: 20.0 of 44.3 MB read (gcide.dict.dz)" at every tenth of the input and
+// at least every few seconds.
+class ReadProgress {
+ public:
+  ReadProgress(spdlog::logger* log, int64_t total) : log_(log), total_(total), last_(Clock::now()) {}
+  void add(int64_t bytes, const std::string& file) {
+    done_ += bytes;
+    const bool tenth = done_ * 10 >= next_tenth_ * total_;
+    if (log_ == nullptr || !(tenth || Clock::now() - last_ >= std::chrono::seconds(3))) return;
+    while (done_ * 10 >= next_tenth_ * total_) ++next_tenth_;
+    last_ = Clock::now();
+    log_->info(line("prepare: ", megabytes(done_), " of ", megabytes(total_), " MB read (",
+                    std::filesystem::path(file).filename().string(), ")"));
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  static std::string megabytes(int64_t bytes) {
+    std::ostringstream text;
+    text << std::fixed << std::setprecision(1) << static_cast<double>(bytes) / 1e6;
+    return text.str();
+  }
+  spdlog::logger* log_;
+  int64_t total_, done_ = 0, next_tenth_ = 1;
+  Clock::time_point last_;
+};
+
+std::string too_large(const std::string& file, int64_t max_tokens) {
+  return file + ": the text files up to this one hold more than " + std::to_string(max_tokens) +
+         " bytes, the most tokens a corpus holds (make several corpora)";
+}
+
+// Each file's byte count (a gzip file's decompressed, by reading it through, and
+// stopping once the total passes max_tokens): known before anything is allocated.
+std::vector<int64_t> measure_inputs(const std::vector<std::string>& files, int64_t max_tokens, std::vector<char>& buffer) {
+  std::vector<int64_t> sizes;
+  int64_t total = 0;
+  for (const auto& file : files) {
+    ByteReader reader(file, "text file");
+    int64_t size = reader.file_bytes();
+    if (reader.compressed()) {
+      size = 0;
+      while (const size_t n = reader.read(buffer.data(), buffer.size())) {
+        size += static_cast<int64_t>(n);
+        if (total + size > max_tokens) throw UserError(too_large(file, max_tokens));
+      }
+    }
+    total += size;
+    if (total > max_tokens) throw UserError(too_large(file, max_tokens));
+    sizes.push_back(size);
+  }
+  return sizes;
+}
+
+[[noreturn]] void changed(const std::string& file, int64_t measured) {
+  throw UserError(file + ": changed while prepare read it (it held " + std::to_string(measured) +
+                  " bytes when first read); nothing written");
+}
+
+// Streams one file into the two splits; it must still hold `size` bytes.
+void split_file(const std::string& file, int64_t size, const SplitRule& rule, SplitWriter& train, SplitWriter& val,
+                ReadProgress& progress, std::vector<char>& buffer) {
+  ByteReader reader(file, "text file");
+  int64_t pos = 0;
+  while (const size_t n = reader.read(buffer.data(), buffer.size())) {
+    if (pos + static_cast<int64_t>(n) > size) changed(file, size);
+    for (size_t k = 0; k < n;) {
+      const auto [is_val, run] = rule.run_at(pos + static_cast<int64_t>(k), size);
+      const size_t take = static_cast<size_t>(std::min<int64_t>(run, static_cast<int64_t>(n - k)));
+      (is_val ? val : train).append(buffer.data() + k, take);
+      k += take;
+    }
+    pos += static_cast<int64_t>(n);
+    progress.add(static_cast<int64_t>(n), file);
+  }
+  if (pos != size) changed(file, size);
+}
+}  // namespace
+
+std::string val_rule_text(double val_fraction, int64_t val_every) {
+  if (val_fraction == 0) return "none (val_fraction 0)";
+  return line("last ", val_fraction, " of ",
+              val_every > 0 ? "every " + std::to_string(val_every) + "-byte segment of each file" : "each file");
+}
+
+CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std::string& out_path,
+                          const PrepareOptions& options) {
+  check_options(options);
+  if (text_files.empty()) throw UserError("no text files given");
+  check_corpus_out(text_files, out_path, options.overwrite);
+  std::vector<char> buffer(kPieceBytes);
+  const std::vector<int64_t> sizes = measure_inputs(text_files, options.max_tokens, buffer);
+  const SplitRule rule(options.val_fraction, options.val_every);
+  int64_t n_total = 0, n_val = 0;
+  for (int64_t size : sizes) {
+    n_total += size;
+    n_val += rule.val_bytes_of_file(size);
+  }
+  if (n_total == 0) throw UserError("the text files are empty; nothing to prepare");
+
+  // Sealed and published atomically: a failure (disk full, Ctrl-C, a damaged gzip
+  // file) never leaves a half-written corpus or clobbers an existing one.
+  write_sealed(out_path, kCorpusSealKind, [&](H5File& file) {
+    SplitWriter train(file, "train", n_total - n_val, nullptr), val(file, "val", n_val, &train);
+    ReadProgress progress(options.log, n_total);
+    for (size_t i = 0; i < text_files.size(); ++i) split_file(text_files[i], sizes[i], rule, train, val, progress, buffer);
+    train.flush();
+    val.flush();
+    file.set_attr("/", "format", std::string(kCorpusFormat));
+    file.set_attr("/", "format_version", kCorpusFormatVersion);
+    file.set_attr("/", "tokenizer", std::string("bytes"));
+    file.set_attr("/", "vocab_size", int64_t{256});
+    file.set_attr("/", "sources", nlohmann::json(text_files).dump());
+    file.set_attr("/", "val_fraction", options.val_fraction);
+    file.set_attr("/", "val_rule", val_rule_text(options.val_fraction, options.val_every));
+  }, options.overwrite ? Publish::Replace : Publish::Exclusive);
+  return {"bytes", 256, n_total - n_val, n_val};
+}
+
+CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std::string& out_path, double val_fraction,
+                          bool overwrite) {
+  PrepareOptions options;
+  options.val_fraction = val_fraction;
+  options.overwrite = overwrite;
+  return prepare_corpus(text_files, out_path, options);
+}
+
+}  // namespace tg
