@@ -67,10 +67,27 @@ std::string plan_key(const std::string& pointer) {
 }
 
 // "stages[1].train.lr: 0.002 before, 0.001 now" for the first difference of two plans.
+// A key that a newer binary adds to a run config (say train.max_rollbacks) is absent
+// from plans written before it: such additions to an object are not differences (the
+// key holds the value the run trained with, its default); any other change is.
+bool new_key_of_newer_binary(const nlohmann::json& before, const nlohmann::json& op) {
+  if (op["op"] != "add") return false;
+  const nlohmann::json::json_pointer pointer(op["path"].get<std::string>());
+  return before.contains(pointer.parent_pointer()) && before.at(pointer.parent_pointer()).is_object();
+}
+
 std::string first_difference(const nlohmann::json& before, const nlohmann::json& now) {
-  const nlohmann::json patch = nlohmann::json::diff(before, now);
-  if (patch.empty()) return "";
-  const std::string path = patch[0]["path"].get<std::string>();
+  std::string path;
+  for (const nlohmann::json& op : nlohmann::json::diff(before, now))
+    if (!new_key_of_newer_binary(before, op)) {
+      path = op["path"].get<std::string>();
+      break;
+    }
+  if (path.empty()) return "";
+  if (path.size() >= 2 && path.compare(path.size() - 2, 2, "/-") == 0) {  // appended to an array: name its index
+    const nlohmann::json::json_pointer parent(path.substr(0, path.size() - 2));
+    path = path.substr(0, path.size() - 1) + std::to_string(before.at(parent).size());
+  }
   const nlohmann::json::json_pointer pointer(path);
   auto at = [&](const nlohmann::json& j) { return j.contains(pointer) ? j.at(pointer).dump() : std::string("absent"); };
   return plan_key(path) + ": " + at(before) + " before, " + at(now) + " now";
