@@ -59,7 +59,8 @@ def plot_curves(runs, axes=None):
     color_of = {name: RECIPE_COLORS[i % len(RECIPE_COLORS)] for i, name in enumerate(recipes)}
     labelled = set()
     kind_order = {"frontier": 0, "recipe": 1, "stage_size": 2, "transformer": 3}
-    for run in sorted(runs, key=lambda r: (kind_order.get(r["kind"], 4), r.get("budget") or 0, r["name"])):
+    curves = [r for r in runs if r["kind"] in kind_order]  # the scaling sweep: plot_scaling
+    for run in sorted(curves, key=lambda r: (kind_order[r["kind"]], r.get("budget") or 0, r["name"])):
         if run["kind"] == "recipe":
             color, label, style, width = color_of[run["recipe"]], run["recipe"], "-", 1.8
         elif run["kind"] == "frontier":
@@ -82,7 +83,7 @@ def plot_curves(runs, axes=None):
         ax.set_xlabel(x)
         ax.set_ylabel("validation loss (nats/token)")
         ax.grid(alpha=0.3, which="both")
-    finals = [r["val_loss"][-1] for r in runs if len(r["val_loss"])]
+    finals = [r["val_loss"][-1] for r in curves if len(r["val_loss"])]
     if finals:
         lo, hi = min(finals) - 0.05, min(finals) + 0.8
         for ax, x in zip(axes, ("flops", "tokens")):
@@ -138,6 +139,73 @@ def recipe_table(summary_rows):
                 cells.append("%.4f ± %.4f" % s)
         lines.append("| %s | %d | %s |" % (recipe, len(rows), " | ".join(cells)))
     return "\n".join(lines)
+
+
+def load_scaling(path):
+    """The scaling sweep of experiment.h5 (/scaling), or None without one: the IsoFLOP
+    table (one entry per budget and size: the best LR's loss, mean over seeds), the
+    envelope and the fitted law L(C) = E + A C^-alpha."""
+    import json
+    with h5py.File(path, "r") as f:
+        if "scaling" not in f:
+            return None
+        g = f["scaling"]
+        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in g.attrs.items()}
+        table = {k: g["isoflop"][k][:] for k in g["isoflop"]}
+        envelope = {k: g["envelope"][k][:] for k in g["envelope"]}
+    return {"budgets": json.loads(attrs["budgets"]), "sizes": json.loads(attrs["sizes"]), "table": table,
+            "envelope": envelope, "law": {k: float(attrs[k]) for k in ("law_E", "law_A", "law_alpha")}}
+
+
+def plot_scaling(scaling, runs, axes=None):
+    """Left: IsoFLOP curves (final loss against parameters, one curve per budget, its
+    best size marked). Right: the envelope (best loss per budget) with its fitted law,
+    and every grown run's final loss at its FLOPs (one point per seed)."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(14, 5.5))
+    else:
+        fig = axes[0].figure
+    t = scaling["table"]
+    cmap = plt.get_cmap("viridis")
+    order = sorted(set(t["budget_index"].astype(int)), key=lambda b: np.mean(t["flops"][t["budget_index"] == b]))
+    for i, b in enumerate(order):
+        sel = t["budget_index"] == b
+        n, loss = t["n_params"][sel], t["loss"][sel]
+        k = np.argsort(n)
+        color = cmap(i / max(1, len(order) - 1))
+        axes[0].plot(n[k], loss[k], "o-", color=color, ms=4,
+                     label="%s (%.2g FLOPs)" % (scaling["budgets"][b], np.mean(t["flops"][sel])))
+        best = np.argmin(loss)
+        axes[0].plot(n[best], loss[best], "*", color=color, ms=14, mec="black")
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel("parameters")
+    axes[0].set_ylabel("final validation loss (nats/token)")
+    axes[0].set_title("IsoFLOP curves: from scratch, one curve per budget (*: best size)")
+    axes[0].legend(fontsize=8)
+    env = scaling["envelope"]
+    axes[1].plot(env["flops"], env["loss"], "s", color="black", label="envelope (best scratch size per budget)")
+    law = scaling["law"]
+    if all(math.isfinite(v) for v in law.values()):
+        c = np.geomspace(min(env["flops"]) / 2, max(env["flops"]) * 2, 100)
+        axes[1].plot(c, law["law_E"] + law["law_A"] * c ** -law["law_alpha"], "--", color="black",
+                     label="L(C) = %.3f + %.3g C^-%.3f" % (law["law_E"], law["law_A"], law["law_alpha"]))
+    recipes = sorted({r["recipe"] for r in runs if r["kind"] == "recipe"})
+    for i, name in enumerate(recipes):
+        pts = [(r["attrs"]["total_flops"], r["attrs"]["final_val_loss"]) for r in runs
+               if r["kind"] == "recipe" and r["recipe"] == name]
+        axes[1].plot([p[0] for p in pts], [p[1] for p in pts], "o", color=RECIPE_COLORS[i % len(RECIPE_COLORS)],
+                     label="grown: " + name, ms=6, alpha=0.85)
+    axes[1].set_xscale("log")
+    axes[1].set_xlabel("training FLOPs")
+    axes[1].set_ylabel("final validation loss (nats/token)")
+    axes[1].set_title("growth against the compute-optimal envelope")
+    axes[1].legend(fontsize=8)
+    for ax in axes:
+        ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig
 
 
 def experiment_paths(run_dir):

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """experiments/plot.py runs/E: writes runs/E/growth.png (validation loss against
-FLOPs and tokens, every recipe against the scratch frontier, growth points marked)
-and prints the recipe table. Run with Debian's /usr/bin/python3."""
+FLOPs and tokens, every recipe against the scratch frontier, growth points marked),
+and for an experiment with a scaling sweep runs/E/scaling.png (IsoFLOP curves; the
+envelope with its fitted law and the grown runs), and prints the recipe table. Run
+with Debian's /usr/bin/python3."""
 import argparse
 import os
 import sys
@@ -10,7 +12,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
-from growth_plots import experiment_paths, load_experiment, load_summary, plot_curves, recipe_table  # noqa: E402
+from growth_plots import (experiment_paths, load_experiment, load_scaling, load_summary, plot_curves,  # noqa: E402
+                          plot_scaling, recipe_table)
 
 
 def main():
@@ -29,6 +32,11 @@ def main():
     out = args.out or os.path.join(args.run_dir, "growth.png")
     fig.savefig(out, dpi=110)
     print("wrote %s" % out)
+    scaling = load_scaling(h5_path)
+    if scaling is not None and len(scaling["table"]["loss"]):
+        out = os.path.join(os.path.dirname(out), "scaling.png")
+        plot_scaling(scaling, runs).savefig(out, dpi=110)
+        print("wrote %s" % out)
     print(recipe_table(load_summary(csv_path)))
 
 

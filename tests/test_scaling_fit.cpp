@@ -81,6 +81,25 @@ TEST_CASE("The envelope power law is recovered from its points", "[scaling]") {
   REQUIRE(noisy_fit.rmse < 0.005);
 }
 
+TEST_CASE("An envelope whose least-squares floor is negative is fitted as a pure power law, flagged", "[scaling]") {
+  // L = -0.5 + 5 C^-0.05: least squares would give E = -0.5, a floor below any loss.
+  std::vector<CurvePoint> points;
+  for (double c = 1e11; c <= 1e15; c *= 3) points.push_back({c, -0.5 + 5.0 * std::pow(c, -0.05)});
+  const PowerLawFit fit = fit_power_law(points);
+  REQUIRE(fit.ok);
+  REQUIRE(fit.E_at_bound);
+  REQUIRE(fit.E == 0);
+  // The pure power law through these points: ln L linear in ln C by least squares,
+  // checked against the two-point slope of the end points (the data are nearly
+  // straight in log-log), and close to every point.
+  const double slope = std::log(points.back().loss / points.front().loss) /
+                       std::log(points.back().flops / points.front().flops);
+  REQUIRE(fit.alpha == Approx(-slope).epsilon(0.1));
+  for (const CurvePoint& p : points) REQUIRE(power_law_loss(fit, p.flops) == Approx(p.loss).epsilon(0.03));
+  // A law with a positive floor is not touched.
+  REQUIRE_FALSE(fit_power_law(law_points(0.0)).E_at_bound);
+}
+
 TEST_CASE("The envelope power law refuses too few points and bad values", "[scaling]") {
   std::vector<CurvePoint> two = law_points(0.0);
   two.resize(2);

@@ -313,6 +313,30 @@ IsoFlopMinimum isoflop_minimum(std::vector<ScalingRun> runs) {
   return out;
 }
 
+// L = A C^-alpha (E = 0): ln L = ln A' - alpha x with x = ln C - ln C_ref, by linear
+// least squares; A = A' C_ref^alpha.
+PowerLawFit pure_power_law(const PowerLawResiduals& f, double log_ref) {
+  const size_t n = f.loss.size();
+  double mx = 0, my = 0;
+  for (size_t i = 0; i < n; ++i) mx += f.log_x[i] / n, my += std::log(f.loss[i]) / n;
+  double sxy = 0, sxx = 0;
+  for (size_t i = 0; i < n; ++i) {
+    sxy += (f.log_x[i] - mx) * (std::log(f.loss[i]) - my);
+    sxx += (f.log_x[i] - mx) * (f.log_x[i] - mx);
+  }
+  PowerLawFit fit;
+  fit.E = 0;
+  fit.E_at_bound = true;
+  fit.alpha = -sxy / sxx;
+  const double log_a_ref = my + fit.alpha * mx;  // ln A' at x = 0
+  fit.A = std::exp(log_a_ref + fit.alpha * log_ref);
+  double ss = 0;
+  for (size_t i = 0; i < n; ++i) ss += std::pow(std::exp(log_a_ref - fit.alpha * f.log_x[i]) - f.loss[i], 2);
+  fit.rmse = std::sqrt(ss / static_cast<double>(n));
+  fit.ok = std::isfinite(fit.A) && fit.alpha > 0;
+  return fit;
+}
+
 PowerLawFit fit_power_law(const std::vector<CurvePoint>& points) {
   std::vector<double> flops;
   for (const CurvePoint& p : points) {
@@ -336,6 +360,7 @@ PowerLawFit fit_power_law(const std::vector<CurvePoint>& points) {
   fit.alpha = best(2);
   fit.A = std::exp(best(1) + fit.alpha * log_ref);
   fit.rmse = std::sqrt(ss / static_cast<double>(points.size()));
+  if (fit.E < 0) return pure_power_law(f, log_ref);
   fit.ok = std::isfinite(fit.E) && std::isfinite(fit.A) && fit.alpha > 0;
   return fit;
 }

@@ -69,6 +69,10 @@ struct PowerLawFit {
   // The fit converged to finite values with alpha > 0 (loss falls with compute).
   // The values are filled in even when alpha <= 0, for the report.
   bool ok = false;
+  // A loss floor below zero means nothing (cross-entropy >= 0): when the least-squares
+  // E is negative, the law is refitted with E = 0, a pure power law (least squares on
+  // ln L against ln C), and this is set.
+  bool E_at_bound = false;
 };
 // points: (C, L), any order; at least 3 distinct C, else !ok.
 PowerLawFit fit_power_law(const std::vector<CurvePoint>& points);

@@ -152,7 +152,8 @@ void laws(std::ostringstream& md, const ScalingSummary& s) {
     md << "Intervals (n/a here) are computed when the experiment finishes.\n\n";
   if (s.law.ok)
     md << "- Envelope law L(C) = E + A C^-alpha over " << s.envelope.size() << " budgets: E = " << fmt(s.law.E)
-       << " " << interval(s.law_intervals.E, "%.4f") << ", A = " << fmt(s.law.A, "%.4g") << " "
+       << (s.law.E_at_bound ? " (at its bound: the least-squares floor was negative, so a pure power law)" : "") << " "
+       << interval(s.law_intervals.E, "%.4f") << ", A = " << fmt(s.law.A, "%.4g") << " "
        << interval(s.law_intervals.A, "%.3g") << ", alpha = " << fmt(s.law.alpha) << " "
        << interval(s.law_intervals.alpha, "%.4f") << "; rms residual " << fmt(s.law.rmse, "%.2g") << ".\n";
   else
