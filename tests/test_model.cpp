@@ -86,6 +86,64 @@ TEST_CASE("Parameter names follow the checkpoint layout and counts are 16 d^2 pe
   REQUIRE(model.n_params() == 3 * 16 * 16 * 16 + 256 * 16 + 2 * 16);
 }
 
+TEST_CASE("Parameters describe themselves: what each axis indexes, their optimizer group, their block",
+          "[model]") {
+  for (Architecture arch : {Architecture::TokenFormer, Architecture::Transformer}) {
+    DYNAMIC_SECTION(to_string(arch)) {
+      const ModelConfig c = tiny_model(arch);
+      LanguageModel model(c);
+      std::map<std::string, std::vector<Axis>> expected = {
+          {"embedding", {Axis::Vocab, Axis::Model}},
+          {"final_norm/weight", {Axis::Model}},
+          {"final_norm/bias", {Axis::Model}}};
+      for (const char* m : {"attn/query", "attn/key", "attn/value", "attn/proj", "ffn"}) {
+        const std::string ffn = m;
+        if (arch == Architecture::TokenFormer) {
+          expected[ffn + "/keys"] = {Axis::Tokens, Axis::Model};
+          expected[ffn + "/values"] = {Axis::Tokens, Axis::Model};
+        } else if (ffn == "ffn") {
+          expected["ffn/up/weight"] = {Axis::Hidden, Axis::Model};
+          expected["ffn/down/weight"] = {Axis::Model, Axis::Hidden};
+        } else {
+          expected[ffn + "/weight"] = {Axis::Model, Axis::Model};
+        }
+      }
+      size_t block_parameters = 0;
+      for (const Parameter* p : model.parameters()) {
+        INFO(p->name);
+        REQUIRE(p->axes.size() == p->value.shape().size());
+        const int64_t block = block_of(p->name);
+        const std::string local = name_in_block(p->name);
+        REQUIRE(expected.count(local) == 1);
+        REQUIRE(p->axes == expected[local]);
+        // Each axis's extent is what the config says it indexes.
+        for (size_t k = 0; k < p->axes.size(); ++k) {
+          const int64_t extent = p->value.shape()[k];
+          switch (p->axes[k]) {
+            case Axis::Model: REQUIRE(extent == c.d_model); break;
+            case Axis::Vocab: REQUIRE(extent == c.vocab_size); break;
+            case Axis::Hidden: REQUIRE(extent == c.ffn_hidden); break;
+            case Axis::Tokens: REQUIRE((extent == c.qkv_tokens || extent == c.proj_tokens || extent == c.ffn_tokens)); break;
+          }
+        }
+        REQUIRE(p->decays() == (local.find("norm") == std::string::npos));
+        if (block >= 0) {
+          ++block_parameters;
+          REQUIRE(block < c.n_layers);
+          REQUIRE(block_parameter_name(block, local) == p->name);
+        }
+      }
+      REQUIRE(block_parameters == model.parameters().size() - 3);
+    }
+  }
+  REQUIRE(block_of("layers/12/ffn/keys") == 12);
+  REQUIRE(name_in_block("layers/12/ffn/keys") == "ffn/keys");
+  REQUIRE(block_of("layersx/1/ffn") == -1);
+  REQUIRE(block_of("layers//ffn") == -1);
+  REQUIRE(block_of("layers/1a/ffn") == -1);
+  REQUIRE(name_in_block("embedding") == "embedding");
+}
+
 TEST_CASE("Checkpoint save and load round trip is bit-exact", "[checkpoint]") {
   TempDir dir("ckpt");
   Engine engine(2);

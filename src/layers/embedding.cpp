@@ -6,7 +6,7 @@
 
 namespace tg {
 
-Embedding::Embedding(int64_t vocab, int64_t dim) : table_("embedding", {vocab, dim}, true) {}
+Embedding::Embedding(int64_t vocab, int64_t dim) : table_("embedding", {vocab, dim}, {Axis::Vocab, Axis::Model}, OptimizerGroup::Decay) {}
 
 void Embedding::init(Rng& rng, float std) {
   for (int64_t i = 0; i < table_.value.numel(); ++i) table_.value[i] = std * static_cast<float>(rng.normal());

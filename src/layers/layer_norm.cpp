@@ -7,8 +7,8 @@ namespace tg {
 LayerNorm::LayerNorm(const std::string& name, int64_t dim, bool affine, float eps) : dim_(dim), eps_(eps) {
   if (affine) {
     // Norm parameters are exempt from weight decay.
-    weight_.emplace(name + "/weight", std::vector<int64_t>{dim}, false);
-    bias_.emplace(name + "/bias", std::vector<int64_t>{dim}, false);
+    weight_.emplace(name + "/weight", std::vector<int64_t>{dim}, std::vector<Axis>{Axis::Model}, OptimizerGroup::NoDecay);
+    bias_.emplace(name + "/bias", std::vector<int64_t>{dim}, std::vector<Axis>{Axis::Model}, OptimizerGroup::NoDecay);
     weight_->value.fill(1.0f);
   }
 }

@@ -6,8 +6,11 @@
 
 namespace tg {
 
-Linear::Linear(const std::string& name, int64_t d_in, int64_t d_out, Precision precision)
-    : d_in_(d_in), d_out_(d_out), precision_(precision), weight_(name + "/weight", {d_out, d_in}, true) {}
+Linear::Linear(const std::string& name, int64_t d_in, int64_t d_out, Precision precision, Axis in_axis, Axis out_axis)
+    : d_in_(d_in),
+      d_out_(d_out),
+      precision_(precision),
+      weight_(name + "/weight", {d_out, d_in}, {out_axis, in_axis}, OptimizerGroup::Decay) {}
 
 void Linear::init(Rng& rng, float std) {
   for (int64_t i = 0; i < weight_.value.numel(); ++i) weight_.value[i] = std * static_cast<float>(rng.normal());
@@ -38,7 +41,8 @@ void Linear::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumul
 }
 
 Mlp::Mlp(const std::string& name, int64_t d, int64_t hidden, Precision precision)
-    : up_(name + "/up", d, hidden, precision), down_(name + "/down", hidden, d, precision) {}
+    : up_(name + "/up", d, hidden, precision, Axis::Model, Axis::Hidden),
+      down_(name + "/down", hidden, d, precision, Axis::Hidden, Axis::Model) {}
 
 void Mlp::init(Rng& rng, float up_std, float down_std) {
   up_.init(rng, up_std);

@@ -12,10 +12,14 @@ namespace tg {
 
 class Linear : public Mapping {
  public:
-  // Parameter name + "/weight".
+  // Parameter name + "/weight" (d_out x d_in, its axes {out_axis, in_axis}).
   // precision: of the matmuls (core/precision.h).
-  Linear(const std::string& name, int64_t d_in, int64_t d_out, Precision precision = Precision::FP32);
+  Linear(const std::string& name, int64_t d_in, int64_t d_out, Precision precision = Precision::FP32,
+         Axis in_axis = Axis::Model, Axis out_axis = Axis::Model);
   void init(Rng& rng, float std);
+  void init(Rng& rng, const InitScales& scales, bool writes_residual) override {
+    init(rng, writes_residual ? scales.residual_std : scales.std);
+  }
 
   void forward(Engine& engine, const Tensor& x, Tensor& y) override;
   void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) override;
@@ -35,6 +39,10 @@ class Mlp : public Mapping {
   // Parameters name + "/up/weight" and name + "/down/weight".
   Mlp(const std::string& name, int64_t d, int64_t hidden, Precision precision = Precision::FP32);
   void init(Rng& rng, float up_std, float down_std);
+  // The up projection reads the block's input, the down projection writes its output.
+  void init(Rng& rng, const InitScales& scales, bool /*writes_residual*/) override {
+    init(rng, scales.std, scales.residual_std);
+  }
 
   void forward(Engine& engine, const Tensor& x, Tensor& y) override;
   void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) override;

@@ -8,9 +8,17 @@
 
 #include "core/engine.h"
 #include "core/parameter.h"
+#include "core/rng.h"
 #include "core/tensor.h"
 
 namespace tg {
+
+// Standard deviations of a model's initialisation: `std` for what reads the residual
+// stream, `residual_std` for what writes into it (GPT-NeoX's "wang_init",
+// 2 / (n_layers sqrt(d))).
+struct InitScales {
+  float std = 0.02f, residual_std = 0.02f;
+};
 
 class Mapping {
  public:
@@ -22,6 +30,9 @@ class Mapping {
   // accumulate_dx is set (Q, K and V read the same normalised input).
   virtual void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) = 0;
   virtual void collect_parameters(std::vector<Parameter*>& out) = 0;
+  // Draws the weights from `rng`. `writes_residual`: the mapping's output is added to the
+  // residual stream (a block's output projection and FFN).
+  virtual void init(Rng& rng, const InitScales& scales, bool writes_residual) = 0;
 };
 
 }  // namespace tg

@@ -37,6 +37,10 @@ class Pattention : public Mapping {
 
   // keys ~ N(0, key_std), values ~ N(0, value_std).
   void init(Rng& rng, float key_std, float value_std);
+  // Keys from scales.std; values, which write the output, from scales.residual_std.
+  void init(Rng& rng, const InitScales& scales, bool /*writes_residual*/) override {
+    init(rng, scales.std, scales.residual_std);
+  }
 
   void forward(Engine& engine, const Tensor& x, Tensor& y) override;
   void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) override;

@@ -20,6 +20,14 @@ Block::Block(int64_t d_model, int64_t n_heads, double rotary_fraction, double ro
       attention_(d_model, n_heads, rotary_fraction, rotary_base, precision),
       m_(std::move(mappings)) {}
 
+void Block::init(Rng& rng, const InitScales& scales) {
+  m_.query->init(rng, scales, false);
+  m_.key->init(rng, scales, false);
+  m_.value->init(rng, scales, false);
+  m_.proj->init(rng, scales, true);
+  m_.ffn->init(rng, scales, true);
+}
+
 void Block::collect_parameters(std::vector<Parameter*>& out) {
   for (Mapping* m : {m_.query.get(), m_.key.get(), m_.value.get(), m_.proj.get(), m_.ffn.get()}) m->collect_parameters(out);
 }

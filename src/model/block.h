@@ -28,6 +28,9 @@ class Block {
   // dout -> dx (overwritten); accumulates parameter gradients.
   void backward(Engine& engine, const Tensor& dout, Tensor& dx);
   void collect_parameters(std::vector<Parameter*>& out);
+  // Q, K, V, the output projection and the FFN in that order (the order of the draws);
+  // the projection and the FFN write into the residual stream.
+  void init(Rng& rng, const InitScales& scales);
 
   Mapping& query() { return *m_.query; }
   Mapping& key() { return *m_.key; }

@@ -49,17 +49,12 @@ LanguageModel::LanguageModel(const ModelConfig& config)
 }
 
 void LanguageModel::init(Rng& rng) {
-  const float std = static_cast<float>(config_.init_std);
+  InitScales scales;
+  scales.std = static_cast<float>(config_.init_std);
   // GPT-NeoX "wang_init" for everything that writes into the residual stream.
-  const float out_std = static_cast<float>(2.0 / (config_.n_layers * std::sqrt(static_cast<double>(config_.d_model))));
-  embedding_.init(rng, std);
-  for (auto& b : blocks_) {
-    for (Mapping* m : {&b->query(), &b->key(), &b->value(), &b->proj(), &b->ffn()}) {
-      if (auto* p = dynamic_cast<Pattention*>(m)) p->init(rng, std, out_std);
-      else if (auto* l = dynamic_cast<Linear*>(m)) l->init(rng, m == &b->proj() ? out_std : std);
-      else if (auto* mlp = dynamic_cast<Mlp*>(m)) mlp->init(rng, std, out_std);
-    }
-  }
+  scales.residual_std = static_cast<float>(2.0 / (config_.n_layers * std::sqrt(static_cast<double>(config_.d_model))));
+  embedding_.init(rng, scales.std);
+  for (auto& b : blocks_) b->init(rng, scales);
 }
 
 Parameter* LanguageModel::find_parameter(const std::string& name) {

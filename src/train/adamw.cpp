@@ -65,7 +65,7 @@ void AdamW::step(double lr) {
     AdamWState& s = state_.at(p->name);
     const int64_t rows = static_cast<int64_t>(s.row_steps.size());
     const int64_t cols = p->value.numel() / rows;
-    const float decay = p->decay ? static_cast<float>(1.0 - lr * config_.weight_decay) : 1.0f;
+    const float decay = p->decays() ? static_cast<float>(1.0 - lr * config_.weight_decay) : 1.0f;
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t t = ++s.row_steps[r];
