@@ -101,6 +101,29 @@ TEST_CASE("CLI: prepare, train, eval, sample and inspect work end to end", "[cli
     REQUIRE_FALSE(fs::exists(dir.file("g.h5")));
   }
 
+  // Depth growth: identity blocks measured exact, stacked copies not; both train on as a new stage.
+  r = cli({"grow", "--from", dir.file("run/latest.h5"), "--out", dir.file("deep.h5"), "--layers", "4"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  REQUIRE(r.out.find("blocks 1 -> 4") != std::string::npos);
+  REQUIRE(r.out.find("): exact (measured") != std::string::npos);
+  r = cli({"grow", "--from", dir.file("run/latest.h5"), "--out", dir.file("stack.h5"), "--layers", "4",
+           "--depth-init", "stack", "--qkv-tokens", "12"});
+  REQUIRE(r.code == 0);
+  REQUIRE(r.out.find("not exact") != std::string::npos);
+  REQUIRE(r.out.find("depth stack: copied blocks change the function") != std::string::npos);
+  r = cli({"train", "--resume", dir.file("stack.h5"), "--out", dir.file("stack_run"), "--steps", "2"});
+  REQUIRE(r.code == 0);
+  r = cli({"grow", "--from", dir.file("run/latest.h5"), "--out", dir.file("bad.h5"), "--layers", "2000"});
+  REQUIRE(r.code == 2);
+  REQUIRE(r.err.find("n_layers: growth target 2000, but the model has 1; expected an integer in [1, 1024]") !=
+          std::string::npos);
+  r = cli({"grow", "--from", dir.file("run/latest.h5"), "--out", dir.file("bad.h5"), "--layers", "4", "--depth-init",
+           "stack", "--depth-position", "interleave"});
+  REQUIRE(r.code == 2);
+  REQUIRE(r.err.find("--depth-position places identity blocks") != std::string::npos);
+  REQUIRE_FALSE(fs::exists(dir.file("bad.h5")));
+
   r = cli({"inspect", dir.file("run/latest.h5")});
   REQUIRE(r.code == 0);
   REQUIRE(r.out.find("step 6") != std::string::npos);

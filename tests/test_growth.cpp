@@ -266,15 +266,23 @@ TEST_CASE("With optimizer keep a new row's first update equals a fresh Adam step
   REQUIRE(old_rows_differ);  // old rows used their kept moments
 }
 
-TEST_CASE("Growth refuses shrinking and non-TokenFormer models", "[growth][errors]") {
+TEST_CASE("Growth refuses shrinking, token growth of a Transformer, and depth beyond a config's limit",
+          "[growth][errors]") {
   ModelConfig m;
   m.qkv_tokens = 32;
   m.proj_tokens = 32;
   m.ffn_tokens = 128;
+  m.n_layers = 4;
   REQUIRE_THROWS_WITH(check_growth_target(m, {16, 32, 128}), Catch::Contains("fewer tokens"));
   REQUIRE_THROWS_AS(growth_target_from_factor(m, 0.5), UserError);
+  REQUIRE_THROWS_WITH(check_growth_target(m, {32, 32, 128, 3}),
+                      Catch::Contains("n_layers: growth target 3, but the model has 4; expected an integer in [4, 1024]"));
+  REQUIRE_THROWS_WITH(check_growth_target(m, {32, 32, 128, 1025}), Catch::Contains("growth target 1025"));
+  REQUIRE_NOTHROW(check_growth_target(m, {32, 32, 128, 8}));
   m.architecture = Architecture::Transformer;
-  REQUIRE_THROWS_WITH(check_growth_target(m, {64, 64, 256}), Catch::Contains("only tokenformer"));
+  REQUIRE_THROWS_WITH(check_growth_target(m, {64, 64, 256}),
+                      Catch::Contains("this checkpoint is a transformer (grow it in depth: --layers)"));
+  REQUIRE_NOTHROW(check_growth_target(m, {32, 32, 128, 8}));  // depth growth of a Transformer
   const GrowthTarget doubled = growth_target_from_factor(ModelConfig{}, 2.0);
   REQUIRE(doubled.qkv_tokens == 256);
   REQUIRE(doubled.ffn_tokens == 1024);

@@ -14,10 +14,11 @@ namespace tg {
 
 int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log) {
   cxxopts::Options options("tokengrow grow",
-                           "Append parameter tokens to every Pattention layer of a checkpoint. The target is "
-                           "--to CONFIG.json (its model; its train section becomes the next stage's), token counts, "
-                           "or --factor. Prints validation loss before and after, and calls the growth exact only "
-                           "if it measured so (relative change below 1e-6).");
+                           "Grow a checkpoint: append parameter tokens to every Pattention layer (TokenFormer) "
+                           "and/or add blocks (--layers; both architectures). The token target is --to CONFIG.json "
+                           "(its model, token counts and n_layers; its train section becomes the next stage's), "
+                           "token counts, or --factor. Prints validation loss before and after, and calls the "
+                           "growth exact only if it measured so (relative change below 1e-6).");
   options.add_options()
       ("from", "Checkpoint to grow", cxxopts::value<std::string>())
       ("out", "Grown checkpoint to write (must not exist)", cxxopts::value<std::string>())
@@ -26,6 +27,12 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logge
       ("proj-tokens", "Target output-projection tokens", cxxopts::value<int64_t>())
       ("ffn-tokens", "Target FFN tokens", cxxopts::value<int64_t>())
       ("factor", "Multiply every token count by this (>= 1)", cxxopts::value<double>())
+      ("layers", "Target number of blocks (depth growth)", cxxopts::value<int64_t>())
+      ("depth-init", "New blocks: identity (return their input: exact), stack (copy the blocks in order, "
+                     "G_stack) or interleave (copy each block after itself)",
+       cxxopts::value<std::string>()->default_value(default_growth_choice("depth_init")))
+      ("depth-position", "Where identity blocks go: end or interleave",
+       cxxopts::value<std::string>()->default_value(default_growth_choice("depth_position")))
       ("key-init", "New keys: zero or normal",
        cxxopts::value<std::string>()->default_value(default_growth_choice("key_init")))
       ("value-init", "New values: normal or zero",
@@ -49,28 +56,31 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logge
   const std::string from = args["from"].as<std::string>(), out_path = args["out"].as<std::string>();
   const int targets = static_cast<int>(args.count("to") > 0) + static_cast<int>(args.count("factor") > 0) +
                       static_cast<int>(args.count("qkv-tokens") + args.count("proj-tokens") + args.count("ffn-tokens") > 0);
-  if (targets != 1)
-    throw UserError("tokengrow grow: give exactly one target: --to CONFIG.json, token counts (--qkv-tokens, "
-                    "--proj-tokens, --ffn-tokens) or --factor");
+  if (targets > 1 || (targets == 0 && args.count("layers") == 0))
+    throw UserError("tokengrow grow: give one token target (--to CONFIG.json, token counts --qkv-tokens, "
+                    "--proj-tokens, --ffn-tokens, or --factor) and/or --layers N");
+  if (args.count("to") && args.count("layers"))
+    throw UserError("tokengrow grow: --to CONFIG.json sets the number of blocks (its model's n_layers); leave --layers out");
   if (std::filesystem::exists(std::filesystem::symlink_status(out_path)))
     throw UserError(out_path + ": already exists; grow never overwrites a file (choose another --out)");
 
   const RunConfig source = parse_run_config(read_checkpoint_config(from), from + " /config");
   const ModelConfig& m = source.model;
-  GrowthTarget target{m.qkv_tokens, m.proj_tokens, m.ffn_tokens};
+  GrowthTarget target{m.qkv_tokens, m.proj_tokens, m.ffn_tokens, args.count("layers") ? args["layers"].as<int64_t>() : 0};
   std::optional<TrainConfig> next_train;
   if (args.count("to")) {
     const std::string to_path = args["to"].as<std::string>();
     const RunConfig to = load_run_config(to_path);
-    ModelConfig expect = to.model;  // everything but the token counts must match
+    ModelConfig expect = to.model;  // everything but the token counts and depth must match
     expect.qkv_tokens = m.qkv_tokens;
     expect.proj_tokens = m.proj_tokens;
     expect.ffn_tokens = m.ffn_tokens;
+    expect.n_layers = m.n_layers;
     expect.tau_mode = m.tau_mode;
     if (expect.to_json() != m.to_json())
-      throw UserError(to_path + ": model differs from " + from + " in more than token counts; growing width, depth, "
-                      "heads or other settings is not supported yet (only parameter tokens can be appended)");
-    target = {to.model.qkv_tokens, to.model.proj_tokens, to.model.ffn_tokens};
+      throw UserError(to_path + ": model differs from " + from + " in more than token counts and n_layers; growing "
+                      "width, heads or other settings is not supported yet");
+    target = {to.model.qkv_tokens, to.model.proj_tokens, to.model.ffn_tokens, to.model.n_layers};
     next_train = to.train;
   } else if (args.count("factor")) {
     target = growth_target_from_factor(m, args["factor"].as<double>());
@@ -91,6 +101,11 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logge
     throw UserError("tokengrow grow: --tau anneal needs --anneal-steps > 0");
   opts.optimizer = parse_optimizer_growth(args["optimizer"].as<std::string>());
   opts.seed = static_cast<uint64_t>(args["seed"].as<int64_t>());
+  opts.depth_init = parse_depth_init(args["depth-init"].as<std::string>());
+  opts.depth_position = parse_depth_position(args["depth-position"].as<std::string>());
+  if (opts.depth_position == DepthPosition::Interleave && opts.depth_init != DepthInit::Identity)
+    throw UserError("tokengrow grow: --depth-position places identity blocks; --depth-init " +
+                    args["depth-init"].as<std::string>() + " sets its own order");
 
   Engine engine(threads);
   const GrowReport r = grow_checkpoint(engine, from, out_path, target, opts, next_train,
@@ -99,7 +114,7 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logge
   for (const auto& n : r.notes) log.info("note: " + n);
   log.info(line("grew ", from, " (step ", r.step, ") -> ", out_path, ": tokens q/k/v ", r.from.qkv_tokens, " -> ",
                 r.to.qkv_tokens, ", proj ", r.from.proj_tokens, " -> ", r.to.proj_tokens, ", ffn ", r.from.ffn_tokens,
-                " -> ", r.to.ffn_tokens));
+                " -> ", r.to.ffn_tokens, ", blocks ", r.from.n_layers, " -> ", r.to.n_layers));
   log.info(line("val loss before ", r.val_loss_before, ", after ", r.val_loss_after, " (change ",
                 r.val_loss_after - r.val_loss_before, ", relative ", r.relative_change(), "): ",
                 r.exact() ? "exact" : "not exact", " (measured; exact means |relative change| < ",

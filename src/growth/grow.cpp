@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "growth/depth_map.h"
 
 namespace tg {
 
@@ -32,9 +33,15 @@ GrowthTarget growth_target_from_factor(const ModelConfig& from, double factor) {
 }
 
 void check_growth_target(const ModelConfig& from, const GrowthTarget& to) {
-  if (from.architecture != Architecture::TokenFormer)
-    throw UserError("growth appends parameter tokens to Pattention layers; this checkpoint is a " +
-                    to_string(from.architecture) + " (only tokenformer models can grow)");
+  const bool tokens_change = to.qkv_tokens != from.qkv_tokens || to.proj_tokens != from.proj_tokens ||
+                             to.ffn_tokens != from.ffn_tokens;
+  if (tokens_change && from.architecture != Architecture::TokenFormer)
+    throw UserError("token growth appends parameter tokens to Pattention layers; this checkpoint is a " +
+                    to_string(from.architecture) + " (grow it in depth: --layers)");
+  if (to.n_layers != 0 && (to.n_layers < from.n_layers || to.n_layers > kMaxLayers))
+    throw UserError("n_layers: growth target " + std::to_string(to.n_layers) + ", but the model has " +
+                    std::to_string(from.n_layers) + "; expected an integer in [" + std::to_string(from.n_layers) + ", " +
+                    std::to_string(kMaxLayers) + "] (growth only adds blocks)");
   // Checked before anything is allocated: the grown model must be one a config may describe.
   auto check = [](const char* kind, int64_t old_n, int64_t new_n) {
     if (new_n > kMaxTokens)
@@ -54,31 +61,43 @@ namespace {
 void copy_rows(const Tensor& from, Tensor& to) {
   std::memcpy(to.data(), from.data(), from.bytes());
 }
-}  // namespace
 
-GrownModel grow_model(LanguageModel& model, AdamW* optimizer, const AdamWConfig& adam_config, const TrainState& state,
-                      const GrowthTarget& target, const GrowthOptions& options) {
-  const ModelConfig& old_config = model.config();
-  check_growth_target(old_config, target);
+ModelConfig grown_config(const ModelConfig& old_config, const GrowthTarget& target, const GrowthOptions& options) {
   ModelConfig config = old_config;
   config.qkv_tokens = target.qkv_tokens;
   config.proj_tokens = target.proj_tokens;
   config.ffn_tokens = target.ffn_tokens;
+  if (target.n_layers != 0) config.n_layers = target.n_layers;
   config.tau_mode = options.tau == TauGrowth::Dynamic ? TauMode::Dynamic : TauMode::Fixed;
+  return config;
+}
 
-  GrownModel out;
-  out.model = std::make_unique<LanguageModel>(config);
-  LanguageModel& grown = *out.model;
+// The name of the old parameter a grown one starts from ("" for a new block's).
+std::string source_name(const std::string& name, const std::vector<int64_t>& sources) {
+  const int64_t block = block_of(name);
+  if (block < 0) return name;
+  return sources[block] < 0 ? "" : block_parameter_name(sources[block], name_in_block(name));
+}
+
+// Parameters: old rows copied from the source; new token rows drawn from their own
+// stream; a new identity block keeps a fresh model's draws with its residual-writing
+// weights zeroed (depth_map.h).
+void grow_parameters(LanguageModel& model, LanguageModel& grown, const std::vector<int64_t>& sources,
+                     const GrowthOptions& options) {
+  const ModelConfig& config = grown.config();
   const float key_std = static_cast<float>(options.key_std >= 0 ? options.key_std : config.init_std);
   const float value_std = static_cast<float>(
       options.value_std >= 0 ? options.value_std : 2.0 / (config.n_layers * std::sqrt(static_cast<double>(config.d_model))));
-  if (options.key_init == KeyInit::Zero && options.value_init == ValueInit::Zero)
-    out.warnings.push_back("new keys and values are both zero: those tokens get exactly zero gradient and never train");
-
-  // Parameters: old rows copied; new Pattention rows drawn from their own stream.
+  Rng fresh(options.seed ^ 0xBB67AE8584CAA73Bull);
+  grown.init(fresh);
   Rng rng(options.seed ^ 0x6A09E667F3BCC909ull);
   for (Parameter* p : grown.parameters()) {
-    Parameter* old = model.find_parameter(p->name);
+    const std::string from = source_name(p->name, sources);
+    if (from.empty()) {
+      if (writes_residual(name_in_block(p->name))) p->value.zero();
+      continue;
+    }
+    Parameter* old = model.find_parameter(from);
     copy_rows(old->value, p->value);
     const int64_t old_numel = old->value.numel();
     if (p->value.numel() == old_numel) continue;
@@ -87,15 +106,24 @@ GrownModel grow_model(LanguageModel& model, AdamW* optimizer, const AdamWConfig&
     const float std = is_key ? key_std : value_std;
     for (int64_t i = old_numel; i < p->value.numel(); ++i) p->value[i] = zero ? 0.0f : std * static_cast<float>(rng.normal());
   }
+}
 
-  // tau per layer.
-  std::ostringstream note;
+// tau of every Pattention: a copied block's from its source (then the option), a new
+// block's as a fresh layer's, sqrt(n).
+void grow_tau(LanguageModel& model, LanguageModel& grown, const std::vector<int64_t>& sources,
+              const GrowthOptions& options, const TrainState& state) {
   const auto& old_layers = model.pattentions();
   const auto& new_layers = grown.pattentions();
+  const size_t per_block = new_layers.size() / sources.size();  // Q, K, V, proj, FFN
   for (size_t i = 0; i < new_layers.size(); ++i) {
-    Pattention* o = old_layers[i];
     Pattention* n = new_layers[i];
     const float new_sqrt = std::sqrt(static_cast<float>(n->n_tokens()));
+    const int64_t source = sources[i / per_block];
+    if (source < 0) {
+      n->set_tau(new_sqrt);
+      continue;
+    }
+    Pattention* o = old_layers[static_cast<size_t>(source) * per_block + i % per_block];
     switch (options.tau) {
       case TauGrowth::Fixed: n->set_tau(o->tau()); break;
       case TauGrowth::Dynamic: n->set_tau(new_sqrt); break;
@@ -105,33 +133,67 @@ GrownModel grow_model(LanguageModel& model, AdamW* optimizer, const AdamWConfig&
         break;
     }
   }
+}
+
+// Adam moments follow the weights: copied (rows) from the source parameter with its
+// per-row step counts; new rows and new blocks start at zero with their own counts.
+void grow_optimizer(AdamW& old_optimizer, AdamW& optimizer, LanguageModel& grown, const std::vector<int64_t>& sources) {
+  for (Parameter* p : grown.parameters()) {
+    const std::string from = source_name(p->name, sources);
+    if (from.empty()) continue;
+    AdamWState& old_state = old_optimizer.state(from);
+    AdamWState& new_state = optimizer.state(p->name);
+    copy_rows(old_state.exp_avg, new_state.exp_avg);
+    copy_rows(old_state.exp_avg_sq, new_state.exp_avg_sq);
+    std::copy(old_state.row_steps.begin(), old_state.row_steps.end(), new_state.row_steps.begin());
+  }
+}
+
+std::vector<std::string> growth_notes(const ModelConfig& old_config, const ModelConfig& config,
+                                      const GrowthOptions& options) {
+  std::vector<std::string> notes;
+  const bool tokens_grow = config.qkv_tokens != old_config.qkv_tokens || config.proj_tokens != old_config.proj_tokens ||
+                           config.ffn_tokens != old_config.ffn_tokens;
   if (config.normalization == PattentionNorm::Softmax && options.key_init == KeyInit::Zero &&
-      options.tau != TauGrowth::Dynamic)
-    out.notes.push_back("softmax normalisation: each zero new key scores exp(0) = 1 in every row's softmax, so old "
-                        "tokens lose weight and new values gain it; zero keys are not exact for softmax "
-                        "(docs/growth.md)");
-  if (options.tau == TauGrowth::Dynamic) {
+      options.tau != TauGrowth::Dynamic && tokens_grow)
+    notes.push_back("softmax normalisation: each zero new key scores exp(0) = 1 in every row's softmax, so old "
+                    "tokens lose weight and new values gain it; zero keys are not exact for softmax "
+                    "(docs/growth.md)");
+  if (options.tau == TauGrowth::Dynamic && config.architecture == Architecture::TokenFormer && tokens_grow) {
+    std::ostringstream note;
     note << "tau recomputed as sqrt(n): every old score is scaled by";
     for (auto [kind, o, n] : {std::tuple{"qkv", old_config.qkv_tokens, config.qkv_tokens},
                               std::tuple{"proj", old_config.proj_tokens, config.proj_tokens},
                               std::tuple{"ffn", old_config.ffn_tokens, config.ffn_tokens}})
       note << " " << kind << " x" << std::sqrt(static_cast<double>(n) / static_cast<double>(o));
     note << " (not output-preserving)";
-    out.notes.push_back(note.str());
+    notes.push_back(note.str());
   }
+  if (config.n_layers != old_config.n_layers && options.depth_init != DepthInit::Identity)
+    notes.push_back(std::string("depth ") + (options.depth_init == DepthInit::Stack ? "stack" : "interleave") +
+                    ": copied blocks change the function (not output-preserving)");
+  return notes;
+}
+}  // namespace
 
-  // Optimizer.
+GrownModel grow_model(LanguageModel& model, AdamW* optimizer, const AdamWConfig& adam_config, const TrainState& state,
+                      const GrowthTarget& target, const GrowthOptions& options) {
+  const ModelConfig& old_config = model.config();
+  check_growth_target(old_config, target);
+  const ModelConfig config = grown_config(old_config, target, options);
+  const std::vector<int64_t> sources =
+      depth_sources(old_config.n_layers, config.n_layers, options.depth_init, options.depth_position);
+
+  GrownModel out;
+  out.model = std::make_unique<LanguageModel>(config);
+  LanguageModel& grown = *out.model;
+  if (options.key_init == KeyInit::Zero && options.value_init == ValueInit::Zero)
+    out.warnings.push_back("new keys and values are both zero: those tokens get exactly zero gradient and never train");
+  grow_parameters(model, grown, sources, options);
+  grow_tau(model, grown, sources, options, state);
+  out.notes = growth_notes(old_config, config, options);
   out.optimizer = std::make_unique<AdamW>(adam_config, grown.parameters());
-  if (optimizer && options.optimizer == OptimizerGrowth::Keep) {
-    for (Parameter* p : grown.parameters()) {
-      AdamWState& old_state = optimizer->state(p->name);
-      AdamWState& new_state = out.optimizer->state(p->name);
-      copy_rows(old_state.exp_avg, new_state.exp_avg);
-      copy_rows(old_state.exp_avg_sq, new_state.exp_avg_sq);
-      // New rows keep row_steps = 0: their first update is an ordinary first Adam step.
-      std::copy(old_state.row_steps.begin(), old_state.row_steps.end(), new_state.row_steps.begin());
-    }
-  }
+  if (optimizer && options.optimizer == OptimizerGrowth::Keep) grow_optimizer(*optimizer, *out.optimizer, grown, sources);
 
   out.state = state;
   out.state.stage = state.stage + 1;

@@ -1,5 +1,8 @@
 #pragma once
-// The growth operator: append parameter tokens to every Pattention layer.
+// The growth operators: append parameter tokens to every Pattention layer (TokenFormer),
+// and add blocks (depth_map.h: identity, stack, interleave; both architectures), in one
+// step: each parameter of the grown model starts from the parameter of the same name in
+// its source block (core/parameter.h), with the token rows appended.
 //
 // For a layer with n_old tokens grown to n_new, the new K and V are
 //   K' = [K; K_new] (n_new x d_in),  V' = [V; V_new] (n_new x d_out)
@@ -28,6 +31,7 @@ namespace tg {
 
 struct GrowthTarget {
   int64_t qkv_tokens = 0, proj_tokens = 0, ffn_tokens = 0;
+  int64_t n_layers = 0;  // depth growth (depth_map.h); 0: unchanged
 };
 
 struct GrownModel {
@@ -38,7 +42,8 @@ struct GrownModel {
   std::vector<std::string> notes;  // what changed, e.g. the tau rescale per kind
 };
 
-// Throws UserError when the target shrinks any layer or the model is not a TokenFormer.
+// Throws UserError when the target shrinks the model, appends tokens to a model that is
+// not a TokenFormer, or is beyond a config's limits.
 GrowthTarget growth_target_from_factor(const ModelConfig& from, double factor);
 void check_growth_target(const ModelConfig& from, const GrowthTarget& to);
 

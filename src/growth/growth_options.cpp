@@ -29,6 +29,14 @@ OptimizerGrowth parse_optimizer_growth(const std::string& s) {
   return pick<OptimizerGrowth>("optimizer", s, {{"keep", OptimizerGrowth::Keep}, {"reset", OptimizerGrowth::Reset}});
 }
 
+DepthInit parse_depth_init(const std::string& s) {
+  return pick<DepthInit>("depth init", s,
+                         {{"identity", DepthInit::Identity}, {"stack", DepthInit::Stack}, {"interleave", DepthInit::Interleave}});
+}
+DepthPosition parse_depth_position(const std::string& s) {
+  return pick<DepthPosition>("depth position", s, {{"end", DepthPosition::End}, {"interleave", DepthPosition::Interleave}});
+}
+
 std::string default_growth_choice(const std::string& key) {
   return GrowthOptions().to_json().at(key).get<std::string>();
 }
@@ -46,12 +54,19 @@ GrowthOptions parse_growth_options(ConfigReader r) {
   o.optimizer =
       parse_optimizer_growth(r.get_string("optimizer", default_growth_choice("optimizer"), {"keep", "reset"}));
   o.seed = static_cast<uint64_t>(r.get_int("seed", 0, 0, int64_t{1} << 53));
+  o.depth_init = parse_depth_init(r.get_string("depth_init", default_growth_choice("depth_init"),
+                                               {"identity", "stack", "interleave"}));
+  o.depth_position = parse_depth_position(r.get_string("depth_position", default_growth_choice("depth_position"),
+                                                       {"end", "interleave"}));
+  if (o.depth_position == DepthPosition::Interleave && o.depth_init != DepthInit::Identity)
+    r.fail("depth_position", "places identity blocks; \"stack\" and \"interleave\" copies set their own order");
   r.finish();
   return o;
 }
 
 nlohmann::json GrowthOptions::to_json() const {
   const char* tau_names[] = {"fixed", "dynamic", "anneal"};
+  const char* depth_names[] = {"identity", "stack", "interleave"};
   return {{"key_init", key_init == KeyInit::Zero ? "zero" : "normal"},
           {"value_init", value_init == ValueInit::Zero ? "zero" : "normal"},
           {"key_std", key_std},
@@ -59,7 +74,9 @@ nlohmann::json GrowthOptions::to_json() const {
           {"tau", tau_names[static_cast<int>(tau)]},
           {"anneal_steps", anneal_steps},
           {"optimizer", optimizer == OptimizerGrowth::Keep ? "keep" : "reset"},
-          {"seed", seed}};
+          {"seed", seed},
+          {"depth_init", depth_names[static_cast<int>(depth_init)]},
+          {"depth_position", depth_position == DepthPosition::End ? "end" : "interleave"}};
 }
 
 }  // namespace tg

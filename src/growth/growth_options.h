@@ -18,6 +18,11 @@ enum class TauGrowth { Fixed, Dynamic, Anneal };
 // keep: old Adam moments kept, new rows start at zero moments with their own step
 // count (their first update is an ordinary first Adam step); reset: fresh optimizer.
 enum class OptimizerGrowth { Keep, Reset };
+// Depth growth (depth_map.h): identity (new blocks that return their input: exact),
+// stack (G_stack: the blocks copied in order), interleave (each block copied after itself).
+enum class DepthInit { Identity, Stack, Interleave };
+// Where identity blocks go: after the old ones, or spread between them.
+enum class DepthPosition { End, Interleave };
 
 struct GrowthOptions {
   // Defaults: the measured best recipe of the README's growth-small experiment (keep
@@ -31,6 +36,8 @@ struct GrowthOptions {
   int64_t anneal_steps = 0;
   OptimizerGrowth optimizer = OptimizerGrowth::Keep;
   uint64_t seed = 0;      // draws of the new rows
+  DepthInit depth_init = DepthInit::Identity;
+  DepthPosition depth_position = DepthPosition::End;
 
   nlohmann::json to_json() const;
 };
@@ -42,5 +49,7 @@ KeyInit parse_key_init(const std::string& s);
 ValueInit parse_value_init(const std::string& s);
 TauGrowth parse_tau_growth(const std::string& s);
 OptimizerGrowth parse_optimizer_growth(const std::string& s);
+DepthInit parse_depth_init(const std::string& s);
+DepthPosition parse_depth_position(const std::string& s);
 
 }  // namespace tg

@@ -13,7 +13,7 @@ ModelConfig parse_model_config(ConfigReader r) {
                        : Architecture::Transformer;
   c.vocab_size = r.get_int("vocab_size", 256, 2, big);
   c.d_model = r.get_int("d_model", std::nullopt, 1, 1 << 16);
-  c.n_layers = r.get_int("n_layers", std::nullopt, 1, 1024);
+  c.n_layers = r.get_int("n_layers", std::nullopt, 1, kMaxLayers);
   c.n_heads = r.get_int("n_heads", std::nullopt, 1, 1024);
   c.seq_len = r.get_int("seq_len", std::nullopt, 1, big);
   if (c.d_model % c.n_heads != 0)

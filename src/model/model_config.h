@@ -16,6 +16,7 @@ enum class Architecture { TokenFormer, Transformer };
 
 // The most parameter tokens of one Pattention kind a config (and a growth target) may have.
 inline constexpr int64_t kMaxTokens = int64_t{1} << 20;
+inline constexpr int64_t kMaxLayers = 1024;  // blocks a config may have
 // fixed: tau is a stored per-layer number (sqrt(n) at creation) that growth keeps.
 // dynamic: tau = sqrt(current n), recomputed whenever n changes (the reference code).
 enum class TauMode { Fixed, Dynamic };
