@@ -342,3 +342,28 @@ TEST_CASE("Experiment config errors name the key", "[experiment][errors]") {
   INFO(e);
   REQUIRE(e.find("bad.json: baselines.frontier_budgets: 1.0 is listed twice (run frontier-1x)") != std::string::npos);
 }
+
+TEST_CASE("A recipe can grow in depth and tokens at once, and its identity growth is measured exact",
+          "[experiment][depth]") {
+  TempDir dir("experiment_depth");
+  const std::string corpus = make_corpus(dir, 100000);
+  std::string text = replaced(tiny_experiment_json(corpus), R"({"qkv_tokens": 8, "proj_tokens": 8, "ffn_tokens": 16, "match_scratch_tokens": 2560)",
+                              R"({"qkv_tokens": 8, "proj_tokens": 8, "ffn_tokens": 16, "n_layers": 2, "match_scratch_tokens": 2560,
+         "growth": {"key_init": "zero", "tau": "fixed", "depth_init": "identity"})");
+  write_file(dir.file("e.json"), text);
+  Engine engine(2);
+  testing::CapturedLog log;
+  ExperimentRunner runner(load_experiment_config(dir.file("e.json")), dir.file("out"), engine, log);
+  REQUIRE(runner.plan().front().stages[0].model.n_layers == 1);
+  REQUIRE(runner.plan().front().stages[1].model.n_layers == 2);
+  REQUIRE(runner.run());
+  const nlohmann::json event = nlohmann::json::parse(read_file(dir.file("out/ref-seed0/growth_1.json")));
+  const double before = event["loss_before"], after = event["loss_after"];
+  REQUIRE(std::abs(after - before) / before < 1e-6);
+  REQUIRE(event["growth"]["depth_init"] == "identity");
+
+  // Depth must not shrink from one stage to the next.
+  write_file(dir.file("bad.json"), replaced(text, "\"model\": {\"d_model\": 16, \"n_layers\": 1", "\"model\": {\"d_model\": 16, \"n_layers\": 3"));
+  const std::string e = error_of([&] { load_experiment_config(dir.file("bad.json")); });
+  REQUIRE(e.find("recipes[0].stages[1].n_layers: must not shrink") != std::string::npos);
+}

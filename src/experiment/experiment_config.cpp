@@ -18,6 +18,7 @@ StageSpec parse_stage(ConfigReader r, bool first, bool timed) {
   s.qkv_tokens = r.get_int("qkv_tokens", std::nullopt, 1, 1 << 20);
   s.proj_tokens = r.get_int("proj_tokens", std::nullopt, 1, 1 << 20);
   s.ffn_tokens = r.get_int("ffn_tokens", std::nullopt, 1, 1 << 20);
+  s.n_layers = r.get_int("n_layers", 0, 1, kMaxLayers);
   const bool has_tokens = r.has("tokens"), has_match = r.has("match_scratch_tokens");
   if (timed && (has_tokens || has_match))
     r.fail(has_tokens ? "tokens" : "match_scratch_tokens",
@@ -136,12 +137,16 @@ std::vector<RecipeSpec> parse_recipe(const ExperimentConfig& c, const nlohmann::
       const StageSpec& p = recipe.stages[k - 1];
       if (s.qkv_tokens < p.qkv_tokens || s.proj_tokens < p.proj_tokens || s.ffn_tokens < p.ffn_tokens)
         rr.fail("stages[" + std::to_string(k) + "]", "token counts must not shrink from one stage to the next (growth only appends tokens)");
+      const int64_t family_layers = c.model.value("n_layers", int64_t{0});
+      if ((s.n_layers > 0 ? s.n_layers : family_layers) < (p.n_layers > 0 ? p.n_layers : family_layers))
+        rr.fail("stages[" + std::to_string(k) + "].n_layers", "must not shrink from one stage to the next (growth only adds blocks)");
     } else if (s.match_scratch_tokens > 0) {
       rr.fail("stages[0].match_scratch_tokens", "the first stage needs \"tokens\"");
     }
     // Validate the stage's model and train settings now, not hours into the run.
-    c.run_config({{"qkv_tokens", s.qkv_tokens}, {"proj_tokens", s.proj_tokens}, {"ffn_tokens", s.ffn_tokens}},
-                 s.train_overrides, int64_t{1} << 30, 0, at);
+    nlohmann::json size = {{"qkv_tokens", s.qkv_tokens}, {"proj_tokens", s.proj_tokens}, {"ffn_tokens", s.ffn_tokens}};
+    if (s.n_layers > 0) size["n_layers"] = s.n_layers;
+    c.run_config(size, s.train_overrides, int64_t{1} << 30, 0, at);
   }
   if (!grow_at.empty() && recipe.stages.back().match_scratch_tokens == 0)
     rr.fail("grow_at", "the last stage must give \"match_scratch_tokens\": it fixes the total the first stage takes a fraction of");

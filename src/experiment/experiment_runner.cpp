@@ -36,8 +36,11 @@ int64_t steps_for_flops(double flops, double per_step) {
   return std::max<int64_t>(1, static_cast<int64_t>(std::llround(flops / per_step)));
 }
 
+// The stage's size as model overrides: token counts, and its depth when it sets one.
 nlohmann::json token_counts(const StageSpec& s) {
-  return {{"qkv_tokens", s.qkv_tokens}, {"proj_tokens", s.proj_tokens}, {"ffn_tokens", s.ffn_tokens}};
+  nlohmann::json size = {{"qkv_tokens", s.qkv_tokens}, {"proj_tokens", s.proj_tokens}, {"ffn_tokens", s.ffn_tokens}};
+  if (s.n_layers > 0) size["n_layers"] = s.n_layers;
+  return size;
 }
 
 void write_json_atomically(const fs::path& path, const nlohmann::json& j) {
@@ -326,7 +329,7 @@ bool ExperimentRunner::execute(const PlannedRun& run) {
         const std::string from = (fs::path(run.stage_dirs[k - 1]) / "latest.h5").string();
         check_stage_progress(run, dir.string(), k - 1, checkpoint_progress(from), true);
         if (fs::exists(grown)) fs::remove(grown);  // grown but not recorded: grow again (deterministic)
-        const GrowReport g = grow_checkpoint(engine_, from, grown.string(), {to.qkv_tokens, to.proj_tokens, to.ffn_tokens},
+        const GrowReport g = grow_checkpoint(engine_, from, grown.string(), {to.qkv_tokens, to.proj_tokens, to.ffn_tokens, to.n_layers},
                                              run.growth[k], run.stages[k].train, run.stages[k].data_path);
         for (const auto& w : g.warnings) log_.warn(w);
         log_.info(line(run.name, ": val loss before growth ", g.val_loss_before, ", after ", g.val_loss_after));
