@@ -154,7 +154,8 @@ def load_scaling(path):
         table = {k: g["isoflop"][k][:] for k in g["isoflop"]}
         envelope = {k: g["envelope"][k][:] for k in g["envelope"]}
     return {"budgets": json.loads(attrs["budgets"]), "sizes": json.loads(attrs["sizes"]), "table": table,
-            "envelope": envelope, "law": {k: float(attrs[k]) for k in ("law_E", "law_A", "law_alpha")}}
+            "envelope": envelope, "law": {k: float(attrs[k]) for k in ("law_E", "law_A", "law_alpha")},
+            "law_ok": bool(attrs.get("law_ok", 1))}
 
 
 def plot_scaling(scaling, runs, axes=None):
@@ -187,7 +188,7 @@ def plot_scaling(scaling, runs, axes=None):
     env = scaling["envelope"]
     axes[1].plot(env["flops"], env["loss"], "s", color="black", label="envelope (best scratch size per budget)")
     law = scaling["law"]
-    if all(math.isfinite(v) for v in law.values()):
+    if scaling["law_ok"] and all(math.isfinite(v) for v in law.values()):
         c = np.geomspace(min(env["flops"]) / 2, max(env["flops"]) * 2, 100)
         axes[1].plot(c, law["law_E"] + law["law_A"] * c ** -law["law_alpha"], "--", color="black",
                      label="L(C) = %.3f + %.3g C^-%.3f" % (law["law_E"], law["law_A"], law["law_alpha"]))

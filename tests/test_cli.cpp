@@ -114,6 +114,12 @@ TEST_CASE("CLI: prepare, train, eval, sample and inspect work end to end", "[cli
   REQUIRE(r.out.find("depth stack: copied blocks change the function") != std::string::npos);
   r = cli({"train", "--resume", dir.file("stack.h5"), "--out", dir.file("stack_run"), "--steps", "2"});
   REQUIRE(r.code == 0);
+  r = cli({"grow", "--from", dir.file("run/latest.h5"), "--out", dir.file("both.h5"), "--factor", "2", "--layers", "3"});
+  REQUIRE(r.code == 0);
+  REQUIRE(r.out.find("ffn 32 -> 64, blocks 1 -> 3") != std::string::npos);
+  r = cli({"grow", "--from", dir.file("run/latest.h5"), "--out", dir.file("bad.h5"), "--layers", "0"});
+  REQUIRE(r.code == 2);
+  REQUIRE(r.err.find("--layers must be a number of blocks >= 1, got 0") != std::string::npos);
   r = cli({"grow", "--from", dir.file("run/latest.h5"), "--out", dir.file("bad.h5"), "--layers", "2000"});
   REQUIRE(r.code == 2);
   REQUIRE(r.err.find("n_layers: growth target 2000, but the model has 1; expected an integer in [1, 1024]") !=

@@ -300,6 +300,15 @@ TEST_CASE("Re-running an experiment whose config changed is refused, naming the 
     runner.set_step_budget(3);
     REQUIRE_FALSE(runner.run());
   }
+  // The same missing key with a value other than its default is a difference.
+  write_file(dir.file("e.json"), replaced(text, "\"keep_checkpoints\": 1", "\"keep_checkpoints\": 1, \"max_rollbacks\": 5"));
+  {
+    ExperimentRunner changed_runner(load_experiment_config(dir.file("e.json")), dir.file("out"), engine, log);
+    const std::string e = error_of([&] { changed_runner.run(); });
+    INFO(e);
+    REQUIRE(e.find("stages[0].train.max_rollbacks: absent before, 5 now") != std::string::npos);
+  }
+  write_file(dir.file("e.json"), text);
   plan.erase(1);
   write_file(plan_file, plan.dump(2));
   ExperimentRunner runner(load_experiment_config(dir.file("e.json")), dir.file("out"), engine, log);

@@ -111,6 +111,21 @@ TEST_CASE("A scaling sweep expands into sizes x budgets x LRs, each run one comp
           find_run(runner.plan(), "scaling-s4-2e8-seed0").stages[0].train.steps);
 }
 
+TEST_CASE("Without warmup_steps or warmup_fraction each scaling run warms up over 1% of its steps",
+          "[experiment][scaling]") {
+  TempDir dir("scaling_default_warmup");
+  write_file(dir.file("e.json"), replaced(replaced(scaling_json(dir.file("none.h5")), "\"warmup_steps\": 2, ", ""),
+                                          ", \"warmup_fraction\": 0.1", ""));
+  Engine engine(1);
+  CapturedLog log;
+  const ExperimentRunner runner(load_experiment_config(dir.file("e.json")), dir.file("out"), engine, log);
+  for (const PlannedRun& run : runner.plan()) {
+    if (run.kind != "scaling") continue;
+    const TrainConfig& t = run.stages[0].train;
+    REQUIRE(t.warmup_steps == std::max<int64_t>(1, t.steps / 100));
+  }
+}
+
 TEST_CASE("Scaling and timing config errors name the key and the value", "[experiment][scaling][errors]") {
   TempDir dir("scaling_bad");
   const std::string good = scaling_json(dir.file("d.h5"));
@@ -123,7 +138,7 @@ TEST_CASE("Scaling and timing config errors name the key and the value", "[exper
   e = config_error(dir, replaced(good, R"("name": "s16")", R"("name": "s4")"));
   REQUIRE(e.find("size name \"s4\" is used twice") != std::string::npos);
   e = config_error(dir, replaced(good, R"("name": "s16")", R"("name": "s-16")"));
-  REQUIRE(e.find("scaling.sizes[2].name") != std::string::npos);
+  REQUIRE(e.find("scaling.sizes[2].name: expected 1-64 letters, digits, '_' or '.'") != std::string::npos);
   e = config_error(dir, replaced(good, R"("ffn_tokens": 32})", R"("ffn_tokens": 32, "colour": 1})"));
   REQUIRE(e.find("bad.json (scaling.sizes[2]): model.colour: unknown key") != std::string::npos);
   e = config_error(dir, replaced(good, R"("lrs": [1e-3, 3e-3])", R"("lrs": [1e-3, 0.001])"));

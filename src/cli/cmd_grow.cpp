@@ -66,6 +66,8 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logge
 
   const RunConfig source = parse_run_config(read_checkpoint_config(from), from + " /config");
   const ModelConfig& m = source.model;
+  if (args.count("layers") && args["layers"].as<int64_t>() < 1)
+    throw UserError("--layers must be a number of blocks >= 1, got " + std::to_string(args["layers"].as<int64_t>()));
   GrowthTarget target{m.qkv_tokens, m.proj_tokens, m.ffn_tokens, args.count("layers") ? args["layers"].as<int64_t>() : 0};
   std::optional<TrainConfig> next_train;
   if (args.count("to")) {
@@ -84,6 +86,7 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logge
     next_train = to.train;
   } else if (args.count("factor")) {
     target = growth_target_from_factor(m, args["factor"].as<double>());
+    if (args.count("layers")) target.n_layers = args["layers"].as<int64_t>();
   } else {
     if (args.count("qkv-tokens")) target.qkv_tokens = args["qkv-tokens"].as<int64_t>();
     if (args.count("proj-tokens")) target.proj_tokens = args["proj-tokens"].as<int64_t>();

@@ -192,8 +192,10 @@ ScalingBudget parse_budget(const ConfigReader& r, const nlohmann::json& x) {
 ScalingSize parse_size(const ExperimentConfig& c, ConfigReader s, const std::string& where) {
   ScalingSize size;
   size.name = s.get_string("name", std::nullopt);
-  if (size.name.empty() || size.name.find_first_of("/ \\-") != std::string::npos)
-    s.fail("name", "expected a non-empty name without spaces, dashes or slashes (it is part of run names)");
+  const bool plain = !size.name.empty() && size.name.size() <= 64 &&
+                     size.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") ==
+                         std::string::npos;
+  if (!plain) s.fail("name", "expected 1-64 letters, digits, '_' or '.' (it is part of run names), got \"" + size.name + "\"");
   { ConfigReader m = s.get_object("model"); (void)m; }
   size.model = s.raw("model");
   if (s.has("lrs")) size.lrs = parse_distinct_numbers(s, "lrs", 1.0, [&](double lr) { return "scaling-" + size.name + "-...-lr" + frontier_budget_name(lr); });

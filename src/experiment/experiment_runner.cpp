@@ -69,24 +69,36 @@ std::string plan_key(const std::string& pointer) {
   return key;
 }
 
-// "stages[1].train.lr: 0.002 before, 0.001 now" for the first difference of two plans.
 // A key that a newer binary adds to a run config (say train.max_rollbacks) is absent
-// from plans written before it: such additions to an object are not differences (the
-// key holds the value the run trained with, its default); any other change is.
-bool new_key_of_newer_binary(const nlohmann::json& before, const nlohmann::json& op) {
+// from plans written before it. Such an addition to a stage is no difference when it
+// holds the key's default (what the old binary trained with); with another value, or
+// anything else changed, it is.
+bool new_key_at_default(const nlohmann::json& before, const nlohmann::json& op) {
   if (op["op"] != "add") return false;
-  const nlohmann::json::json_pointer pointer(op["path"].get<std::string>());
-  return before.contains(pointer.parent_pointer()) && before.at(pointer.parent_pointer()).is_object();
+  const std::string path = op["path"].get<std::string>();
+  const nlohmann::json::json_pointer pointer(path);
+  if (!before.contains(pointer.parent_pointer()) || !before.at(pointer.parent_pointer()).is_object()) return false;
+  // "/<stage>/train/max_rollbacks" -> "/train/max_rollbacks" in a default stage's plan.
+  const size_t after_stage = path.find('/', 1);
+  if (after_stage == std::string::npos) return false;
+  nlohmann::json defaults = RunConfig{}.to_json();
+  defaults["growth"] = GrowthOptions{}.to_json();
+  const nlohmann::json::json_pointer in_stage(path.substr(after_stage));
+  return defaults.contains(in_stage) && defaults.at(in_stage) == op["value"];
 }
 
+// "stages[1].train.lr: 0.002 before, 0.001 now" for the first difference of two plans.
 std::string first_difference(const nlohmann::json& before, const nlohmann::json& now) {
   std::string path;
+  bool differs = false;
   for (const nlohmann::json& op : nlohmann::json::diff(before, now))
-    if (!new_key_of_newer_binary(before, op)) {
+    if (!new_key_at_default(before, op)) {
       path = op["path"].get<std::string>();
+      differs = true;
       break;
     }
-  if (path.empty()) return "";
+  if (!differs) return "";
+  if (path.empty()) return "the plan: " + before.dump().substr(0, 80) + " before, a list of stages now";
   if (path.size() >= 2 && path.compare(path.size() - 2, 2, "/-") == 0) {  // appended to an array: name its index
     const nlohmann::json::json_pointer parent(path.substr(0, path.size() - 2));
     path = path.substr(0, path.size() - 1) + std::to_string(before.at(parent).size());
@@ -252,7 +264,7 @@ void ExperimentRunner::plan_scaling_runs() {
           const int64_t steps = steps_for_flops(flops, per_step);
           if (sweep.warmup_fraction > 0)
             train["warmup_steps"] = std::max<int64_t>(1, std::llround(sweep.warmup_fraction * static_cast<double>(steps)));
-          else if (probe.train.warmup_steps >= steps)
+          else if (config_.train.contains("warmup_steps") && probe.train.warmup_steps >= steps)
             throw UserError(config_.file + ": " + run.name + ": " + std::to_string(steps) + " steps at this budget, but " +
                             std::to_string(probe.train.warmup_steps) + " warmup steps (train.warmup_steps); raise the " +
                             "budget or set scaling.warmup_fraction");

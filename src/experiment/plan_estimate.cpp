@@ -56,8 +56,9 @@ std::vector<RunEstimate> estimate_plan(Engine& engine, const std::vector<Planned
     for (size_t k = 0; k < run.stages.size(); ++k) {
       const RunConfig& rc = run.stages[k];
       e.tokens += rc.train.steps * rc.train.batch_size * rc.model.seq_len;
-      if (measure_steps > 0 && timed_dirs.insert(run.stage_dirs[k]).second)
-        e.wall_s += stage_wall_s(rc, step_seconds.at(cost_key(rc)));
+      if (!timed_dirs.insert(run.stage_dirs[k]).second) continue;  // trained by an earlier run
+      e.own_flops += static_cast<double>(rc.train.steps) * run.stage_step_flops[k];
+      if (measure_steps > 0) e.wall_s += stage_wall_s(rc, step_seconds.at(cost_key(rc)));
     }
     estimates.push_back(e);
   }
@@ -84,10 +85,10 @@ void print_plan(std::ostream& out, const std::vector<PlannedRun>& plan, const st
     if (done[i]) continue;
     ++todo;
     total_s += e.wall_s;
-    total_flops += e.flops;
+    total_flops += e.own_flops;
   }
   out << plan.size() << " runs, " << todo << " to train: " << total_flops / 1e12 << " TFLOP, estimated "
-      << duration(total_s) << " on this machine (training steps and validation, a shared first stage counted "
+      << duration(total_s) << " on this machine (training steps and validation; a shared first stage counted "
       << "once, in the first run that trains it)\n";
 }
 

@@ -21,7 +21,8 @@ namespace tg {
 struct RunEstimate {
   int64_t n_params = 0;   // of the last stage
   int64_t tokens = 0;     // trained, all stages
-  double flops = 0;       // planned
+  double flops = 0;       // planned, every stage of the run
+  double own_flops = 0;   // what this run trains itself (a shared first stage counts in its first run only)
   double wall_s = 0;      // estimated for what this run trains itself (NaN when not measured)
 };
 

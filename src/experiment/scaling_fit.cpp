@@ -301,7 +301,11 @@ IsoFlopMinimum isoflop_minimum(std::vector<ScalingRun> runs) {
   out.best_params = best->n_params;
   out.best_loss = best->loss;
   out.at_edge = best->n_params == runs.front().n_params || best->n_params == runs.back().n_params;
-  const std::vector<ScalingRun> window(std::max(best - 2, runs.begin()), std::min(best + 3, runs.end()));
+  // The best run and up to two neighbours on each side (indices clamped before forming iterators).
+  const auto at = best - runs.begin();
+  const auto first = std::max<std::ptrdiff_t>(0, at - 2);
+  const auto last = std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(runs.size()), at + 3);
+  const std::vector<ScalingRun> window(runs.begin() + first, runs.begin() + last);
   std::vector<double> sizes;
   for (const ScalingRun& r : window) sizes.push_back(r.n_params);
   if (count_distinct(sizes) < 3) return out;

@@ -61,6 +61,8 @@ void fill_cell(ScalingSummary& out, size_t b, size_t s, const CellRuns& by_lr) {
   out.flops[b][s] = flops;
   out.tokens[b][s] = tokens;
   out.n_params[b][s] = static_cast<double>(best->front()->n_params);
+  out.cell_runs.push_back({out.n_params[b][s], tokens, flops, best_loss});
+  out.cell_budget.push_back(static_cast<int64_t>(b));
 }
 
 void fit_envelope(ScalingSummary& out) {
@@ -75,7 +77,8 @@ void fit_envelope(ScalingSummary& out) {
   std::sort(out.envelope.begin(), out.envelope.end(), [](const CurvePoint& a, const CurvePoint& c) { return a.flops < c.flops; });
   out.law = fit_power_law(out.envelope);
   const int64_t samples = out.bootstrap_samples;
-  if (out.law.ok && samples > 0) out.law_intervals = bootstrap_envelope_law(out.fit_runs, out.fit_budget, samples, 0);
+  // Resampled by cell (the seeds' mean), as the envelope itself is made of cell means.
+  if (out.law.ok && samples > 0) out.law_intervals = bootstrap_envelope_law(out.cell_runs, out.cell_budget, samples, 0);
   out.parametric = fit_parametric(out.fit_runs);
   if (out.parametric.ok && samples > 0) out.parametric_intervals = bootstrap_parametric(out.fit_runs, samples, 0);
 }
@@ -147,7 +150,8 @@ void laws(std::ostringstream& md, const ScalingSummary& s) {
   md << "## Envelope and fitted laws\n\n";
   if (s.bootstrap_samples > 0)
     md << "Intervals: 2.5-97.5 percentiles over " << s.bootstrap_samples
-       << " bootstrap resamples of the runs (each resample recomputes the envelope and refits).\n\n";
+       << " bootstrap resamples (of the IsoFLOP cells for the envelope law, each a mean over seeds; of the runs for "
+          "the parametric law), each refitted.\n\n";
   else
     md << "Intervals (n/a here) are computed when the experiment finishes.\n\n";
   if (s.law.ok)
@@ -232,7 +236,11 @@ void best_timing(std::ostringstream& md, const ExperimentConfig& config, const s
         "verdict |\n|---|---|---|---|---|---|\n";
   for (const auto& [family, recipes] : families) {
     std::vector<std::pair<double, const RecipeSpec*>> ranked;
-    for (const RecipeSpec* r : recipes) ranked.emplace_back(mean_spread(figures.at(r->name).loss).mean, r);
+    for (const RecipeSpec* r : recipes) {
+      const MeanSpread m = mean_spread(figures.at(r->name).loss);
+      if (m.n > 0 && std::isfinite(m.mean)) ranked.emplace_back(m.mean, r);
+    }
+    if (ranked.empty()) continue;
     std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     const RecipeFigures& best = figures.at(ranked[0].second->name);
     md << "| " << family << " | " << fmt(mean_spread(best.flops).mean, "%.3g") << " | " << fmt(ranked[0].second->grow_at, "%g")
@@ -299,8 +307,9 @@ void write_scaling_h5(H5File& file, const ScalingSummary& s) {
   file.write_doubles("scaling/envelope/loss", env_loss);
   const std::pair<const char*, double> attrs[] = {
       {"law_E", s.law.E}, {"law_A", s.law.A}, {"law_alpha", s.law.alpha}, {"law_E_lo", s.law_intervals.E.lo},
-      {"law_E_hi", s.law_intervals.E.hi}, {"law_alpha_lo", s.law_intervals.alpha.lo},
-      {"law_alpha_hi", s.law_intervals.alpha.hi}, {"parametric_E", s.parametric.E}, {"parametric_A", s.parametric.A},
+      {"law_E_hi", s.law_intervals.E.hi}, {"law_A_lo", s.law_intervals.A.lo}, {"law_A_hi", s.law_intervals.A.hi},
+      {"law_alpha_lo", s.law_intervals.alpha.lo}, {"law_alpha_hi", s.law_intervals.alpha.hi},
+      {"law_ok", s.law.ok ? 1.0 : 0.0}, {"law_E_at_bound", s.law.E_at_bound ? 1.0 : 0.0}, {"parametric_E", s.parametric.E}, {"parametric_A", s.parametric.A},
       {"parametric_B", s.parametric.B}, {"parametric_a", s.parametric.a}, {"parametric_b", s.parametric.b}};
   for (const auto& [name, value] : attrs) file.set_attr("scaling", name, value);
   file.set_attr("scaling", "budgets", nlohmann::json(s.budgets).dump());

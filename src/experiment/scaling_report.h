@@ -6,7 +6,8 @@
 //   envelope        per budget: the best size's loss (the IsoFLOP minimum), and the
 //                   parabola vertex in ln N around it (Chinchilla approach 2).
 //   law             L(C) = E + A C^-alpha fitted to the envelope, with bootstrap
-//                   intervals over runs (scaling_fit.h).
+//                   intervals over the IsoFLOP cells (each the mean of its seeds;
+//                   scaling_fit.h).
 //   parametric      L(N, D) = E + A/N^a + B/D^b over every best-LR run (approach 3).
 //   vs envelope     for each recipe run of final loss L* and FLOPs F:
 //                     saved_vs_envelope = 1 - F / F_env(L*), F_env read off the envelope
@@ -34,6 +35,8 @@ struct ScalingSummary {
   std::vector<CurvePoint> envelope;                     // budgets with a minimum, in FLOPs order
   std::vector<ScalingRun> fit_runs;                     // best-LR runs, one per size, budget and seed
   std::vector<int64_t> fit_budget;                      // budget index of each fit run
+  std::vector<ScalingRun> cell_runs;                    // one per finished cell: the seeds' mean
+  std::vector<int64_t> cell_budget;                     // budget index of each cell
   PowerLawFit law;
   PowerLawIntervals law_intervals;
   ParametricFit parametric;
