@@ -332,3 +332,70 @@ TEST_CASE("grow_checkpoint writes a checkpoint that trains as a new stage", "[gr
   REQUIRE(s.stage_start_step == 30);
   REQUIRE(s.tokens == 40 * 8 * 16);
 }
+
+TEST_CASE("Freezing: with train_old false old rows stay unchanged to the bit while new rows train; freeze_steps "
+          "frees them after K steps, and both survive a resume", "[growth][freeze]") {
+  Engine engine(2);
+  auto t = trained_model(engine);
+  const std::string base = t->dir.file("base/latest.h5");
+  // Depth and tokens at once: old rows of old blocks frozen, new rows and the new block train.
+  const GrowthTarget target{24, 20, 40, 3};
+  auto train_from = [&](const std::string& grown, const std::string& out, int64_t steps) {
+    RunConfig next = parse_run_config(read_checkpoint_config(grown), "grown");
+    next.train.steps = steps;
+    next.train.eval_every = 2;  // checkpoints every 2 steps
+    next.train.warmup_steps = 1;
+    testing::CapturedLog log;
+    Trainer(next, engine, log).run(out, grown);
+  };
+  auto model_of = [&](const std::string& path, TrainState* state = nullptr) {
+    RunConfig rc = parse_run_config(read_checkpoint_config(path), path);
+    auto m = std::make_unique<LanguageModel>(rc.model);
+    TrainState s;
+    load_checkpoint(path, *m, nullptr, &s);
+    if (state) *state = s;
+    return m;
+  };
+  // Old rows (the leading rows the old model had) equal to the bit; rows after them differ.
+  auto compare = [&](LanguageModel& grown, LanguageModel& trained, bool old_same) {
+    for (Parameter* p : grown.parameters()) {
+      const Parameter* q = trained.find_parameter(p->name);
+      const Parameter* old = t->model->find_parameter(p->name);
+      const int64_t block = block_of(p->name);
+      INFO(p->name);
+      if (block == 2) {  // the new identity block trains
+        REQUIRE(std::memcmp(p->value.data(), q->value.data(), p->value.bytes()) != 0);
+        continue;
+      }
+      const size_t old_bytes = old->value.bytes();
+      REQUIRE((std::memcmp(p->value.data(), q->value.data(), old_bytes) == 0) == old_same);
+      if (p->value.bytes() > old_bytes)
+        REQUIRE(std::memcmp(p->value.data() + old->value.numel(), q->value.data() + old->value.numel(),
+                            p->value.bytes() - old_bytes) != 0);
+    }
+  };
+
+  GrowthOptions frozen;
+  frozen.tau = TauGrowth::Fixed;
+  frozen.train_old = false;
+  grow_checkpoint(engine, base, t->dir.file("frozen.h5"), target, frozen);
+  TrainState grown_state;
+  auto grown = model_of(t->dir.file("frozen.h5"), &grown_state);
+  REQUIRE(grown_state.freeze_until_step == TrainState::kFrozenForGood);
+  REQUIRE(grown_state.frozen_rows.at("layers/0/ffn/keys") == 16);
+  REQUIRE(grown_state.frozen_rows.count("layers/2/ffn/keys") == 0);
+  train_from(t->dir.file("frozen.h5"), t->dir.file("frozen_run"), 3);
+  compare(*grown, *model_of(t->dir.file("frozen_run/latest.h5")), true);
+  // Resumed from its step-2 checkpoint, the freeze still holds.
+  train_from(t->dir.file("frozen_run/ckpt_32.h5"), t->dir.file("frozen_resumed"), 5);
+  compare(*grown, *model_of(t->dir.file("frozen_resumed/latest.h5")), true);
+
+  GrowthOptions for_two = frozen;
+  for_two.train_old = true;
+  for_two.freeze_steps = 2;
+  grow_checkpoint(engine, base, t->dir.file("two.h5"), target, for_two);
+  train_from(t->dir.file("two.h5"), t->dir.file("two_run"), 4);
+  auto grown_two = model_of(t->dir.file("two.h5"));
+  compare(*grown_two, *model_of(t->dir.file("two_run/ckpt_32.h5")), true);   // after 2 steps: still frozen
+  compare(*grown_two, *model_of(t->dir.file("two_run/latest.h5")), false);   // after 4: the old rows moved
+}

@@ -46,6 +46,10 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logge
       ("optimizer", "keep (old Adam moments, fresh per-row state for new rows) or reset",
        cxxopts::value<std::string>()->default_value(default_growth_choice("optimizer")))
       ("seed", "Seed for the new rows", cxxopts::value<int64_t>()->default_value("0"))
+      ("freeze-old", "Keep the old rows (old tokens, old blocks, embedding, norm) frozen for the whole next stage "
+                     "(growth option train_old false)")
+      ("freeze-steps", "Keep the old rows frozen for the next stage's first N steps, then train all",
+       cxxopts::value<int64_t>()->default_value("0"))
       ("data", "Corpus for the before/after validation (default: the checkpoint config's)", cxxopts::value<std::string>())
       ("threads", "Threads (0: all cores)", cxxopts::value<int64_t>()->default_value("0"));
   cxxopts::ParseResult args;
@@ -104,6 +108,11 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logge
     throw UserError("tokengrow grow: --tau anneal needs --anneal-steps > 0");
   opts.optimizer = parse_optimizer_growth(args["optimizer"].as<std::string>());
   opts.seed = static_cast<uint64_t>(args["seed"].as<int64_t>());
+  opts.train_old = args.count("freeze-old") == 0;
+  opts.freeze_steps = args["freeze-steps"].as<int64_t>();
+  if (opts.freeze_steps < 0 || (!opts.train_old && opts.freeze_steps > 0))
+    throw UserError("tokengrow grow: --freeze-steps must be >= 0, and not with --freeze-old (which freezes for the "
+                    "whole stage)");
   opts.depth_init = parse_depth_init(args["depth-init"].as<std::string>());
   opts.depth_position = parse_depth_position(args["depth-position"].as<std::string>());
   if (opts.depth_position == DepthPosition::Interleave && opts.depth_init != DepthInit::Identity)

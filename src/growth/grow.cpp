@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <sstream>
 
 #include "core/error.h"
@@ -149,6 +150,26 @@ void grow_optimizer(AdamW& old_optimizer, AdamW& optimizer, LanguageModel& grown
   }
 }
 
+// The old model's rows in the grown one, which freezing holds: every parameter's
+// leading-axis rows it took from the old model, in the blocks that are the old ones (the
+// first block copying each old block; a stacked or interleaved copy after it is new, as
+// is an identity block).
+std::map<std::string, int64_t> old_rows(LanguageModel& model, LanguageModel& grown, const std::vector<int64_t>& sources) {
+  std::vector<bool> old_block(sources.size(), false);
+  std::vector<bool> seen(static_cast<size_t>(model.config().n_layers), false);
+  for (size_t j = 0; j < sources.size(); ++j)
+    if (sources[j] >= 0 && !seen[sources[j]]) old_block[j] = seen[sources[j]] = true;
+  std::map<std::string, int64_t> rows;
+  for (Parameter* p : grown.parameters()) {
+    const int64_t block = block_of(p->name);
+    if (block >= 0 && !old_block[block]) continue;
+    const std::string from = source_name(p->name, sources);
+    const Tensor& old = model.find_parameter(from)->value;
+    rows[p->name] = old.shape().size() == 1 ? 1 : old.shape()[0];
+  }
+  return rows;
+}
+
 std::vector<std::string> growth_notes(const ModelConfig& old_config, const ModelConfig& config,
                                       const GrowthOptions& options) {
   std::vector<std::string> notes;
@@ -198,6 +219,12 @@ GrownModel grow_model(LanguageModel& model, AdamW* optimizer, const AdamWConfig&
   out.state = state;
   out.state.stage = state.stage + 1;
   out.state.stage_start_step = state.step;
+  out.state.frozen_rows.clear();
+  out.state.freeze_until_step = 0;
+  if (!options.train_old || options.freeze_steps > 0) {
+    out.state.frozen_rows = old_rows(model, grown, sources);
+    out.state.freeze_until_step = options.train_old ? state.step + options.freeze_steps : TrainState::kFrozenForGood;
+  }
   grown.set_step(state.step);
   return out;
 }

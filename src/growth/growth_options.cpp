@@ -58,6 +58,10 @@ GrowthOptions parse_growth_options(ConfigReader r) {
                                                {"identity", "stack", "interleave"}));
   o.depth_position = parse_depth_position(r.get_string("depth_position", default_growth_choice("depth_position"),
                                                        {"end", "interleave"}));
+  o.train_old = r.get_bool("train_old", true);
+  o.freeze_steps = r.get_int("freeze_steps", 0, 0, int64_t{1} << 40);
+  if (!o.train_old && o.freeze_steps > 0)
+    r.fail("freeze_steps", "with train_old false the old rows stay frozen for the whole stage; give one of the two");
   if (o.depth_position == DepthPosition::Interleave && o.depth_init != DepthInit::Identity)
     r.fail("depth_position", "places identity blocks; \"stack\" and \"interleave\" copies set their own order");
   r.finish();
@@ -76,7 +80,9 @@ nlohmann::json GrowthOptions::to_json() const {
           {"optimizer", optimizer == OptimizerGrowth::Keep ? "keep" : "reset"},
           {"seed", seed},
           {"depth_init", depth_names[static_cast<int>(depth_init)]},
-          {"depth_position", depth_position == DepthPosition::End ? "end" : "interleave"}};
+          {"depth_position", depth_position == DepthPosition::End ? "end" : "interleave"},
+          {"train_old", train_old},
+          {"freeze_steps", freeze_steps}};
 }
 
 }  // namespace tg

@@ -38,6 +38,11 @@ struct GrowthOptions {
   uint64_t seed = 0;      // draws of the new rows
   DepthInit depth_init = DepthInit::Identity;
   DepthPosition depth_position = DepthPosition::End;
+  // Freezing: train_old false keeps every old row (old tokens, old blocks, embedding,
+  // final norm) frozen for the whole stage, only new rows and blocks train;
+  // freeze_steps K > 0 freezes them for the stage's first K steps, then all train.
+  bool train_old = true;
+  int64_t freeze_steps = 0;
 
   nlohmann::json to_json() const;
 };

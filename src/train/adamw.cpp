@@ -43,6 +43,13 @@ double sum_of_squares(const float* g, int64_t n) {
 }  // namespace
 
 double AdamW::clip_grad_norm(double max_norm) {
+  for (Parameter* p : params_) {  // frozen rows neither move nor count in the norm
+    const int64_t frozen = frozen_rows_of(*p);
+    if (frozen == 0) continue;
+    const int64_t rows = static_cast<int64_t>(state_.at(p->name).row_steps.size());
+    const int64_t cols = p->grad.numel() / rows;
+    std::fill(p->grad.data(), p->grad.data() + std::min(rows, frozen) * cols, 0.0f);
+  }
   // Per-parameter sums (sum_of_squares: fixed order), then summed in parameter order.
   double total = 0;
   for (Parameter* p : params_) total += sum_of_squares(p->grad.data(), p->grad.numel());
@@ -59,6 +66,12 @@ double AdamW::clip_grad_norm(double max_norm) {
   return norm;
 }
 
+int64_t AdamW::frozen_rows_of(const Parameter& p) const {
+  if (!frozen_) return 0;
+  const auto it = frozen_->find(p.name);
+  return it == frozen_->end() ? 0 : it->second;
+}
+
 void AdamW::step(double lr) {
   const double b1 = config_.beta1, b2 = config_.beta2;
   for (Parameter* p : params_) {
@@ -66,8 +79,9 @@ void AdamW::step(double lr) {
     const int64_t rows = static_cast<int64_t>(s.row_steps.size());
     const int64_t cols = p->value.numel() / rows;
     const float decay = p->decays() ? static_cast<float>(1.0 - lr * config_.weight_decay) : 1.0f;
+    const int64_t first = std::min(rows, frozen_rows_of(*p));
 #pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t r = first; r < rows; ++r) {
       const int64_t t = ++s.row_steps[r];
       const double bc1 = 1.0 - std::pow(b1, static_cast<double>(t));
       const double bc2 = 1.0 - std::pow(b2, static_cast<double>(t));

@@ -34,6 +34,10 @@ class AdamW {
   AdamW(const AdamWConfig& config, const std::vector<Parameter*>& params);
 
   void step(double lr);
+  // Rows that take no update in step() (weights, decay, moments and step counts all
+  // unchanged) and whose gradients clip_grad_norm() zeroes first, so they neither move
+  // nor count in the norm: the first frozen[name] rows of each named parameter. Null: none.
+  void set_frozen_rows(const std::map<std::string, int64_t>* frozen) { frozen_ = frozen; }
   // Scales all gradients so their global L2 norm is at most max_norm; returns the
   // norm before clipping (max_norm <= 0 only measures).
   double clip_grad_norm(double max_norm);
@@ -47,6 +51,9 @@ class AdamW {
   AdamWConfig config_;
   std::vector<Parameter*> params_;
   std::map<std::string, AdamWState> state_;
+  const std::map<std::string, int64_t>* frozen_ = nullptr;
+
+  int64_t frozen_rows_of(const Parameter& p) const;
 };
 
 }  // namespace tg

@@ -68,6 +68,10 @@ std::vector<char> checkpoint_bytes(const std::string& name, const nlohmann::json
     file.set_attr("state", "wall_s", state.wall_s);
     file.set_attr("state", "peak_lr", state.peak_lr);
     file.set_attr("state", "lr_scale", state.lr_scale);
+    if (!state.frozen_rows.empty()) {  // absent: nothing frozen (and in checkpoints before freezing existed)
+      file.set_attr("state", "frozen_rows", nlohmann::json(state.frozen_rows).dump());
+      file.set_attr("state", "freeze_until_step", state.freeze_until_step);
+    }
     file.set_attr("state", "skipped_steps", state.skipped_steps);
     file.set_attr("state", "rollbacks", state.rollbacks);
     file.set_attr("state", "log_loss_sum", state.log_loss_sum);
@@ -103,6 +107,23 @@ void require_shape(const H5File& file, const std::string& where, const std::vect
                     shape_string(expected));
 }
 
+// state frozen_rows: a JSON object of parameter name -> rows, each in [0, 2^40].
+void read_frozen_rows(const H5File& file, TrainState& state) {
+  state.frozen_rows.clear();
+  state.freeze_until_step = 0;
+  if (!file.has_attr("state", "frozen_rows")) return;
+  const std::string text = file.get_attr_string("state", "frozen_rows");
+  const nlohmann::json rows = nlohmann::json::parse(text, nullptr, false);
+  if (!rows.is_object()) throw UserError(file.path() + ": /state frozen_rows is not a JSON object of row counts");
+  for (auto it = rows.begin(); it != rows.end(); ++it) {
+    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() > (int64_t{1} << 40))
+      throw UserError(file.path() + ": /state frozen_rows[" + it.key() + "] = " + it.value().dump() +
+                      ": expected a row count >= 0");
+    state.frozen_rows[it.key()] = it.value().get<int64_t>();
+  }
+  state.freeze_until_step = file.get_attr_int("state", "freeze_until_step");
+}
+
 void read_state(const H5File& file, TrainState& state) {
   for (const char* one : {"state/step", "state/stage", "state/stage_start_step", "state/tokens"})
     require_shape(file, one, {1}, "expected");
@@ -132,6 +153,7 @@ void read_state(const H5File& file, TrainState& state) {
   // Absent in checkpoints older than the record: all were trained on byte corpora
   // (no other tokenizer existed).
   state.tokenizer = file.has_attr("/", "tokenizer") ? file.get_attr_string("/", "tokenizer") : "bytes";
+  read_frozen_rows(file, state);
 }
 
 void load_from(const H5File& file, LanguageModel& model, AdamW* optimizer, TrainState* state) {

@@ -63,6 +63,7 @@ StepLoop::StepOutcome StepLoop::forward_backward() {
   if (std::isfinite(outcome.loss)) {
     p_.model.backward(p_.engine);
     if (hooks_.gradients) hooks_.gradients(p_.optimizer.params());
+    p_.optimizer.set_frozen_rows(p_.state.frozen_now() ? &p_.state.frozen_rows : nullptr);
     outcome.grad_norm = p_.optimizer.clip_grad_norm(config_.grad_clip);
   }
   return outcome;

@@ -2,6 +2,8 @@
 // Where a run is: everything besides the model and optimizer that resuming needs.
 #include <array>
 #include <cstdint>
+#include <limits>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -30,6 +32,13 @@ struct TrainState {
   // The tokenizer of the corpus the model is trained on (train/tokenizer.h), so text
   // given to eval and sample is tokenized the same way. Only "bytes" exists yet.
   std::string tokenizer = "bytes";
+  // Frozen rows after a growth (growth options train_old, freeze_steps): the first
+  // frozen_rows[name] rows of each named parameter take no update (nor weight decay,
+  // moments or step count) while step < freeze_until_step.
+  std::map<std::string, int64_t> frozen_rows;
+  int64_t freeze_until_step = 0;
+  static constexpr int64_t kFrozenForGood = std::numeric_limits<int64_t>::max();
+  bool frozen_now() const { return step < freeze_until_step && !frozen_rows.empty(); }
 };
 
 }  // namespace tg
