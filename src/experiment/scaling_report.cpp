@@ -133,7 +133,7 @@ void isoflop_table(std::ostringstream& md, const ScalingSummary& s) {
   md << "---|---|---|\n";
   for (size_t b = 0; b < s.budgets.size(); ++b) {
     const IsoFlopMinimum& m = s.minima[b];
-    md << "| " << s.budgets[b] << " | " << fmt(m.flops, "%.3g") << " |";
+    md << "| " << s.budgets[b] << " | " << (m.flops > 0 ? fmt(m.flops, "%.3g") : "n/a") << " |";
     std::string best_size = "n/a";
     for (size_t j = 0; j < s.sizes.size(); ++j) {
       const bool best = std::isfinite(s.loss[b][j]) && s.n_params[b][j] == m.best_params && s.loss[b][j] == m.best_loss;
