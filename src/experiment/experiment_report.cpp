@@ -14,6 +14,7 @@
 #include "core/sealed_file.h"
 #include "experiment/compute_saved.h"
 #include "experiment/experiment_runner.h"
+#include "experiment/report_format.h"
 #include "experiment/run_result.h"
 #include "experiment/scaling_report.h"
 #include "train/metrics_log.h"
@@ -31,14 +32,8 @@ std::vector<CurvePoint> val_curve(const std::vector<MetricsRow>& rows) {
   return curve;
 }
 
-std::string fmt(double v, const char* f = "%.4f") {
-  if (!std::isfinite(v)) return "n/a";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
-std::string pct(double v) { return std::isfinite(v) ? fmt(100.0 * v, "%+.1f%%") : "n/a"; }
+using report::fmt;
+using report::mean_std;
 
 // Compute saved for each recipe run against the same-size frontier of its seed.
 void add_saved_vs_frontier(std::vector<RunResult>& results) {
@@ -159,11 +154,7 @@ void write_markdown(const ExperimentConfig& config, const std::string& out_dir, 
         cb.push_back(r.conservative_without_base);
         extrapolated |= r.extrapolated;
       }
-    auto cell = [](const std::vector<double>& v, bool percent) {
-      const MeanSpread m = mean_spread(v);
-      if (m.n == 0) return std::string("n/a");
-      return percent ? pct(m.mean) + " ± " + fmt(100.0 * m.std, "%.1f") : fmt(m.mean) + " ± " + fmt(m.std);
-    };
+    const auto cell = mean_std;
     md << "| " << recipe.name << (extrapolated ? " (frontier extrapolated)" : "") << " | " << loss.size() << " | "
        << cell(loss, false) << " | " << cell(s, true) << " | " << cell(sb, true) << " | " << cell(c, true) << " | "
        << cell(cb, true) << " |\n";

@@ -1,5 +1,7 @@
 #include "experiment/scaling_report.h"
 
+#include "experiment/report_format.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -12,13 +14,8 @@ namespace tg {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-std::string fmt(double v, const char* f = "%.4f") {
-  if (!std::isfinite(v)) return "n/a";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-std::string pct(double v) { return std::isfinite(v) ? fmt(100.0 * v, "%+.1f%%") : "n/a"; }
+using report::fmt;
+using report::mean_std;
 std::string interval(const Interval& i, const char* f) { return "[" + fmt(i.lo, f) + ", " + fmt(i.hi, f) + "]"; }
 
 template <class T>
@@ -194,13 +191,6 @@ std::map<std::string, RecipeFigures> recipe_figures(const std::vector<RunResult>
     f.extrapolated |= r.envelope_extrapolated;
   }
   return by_recipe;
-}
-
-std::string mean_std(const std::vector<double>& v, bool percent) {
-  const MeanSpread m = mean_spread(v);
-  if (m.n == 0) return "n/a";
-  if (m.n == 1) return percent ? pct(m.mean) : fmt(m.mean);  // one seed: no spread to show
-  return percent ? pct(m.mean) + " ± " + fmt(100.0 * m.std, "%.1f") : fmt(m.mean) + " ± " + fmt(m.std);
 }
 
 void growth_vs_envelope(std::ostringstream& md, const ExperimentConfig& config, const std::vector<RunResult>& results) {
