@@ -124,6 +124,18 @@ TEST_CASE("CLI: prepare, train, eval, sample and inspect work end to end", "[cli
   REQUIRE(r.code == 2);
   REQUIRE(r.err.find("n_layers: growth target 2000, but the model has 1; expected an integer in [1, 1024]") !=
           std::string::npos);
+  // Width growth: measured exact (with its default noise) and trains on; a width that is not a multiple is refused.
+  r = cli({"grow", "--from", dir.file("run/latest.h5"), "--out", dir.file("wide.h5"), "--d-model", "32"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  REQUIRE(r.out.find("d_model 16 -> 32") != std::string::npos);
+  REQUIRE(r.out.find("): exact (measured") != std::string::npos);
+  r = cli({"train", "--resume", dir.file("wide.h5"), "--out", dir.file("wide_run"), "--steps", "2"});
+  REQUIRE(r.code == 0);
+  r = cli({"grow", "--from", dir.file("run/latest.h5"), "--out", dir.file("bad.h5"), "--d-model", "24"});
+  REQUIRE(r.code == 2);
+  REQUIRE(r.err.find("d_model: growth target 24, but the model has 16; expected a multiple of 16") != std::string::npos);
+  REQUIRE_FALSE(fs::exists(dir.file("bad.h5")));
   r = cli({"grow", "--from", dir.file("run/latest.h5"), "--out", dir.file("bad.h5"), "--layers", "4", "--depth-init",
            "stack", "--depth-position", "interleave"});
   REQUIRE(r.code == 2);

@@ -334,7 +334,8 @@ TEST_CASE("Experiment config errors name the key", "[experiment][errors]") {
   REQUIRE(e.find("unknown key") != std::string::npos);
   std::string shrink = experiment_json(data);
   shrink.replace(shrink.find("\"ffn_tokens\": 16"), 16, "\"ffn_tokens\": 4");
-  REQUIRE(error_of(shrink).find("must not shrink") != std::string::npos);
+  e = error_of(shrink);
+  REQUIRE(e.find("recipes[0].stages[1]): ffn_tokens: growing to fewer tokens (8 -> 4)") != std::string::npos);
   e = error_of(experiment_json(data, R"(, "growth": {"tau": "anneal"})"));
   REQUIRE(e.find("anneal_steps") != std::string::npos);
   std::string no_seeds = experiment_json(data);
@@ -350,6 +351,34 @@ TEST_CASE("Experiment config errors name the key", "[experiment][errors]") {
   e = error_of(replaced(experiment_json(data), "[0.5, 1, 1.5]", "[0.5, 1, 1.0]"));
   INFO(e);
   REQUIRE(e.find("bad.json: baselines.frontier_budgets: 1.0 is listed twice (run frontier-1x)") != std::string::npos);
+}
+
+TEST_CASE("A Transformer recipe grows in width, its stage inheriting the rest, and the growth is measured exact",
+          "[experiment][width]") {
+  TempDir dir("experiment_width");
+  const std::string corpus = make_corpus(dir, 100000);
+  std::string text = replaced(tiny_experiment_json(corpus), R"({"name": "ref", "stages": [)",
+                              R"({"name": "ref", "model": {"architecture": "transformer", "ffn_hidden": 24}, "stages": [)");
+  text = replaced(text, R"({"qkv_tokens": 8, "proj_tokens": 8, "ffn_tokens": 16, "match_scratch_tokens": 2560)",
+                  R"({"d_model": 32, "match_scratch_tokens": 2560)");
+  write_file(dir.file("e.json"), text);
+  Engine engine(2);
+  testing::CapturedLog log;
+  ExperimentRunner runner(load_experiment_config(dir.file("e.json")), dir.file("out"), engine, log);
+  const ModelConfig& grown = runner.plan().front().stages[1].model;
+  REQUIRE(grown.architecture == Architecture::Transformer);
+  REQUIRE(grown.d_model == 32);
+  REQUIRE(grown.n_heads == 4);
+  REQUIRE(grown.ffn_hidden == 48);
+  REQUIRE(runner.run());
+  const nlohmann::json event = nlohmann::json::parse(read_file(dir.file("out/ref-seed0/growth_1.json")));
+  const double before = event["loss_before"], after = event["loss_after"];
+  REQUIRE(std::abs(after - before) / before < 1e-6);
+
+  // A stage that widens with heads that do not follow is refused on loading, naming the stage.
+  write_file(dir.file("bad.json"), replaced(text, R"({"d_model": 32,)", R"({"d_model": 32, "n_heads": 2,)"));
+  const std::string e = error_of([&] { load_experiment_config(dir.file("bad.json")); });
+  REQUIRE(e.find("recipes[0].stages[1]): model.n_heads 2, expected 4") != std::string::npos);
 }
 
 TEST_CASE("A recipe can grow in depth and tokens at once, and its identity growth is measured exact",
@@ -374,5 +403,5 @@ TEST_CASE("A recipe can grow in depth and tokens at once, and its identity growt
   // Depth must not shrink from one stage to the next.
   write_file(dir.file("bad.json"), replaced(text, "\"model\": {\"d_model\": 16, \"n_layers\": 1", "\"model\": {\"d_model\": 16, \"n_layers\": 3"));
   const std::string e = error_of([&] { load_experiment_config(dir.file("bad.json")); });
-  REQUIRE(e.find("recipes[0].stages[1].n_layers: must not shrink") != std::string::npos);
+  REQUIRE(e.find("recipes[0].stages[1]): n_layers: growth target 2, but the model has 3") != std::string::npos);
 }

@@ -281,7 +281,7 @@ TEST_CASE("Growth refuses shrinking, token growth of a Transformer, and depth be
   REQUIRE_NOTHROW(check_growth_target(m, {32, 32, 128, 8}));
   m.architecture = Architecture::Transformer;
   REQUIRE_THROWS_WITH(check_growth_target(m, {64, 64, 256}),
-                      Catch::Contains("this checkpoint is a transformer (grow it in depth: --layers)"));
+                      Catch::Contains("this checkpoint is a transformer (grow it in depth, --layers, or width, --d-model)"));
   REQUIRE_NOTHROW(check_growth_target(m, {32, 32, 128, 8}));  // depth growth of a Transformer
   const GrowthTarget doubled = growth_target_from_factor(ModelConfig{}, 2.0);
   REQUIRE(doubled.qkv_tokens == 256);

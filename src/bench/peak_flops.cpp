@@ -1,5 +1,7 @@
 #include "bench/peak_flops.h"
 
+#include "core/error.h"
+
 #include <algorithm>
 #include <chrono>
 #include <vector>
@@ -7,6 +9,8 @@
 namespace tg {
 
 double measure_peak_gflops(Engine& engine, MatmulType type, int64_t size, int reps) {
+  if (type == MatmulType::BF16 && !engine.supports_bf16())
+    throw UserError("bf16 peak: oneDNN has no bf16 matmul on this CPU (it needs AVX-512, avx512_core or newer)");
   using dt = dnnl::memory::data_type;
   using tag = dnnl::memory::format_tag;
   const dt in_type = type == MatmulType::BF16 ? dt::bf16 : dt::f32;

@@ -15,9 +15,9 @@ namespace tg {
 int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log) {
   cxxopts::Options options("tokengrow grow",
                            "Grow a checkpoint: append parameter tokens to every Pattention layer (TokenFormer) "
-                           "and/or add blocks (--layers; both architectures). The token target is --to CONFIG.json "
-                           "(its model, token counts and n_layers; its train section becomes the next stage's), "
-                           "token counts, or --factor. Prints validation loss before and after, and calls the "
+                           "and/or add blocks (--layers) and/or widen (--d-model; both architectures). The target is "
+                           "--to CONFIG.json (its model: token counts, n_layers, d_model; its train section becomes "
+                           "the next stage's), or token counts or --factor with --layers and --d-model. Prints validation loss before and after, and calls the "
                            "growth exact only if it measured so (relative change below 1e-6).");
   options.add_options()
       ("from", "Checkpoint to grow", cxxopts::value<std::string>())
@@ -28,6 +28,11 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logge
       ("ffn-tokens", "Target FFN tokens", cxxopts::value<int64_t>())
       ("factor", "Multiply every token count by this (>= 1)", cxxopts::value<double>())
       ("layers", "Target number of blocks (depth growth)", cxxopts::value<int64_t>())
+      ("d-model", "Target width, a multiple k of d (width growth, HyperCloning: heads and the Transformer's MLP "
+                  "widen by k; exact)", cxxopts::value<int64_t>())
+      ("width-noise", "Zero-sum noise that separates the cloned copies, relative to each weight's rms "
+                      "(forward-exact at any value; 0: the copies stay identical)",
+       cxxopts::value<double>()->default_value(std::to_string(GrowthOptions().width_noise)))
       ("depth-init", "New blocks: identity (return their input: exact), stack (copy the blocks in order, "
                      "G_stack) or interleave (copy each block after itself)",
        cxxopts::value<std::string>()->default_value(default_growth_choice("depth_init")))
@@ -60,11 +65,12 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logge
   const std::string from = args["from"].as<std::string>(), out_path = args["out"].as<std::string>();
   const int targets = static_cast<int>(args.count("to") > 0) + static_cast<int>(args.count("factor") > 0) +
                       static_cast<int>(args.count("qkv-tokens") + args.count("proj-tokens") + args.count("ffn-tokens") > 0);
-  if (targets > 1 || (targets == 0 && args.count("layers") == 0))
+  if (targets > 1 || (targets == 0 && args.count("layers") == 0 && args.count("d-model") == 0))
     throw UserError("tokengrow grow: give one token target (--to CONFIG.json, token counts --qkv-tokens, "
-                    "--proj-tokens, --ffn-tokens, or --factor) and/or --layers N");
-  if (args.count("to") && args.count("layers"))
-    throw UserError("tokengrow grow: --to CONFIG.json sets the number of blocks (its model's n_layers); leave --layers out");
+                    "--proj-tokens, --ffn-tokens, or --factor) and/or --layers N and/or --d-model D");
+  if (args.count("to") && (args.count("layers") || args.count("d-model")))
+    throw UserError("tokengrow grow: --to CONFIG.json sets the blocks and width (its model's n_layers and d_model); "
+                    "leave --layers and --d-model out");
   if (std::filesystem::exists(std::filesystem::symlink_status(out_path)))
     throw UserError(out_path + ": already exists; grow never overwrites a file (choose another --out)");
 
@@ -72,25 +78,21 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logge
   const ModelConfig& m = source.model;
   if (args.count("layers") && args["layers"].as<int64_t>() < 1)
     throw UserError("--layers must be a number of blocks >= 1, got " + std::to_string(args["layers"].as<int64_t>()));
-  GrowthTarget target{m.qkv_tokens, m.proj_tokens, m.ffn_tokens, args.count("layers") ? args["layers"].as<int64_t>() : 0};
+  if (args.count("d-model") && args["d-model"].as<int64_t>() < 1)
+    throw UserError("--d-model must be a width >= 1, got " + std::to_string(args["d-model"].as<int64_t>()));
+  GrowthTarget target{m.qkv_tokens, m.proj_tokens, m.ffn_tokens, args.count("layers") ? args["layers"].as<int64_t>() : 0,
+                      args.count("d-model") ? args["d-model"].as<int64_t>() : 0};
   std::optional<TrainConfig> next_train;
   if (args.count("to")) {
     const std::string to_path = args["to"].as<std::string>();
     const RunConfig to = load_run_config(to_path);
-    ModelConfig expect = to.model;  // everything but the token counts and depth must match
-    expect.qkv_tokens = m.qkv_tokens;
-    expect.proj_tokens = m.proj_tokens;
-    expect.ffn_tokens = m.ffn_tokens;
-    expect.n_layers = m.n_layers;
-    expect.tau_mode = m.tau_mode;
-    if (expect.to_json() != m.to_json())
-      throw UserError(to_path + ": model differs from " + from + " in more than token counts and n_layers; growing "
-                      "width, heads or other settings is not supported yet");
-    target = {to.model.qkv_tokens, to.model.proj_tokens, to.model.ffn_tokens, to.model.n_layers};
+    target = growth_target_to(m, to.model, to_path);
     next_train = to.train;
   } else if (args.count("factor")) {
+    const int64_t target_layers = target.n_layers, target_width = target.d_model;
     target = growth_target_from_factor(m, args["factor"].as<double>());
-    if (args.count("layers")) target.n_layers = args["layers"].as<int64_t>();
+    target.n_layers = target_layers;
+    target.d_model = target_width;
   } else {
     if (args.count("qkv-tokens")) target.qkv_tokens = args["qkv-tokens"].as<int64_t>();
     if (args.count("proj-tokens")) target.proj_tokens = args["proj-tokens"].as<int64_t>();
@@ -113,6 +115,9 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logge
   if (opts.freeze_steps < 0 || (!opts.train_old && opts.freeze_steps > 0))
     throw UserError("tokengrow grow: --freeze-steps must be >= 0, and not with --freeze-old (which freezes for the "
                     "whole stage)");
+  opts.width_noise = args["width-noise"].as<double>();
+  if (!(opts.width_noise >= 0 && opts.width_noise <= 10))
+    throw UserError("tokengrow grow: --width-noise must be in [0, 10], got " + std::to_string(opts.width_noise));
   opts.depth_init = parse_depth_init(args["depth-init"].as<std::string>());
   opts.depth_position = parse_depth_position(args["depth-position"].as<std::string>());
   if (opts.depth_position == DepthPosition::Interleave && opts.depth_init != DepthInit::Identity)
@@ -126,7 +131,8 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logge
   for (const auto& n : r.notes) log.info("note: " + n);
   log.info(line("grew ", from, " (step ", r.step, ") -> ", out_path, ": tokens q/k/v ", r.from.qkv_tokens, " -> ",
                 r.to.qkv_tokens, ", proj ", r.from.proj_tokens, " -> ", r.to.proj_tokens, ", ffn ", r.from.ffn_tokens,
-                " -> ", r.to.ffn_tokens, ", blocks ", r.from.n_layers, " -> ", r.to.n_layers));
+                " -> ", r.to.ffn_tokens, ", blocks ", r.from.n_layers, " -> ", r.to.n_layers, ", d_model ", r.from.d_model,
+                " -> ", r.to.d_model));
   log.info(line("val loss before ", r.val_loss_before, ", after ", r.val_loss_after, " (change ",
                 r.val_loss_after - r.val_loss_before, ", relative ", r.relative_change(), "): ",
                 r.exact() ? "exact" : "not exact", " (measured; exact means |relative change| < ",

@@ -1,5 +1,7 @@
 #include "core/engine.h"
 
+#include "core/error.h"
+
 #include <omp.h>
 #include <stdexcept>
 #include <xmmintrin.h>
@@ -57,6 +59,21 @@ Engine::Engine(int threads) : engine_(dnnl::engine::kind::cpu, 0), stream_(engin
   if (threads > 0) omp_set_num_threads(threads);
   threads_ = omp_get_max_threads();
   flush_denormals_on_all_threads();
+  try {  // a 1 x 1 bf16 product: does this CPU have the kernels?
+    const dnnl::memory::desc one(dims{1, 1}, dt::bf16, dims{1, 1}), out(dims{1, 1}, dt::f32, dims{1, 1});
+    dnnl::matmul::primitive_desc(dnnl::matmul::desc(one, one, out), engine_);
+    supports_bf16_ = true;
+  } catch (const dnnl::error&) {
+    supports_bf16_ = false;
+  }
+}
+
+dnnl::matmul::primitive_desc Engine::matmul_desc(const dnnl::matmul::desc& desc, const dnnl::primitive_attr& attr,
+                                                 bool bf16_inputs) const {
+  if (bf16_inputs && !supports_bf16_)
+    throw UserError("precision \"bf16\": oneDNN has no bf16 matmul on this CPU (it needs AVX-512, avx512_core or "
+                    "newer, which this CPU lacks); use \"precision\": \"fp32\"");
+  return dnnl::matmul::primitive_desc(desc, attr, engine_);
 }
 
 Engine::CachedMatmul& Engine::matmul_for(const MatmulKey& key) {
@@ -71,8 +88,7 @@ Engine::CachedMatmul& Engine::matmul_for(const MatmulKey& key) {
                         : matrix_desc(batch, k, n, false, in, key.ldb, key.stride_b);
   entry.c = matrix_desc(batch, m, n, false, dt::f32, key.ldc, key.stride_c);
   const dnnl::primitive_attr attr = scale_and_sum(key.alpha, key.beta);
-  dnnl::matmul::desc desc(entry.a, entry.b, entry.c);
-  dnnl::matmul::primitive_desc pd(desc, attr, engine_);
+  const dnnl::matmul::primitive_desc pd = matmul_desc(dnnl::matmul::desc(entry.a, entry.b, entry.c), attr, key.bf16_inputs);
   entry.primitive = dnnl::matmul(pd);
   return matmuls_.emplace(key, std::move(entry)).first->second;
 }
@@ -95,7 +111,7 @@ Engine::CachedWeightMatmul& Engine::weight_matmul_for(const MatmulKey& key) {
   const dnnl::primitive_attr attr = scale_and_sum(key.alpha, key.beta);
   // format_tag::any: oneDNN picks the weights layout its kernel reads fastest.
   const dnnl::memory::desc any_w(dims{k, n}, in, dnnl::memory::format_tag::any);
-  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(entry.a, any_w, entry.c), attr, engine_);
+  const dnnl::matmul::primitive_desc pd = matmul_desc(dnnl::matmul::desc(entry.a, any_w, entry.c), attr, key.bf16_inputs);
   entry.packed = pd.weights_desc();
   entry.primitive = dnnl::matmul(pd);
   entry.pack = dnnl::reorder(dnnl::reorder::primitive_desc(engine_, entry.w, engine_, entry.packed));

@@ -51,6 +51,9 @@ class Engine {
   // threads <= 0 keeps the OpenMP default (OMP_NUM_THREADS or all cores).
   explicit Engine(int threads = 0);
   Engine(const Engine&) = delete;
+  // Whether oneDNN runs bf16 matmuls on this CPU (2.6 needs AVX-512: avx512_core or
+  // newer). Without, the first bf16 matmul throws a UserError that says so.
+  bool supports_bf16() const { return supports_bf16_; }
   Engine& operator=(const Engine&) = delete;
 
   // Row-major, for each of `batch` contiguous problems:
@@ -117,6 +120,10 @@ class Engine {
     dnnl::matmul primitive;
   };
   CachedWeightMatmul& weight_matmul_for(const MatmulKey& key);
+  // A matmul primitive descriptor; bf16 on a CPU without bf16 kernels is a UserError.
+  dnnl::matmul::primitive_desc matmul_desc(const dnnl::matmul::desc& desc, const dnnl::primitive_attr& attr,
+                                           bool bf16_inputs) const;
+  bool supports_bf16_ = false;
   void count_flops(int64_t m, int64_t n, int64_t k, int64_t batch) {
     if (flop_counter_) flop_counter_->flops += 2 * m * n * k * batch;
   }

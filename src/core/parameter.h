@@ -29,10 +29,20 @@ struct Parameter {
   Tensor grad;       // same shape as value; layers accumulate into it (+=)
   std::vector<Axis> axes;  // one per dimension of value
   OptimizerGroup group = OptimizerGroup::Decay;
+  // The axis the layer's forward product sums over (a Linear's d_in, a Pattention
+  // key's d_in, a value's tokens), -1 for none (lookups, elementwise gains). Width
+  // growth divides a parameter by k when it clones this axis, so the sum is unchanged.
+  int contracted_axis = -1;
 
   Parameter() = default;
-  Parameter(std::string name_, std::vector<int64_t> shape, std::vector<Axis> axes_, OptimizerGroup group_)
-      : name(std::move(name_)), value(shape), grad(shape), axes(std::move(axes_)), group(group_) {}
+  Parameter(std::string name_, std::vector<int64_t> shape, std::vector<Axis> axes_, OptimizerGroup group_,
+            int contracted_axis_ = -1)
+      : name(std::move(name_)),
+        value(shape),
+        grad(shape),
+        axes(std::move(axes_)),
+        group(group_),
+        contracted_axis(contracted_axis_) {}
 
   bool decays() const { return group == OptimizerGroup::Decay; }
 };

@@ -3,22 +3,34 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <optional>
 #include <set>
 
 #include "core/config_reader.h"
 #include "core/error.h"
+#include "growth/grow.h"
 
 namespace tg {
 
 namespace {
-// `timed`: the first stage of a recipe with grow_at, whose budget grow_at sets.
+// The keys a stage may set about its size; a later stage inherits those it leaves out
+// from the stage before (n_heads and ffn_hidden widen with d_model, width_map.h).
+constexpr const char* kStageSizeKeys[] = {"qkv_tokens", "proj_tokens", "ffn_tokens", "n_layers",
+                                          "d_model",    "n_heads",     "ffn_hidden"};
+
+// `timed`: the first stage of a recipe with grow_at, whose budget grow_at sets. Reads the
+// stage's own size keys into s.model (the caller resolves the rest).
 StageSpec parse_stage(ConfigReader r, bool first, bool timed) {
   StageSpec s;
   const int64_t big = int64_t{1} << 40;
-  s.qkv_tokens = r.get_int("qkv_tokens", std::nullopt, 1, 1 << 20);
-  s.proj_tokens = r.get_int("proj_tokens", std::nullopt, 1, 1 << 20);
-  s.ffn_tokens = r.get_int("ffn_tokens", std::nullopt, 1, 1 << 20);
-  s.n_layers = r.get_int("n_layers", 0, 1, kMaxLayers);
+  for (const std::string key : kStageSizeKeys) {
+    const int64_t most = key.find("tokens") != std::string::npos ? kMaxTokens
+                         : key == "n_layers"                    ? kMaxLayers
+                         : key == "n_heads"                     ? kMaxHeads
+                                                                : key == "d_model"                     ? kMaxDModel
+                                                                : kMaxHidden;
+    if (r.has(key)) s.model[key] = r.get_int(key, std::nullopt, 1, most);
+  }
   const bool has_tokens = r.has("tokens"), has_match = r.has("match_scratch_tokens");
   if (timed && (has_tokens || has_match))
     r.fail(has_tokens ? "tokens" : "match_scratch_tokens",
@@ -38,6 +50,32 @@ StageSpec parse_stage(ConfigReader r, bool first, bool timed) {
   }
   r.finish();
   return s;
+}
+
+// The model overrides of a stage with every size key: its own, else (later stages) the
+// previous stage's, n_heads and ffn_hidden scaled when d_model widens; the recipe's
+// "model" keys under them.
+nlohmann::json stage_size(const nlohmann::json& own, const nlohmann::json& recipe_model, const ModelConfig* previous) {
+  nlohmann::json size = recipe_model;
+  if (previous) {
+    const nlohmann::json before = previous->to_json();
+    const int64_t k = own.contains("d_model") ? own["d_model"].get<int64_t>() / previous->d_model : 1;
+    for (const char* key : kStageSizeKeys) size[key] = before.at(key);
+    if (k > 1) {
+      size["n_heads"] = previous->n_heads * k;
+      size["ffn_hidden"] = previous->ffn_hidden * k;
+    }
+  }
+  for (auto it = own.begin(); it != own.end(); ++it) size[it.key()] = it.value();
+  return size;
+}
+
+// The size keys of a resolved model: what a stage's model overrides hold after loading.
+nlohmann::json size_keys(const ModelConfig& m) {
+  const nlohmann::json all = m.to_json();
+  nlohmann::json size = nlohmann::json::object();
+  for (const char* key : kStageSizeKeys) size[key] = all.at(key);
+  return size;
 }
 }  // namespace
 
@@ -129,24 +167,33 @@ std::vector<RecipeSpec> parse_recipe(const ExperimentConfig& c, const nlohmann::
   const auto& stages = rr.raw("stages");
   if (!stages.is_array() || stages.empty()) rr.fail("stages", "expected a non-empty list of stages");
   if (!grow_at.empty() && stages.size() < 2) rr.fail("grow_at", "a timing sweep needs a recipe of at least two stages");
+  nlohmann::json recipe_model = nlohmann::json::object();
+  if (rr.has("model")) {
+    (void)rr.get_object("model");
+    recipe_model = rr.raw("model");
+  }
+  std::optional<ModelConfig> previous;
   for (size_t k = 0; k < stages.size(); ++k) {
     const std::string at = where + ".stages[" + std::to_string(k) + "]";
     recipe.stages.push_back(parse_stage(ConfigReader(stages[k], c.file, at), k == 0, k == 0 && !grow_at.empty()));
-    const StageSpec& s = recipe.stages.back();
-    if (k > 0) {
-      const StageSpec& p = recipe.stages[k - 1];
-      if (s.qkv_tokens < p.qkv_tokens || s.proj_tokens < p.proj_tokens || s.ffn_tokens < p.ffn_tokens)
-        rr.fail("stages[" + std::to_string(k) + "]", "token counts must not shrink from one stage to the next (growth only appends tokens)");
-      const int64_t family_layers = c.model.value("n_layers", int64_t{0});
-      if ((s.n_layers > 0 ? s.n_layers : family_layers) < (p.n_layers > 0 ? p.n_layers : family_layers))
-        rr.fail("stages[" + std::to_string(k) + "].n_layers", "must not shrink from one stage to the next (growth only adds blocks)");
-    } else if (s.match_scratch_tokens > 0) {
-      rr.fail("stages[0].match_scratch_tokens", "the first stage needs \"tokens\"");
-    }
+    StageSpec& s = recipe.stages.back();
+    if (k == 0 && s.match_scratch_tokens > 0) rr.fail("stages[0].match_scratch_tokens", "the first stage needs \"tokens\"");
     // Validate the stage's model and train settings now, not hours into the run.
-    nlohmann::json size = {{"qkv_tokens", s.qkv_tokens}, {"proj_tokens", s.proj_tokens}, {"ffn_tokens", s.ffn_tokens}};
-    if (s.n_layers > 0) size["n_layers"] = s.n_layers;
-    c.run_config(size, s.train_overrides, int64_t{1} << 30, 0, at);
+    const nlohmann::json size = stage_size(s.model, recipe_model, previous ? &*previous : nullptr);
+    const ModelConfig model = c.run_config(size, s.train_overrides, int64_t{1} << 30, 0, at).model;
+    if (previous) {
+      const std::string growth_at = c.file + " (" + at + ")";
+      const GrowthTarget target = growth_target_to(*previous, model, growth_at);
+      try {
+        check_growth_target(*previous, target);
+      } catch (const UserError& e) {
+        throw UserError(growth_at + ": " + e.what());
+      }
+    }
+    s.model = recipe_model;
+    const nlohmann::json resolved = size_keys(model);
+    for (auto it = resolved.begin(); it != resolved.end(); ++it) s.model[it.key()] = it.value();
+    previous = model;
   }
   if (!grow_at.empty() && recipe.stages.back().match_scratch_tokens == 0)
     rr.fail("grow_at", "the last stage must give \"match_scratch_tokens\": it fixes the total the first stage takes a fraction of");

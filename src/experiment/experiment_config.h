@@ -13,8 +13,10 @@
 namespace tg {
 
 struct StageSpec {
-  int64_t qkv_tokens = 0, proj_tokens = 0, ffn_tokens = 0;
-  int64_t n_layers = 0;  // blocks of this stage (depth growth); 0: the model section's
+  // The stage's size as model overrides, every key resolved on loading: qkv_tokens,
+  // proj_tokens, ffn_tokens (token growth), n_layers (depth), d_model with n_heads and
+  // ffn_hidden (width), with the recipe's own "model" keys (say "architecture").
+  nlohmann::json model = nlohmann::json::object();
   // Exactly one of: tokens to train in this stage, or train until the run's total
   // FLOPs equal those of a from-scratch run of match_scratch_tokens at this size.
   int64_t tokens = 0;

@@ -36,12 +36,8 @@ int64_t steps_for_flops(double flops, double per_step) {
   return std::max<int64_t>(1, static_cast<int64_t>(std::llround(flops / per_step)));
 }
 
-// The stage's size as model overrides: token counts, and its depth when it sets one.
-nlohmann::json token_counts(const StageSpec& s) {
-  nlohmann::json size = {{"qkv_tokens", s.qkv_tokens}, {"proj_tokens", s.proj_tokens}, {"ffn_tokens", s.ffn_tokens}};
-  if (s.n_layers > 0) size["n_layers"] = s.n_layers;
-  return size;
-}
+// The stage's size as model overrides (every size key, resolved on loading).
+const nlohmann::json& stage_model(const StageSpec& s) { return s.model; }
 
 void write_json_atomically(const fs::path& path, const nlohmann::json& j) {
   write_file_durably(path.string(), j.dump(2) + "\n");
@@ -125,7 +121,7 @@ ExperimentRunner::ExperimentRunner(const ExperimentConfig& config, std::string o
 // the last stage's match_scratch_tokens at the last stage's size.
 double ExperimentRunner::recipe_total_flops(const RecipeSpec& recipe) const {
   const StageSpec& last = recipe.stages.back();
-  const RunConfig probe = config_.run_config(token_counts(last), last.train_overrides, int64_t{1} << 30, 0, recipe.name);
+  const RunConfig probe = config_.run_config(stage_model(last), last.train_overrides, int64_t{1} << 30, 0, recipe.name);
   return static_cast<double>(last.match_scratch_tokens) * step_flops(probe) /
          static_cast<double>(probe.train.batch_size * probe.model.seq_len);
 }
@@ -144,7 +140,7 @@ void ExperimentRunner::make_plan() {
     for (size_t k = 0; k < recipe.stages.size(); ++k) {
       const StageSpec& s = recipe.stages[k];
       const std::string where = "recipe " + recipe.name + " stage " + std::to_string(k);
-      RunConfig probe = config_.run_config(token_counts(s), s.train_overrides, int64_t{1} << 30, 0, where);
+      RunConfig probe = config_.run_config(stage_model(s), s.train_overrides, int64_t{1} << 30, 0, where);
       const double per_step = step_flops(probe);
       const int64_t tokens_per_step = probe.train.batch_size * probe.model.seq_len;
       int64_t steps = 0;
@@ -160,7 +156,7 @@ void ExperimentRunner::make_plan() {
         steps = steps_for_flops(target - cumulative, per_step);
       }
       cumulative += static_cast<double>(steps) * per_step;
-      rp.stages.push_back(config_.run_config(token_counts(s), s.train_overrides, steps, 0, where));
+      rp.stages.push_back(config_.run_config(stage_model(s), s.train_overrides, steps, 0, where));
       rp.step_flops.push_back(per_step);
     }
     rp.total_flops = cumulative;
@@ -214,7 +210,7 @@ void ExperimentRunner::make_plan() {
       return run;
     };
     for (double budget : config_.baselines.frontier_budgets) {
-      PlannedRun run = baseline("frontier-" + frontier_budget_name(budget) + "x", "frontier", token_counts(final_size),
+      PlannedRun run = baseline("frontier-" + frontier_budget_name(budget) + "x", "frontier", stage_model(final_size),
                                 budget * reference_flops_);
       run.budget = budget;
       plan_.push_back(std::move(run));
@@ -222,7 +218,7 @@ void ExperimentRunner::make_plan() {
     if (config_.baselines.stage_sizes) {
       const auto& stages = config_.recipes.front().stages;
       for (size_t k = 0; k + 1 < stages.size(); ++k)
-        plan_.push_back(baseline("scratch-stage" + std::to_string(k), "stage_size", token_counts(stages[k]), reference_flops_));
+        plan_.push_back(baseline("scratch-stage" + std::to_string(k), "stage_size", stage_model(stages[k]), reference_flops_));
     }
     if (config_.baselines.transformer) {
       // Match the final TokenFormer's parameter count with the MLP width:
@@ -231,7 +227,7 @@ void ExperimentRunner::make_plan() {
       const double p = static_cast<double>(n_params(m));
       const double d = m.d_model, L = m.n_layers, V = m.vocab_size;
       const int64_t h = std::max<int64_t>(1, std::llround((p - V * d - 2 * d - 4 * L * d * d) / (2 * L * d)));
-      nlohmann::json model = token_counts(final_size);
+      nlohmann::json model = stage_model(final_size);
       model["architecture"] = "transformer";
       model["ffn_hidden"] = h;
       plan_.push_back(baseline("transformer", "transformer", model, reference_flops_));
@@ -336,12 +332,12 @@ bool ExperimentRunner::execute(const PlannedRun& run) {
       const fs::path grown = dir / ("grown_" + std::to_string(k) + ".h5");
       const fs::path event = dir / ("growth_" + std::to_string(k) + ".json");
       if (!fs::exists(event)) {
-        const ModelConfig& to = run.stages[k].model;
         log_.info(line(run.name, ": growing stage ", k - 1, " -> ", k));
         const std::string from = (fs::path(run.stage_dirs[k - 1]) / "latest.h5").string();
         check_stage_progress(run, dir.string(), k - 1, checkpoint_progress(from), true);
         if (fs::exists(grown)) fs::remove(grown);  // grown but not recorded: grow again (deterministic)
-        const GrowReport g = grow_checkpoint(engine_, from, grown.string(), {to.qkv_tokens, to.proj_tokens, to.ffn_tokens, to.n_layers},
+        const GrowReport g = grow_checkpoint(engine_, from, grown.string(),
+                                             growth_target_to(run.stages[k - 1].model, run.stages[k].model, run.name),
                                              run.growth[k], run.stages[k].train, run.stages[k].data_path);
         for (const auto& w : g.warnings) log_.warn(w);
         log_.info(line(run.name, ": val loss before growth ", g.val_loss_before, ", after ", g.val_loss_after));

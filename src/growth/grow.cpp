@@ -1,12 +1,12 @@
 #include "growth/grow.h"
 
 #include <cmath>
-#include <cstring>
 #include <map>
 #include <sstream>
 
 #include "core/error.h"
 #include "growth/depth_map.h"
+#include "growth/width_map.h"
 
 namespace tg {
 
@@ -33,16 +33,35 @@ GrowthTarget growth_target_from_factor(const ModelConfig& from, double factor) {
           scale("ffn_tokens", from.ffn_tokens)};
 }
 
+namespace {
+// d -> k d (width_map.h): k an integer, the grown heads and MLP within a config's limits.
+void check_width_target(const ModelConfig& from, int64_t d_model) {
+  const std::string range = "expected a multiple of " + std::to_string(from.d_model) + " in [" +
+                            std::to_string(from.d_model) + ", " + std::to_string(kMaxDModel) + "]";
+  if (d_model < from.d_model || d_model > kMaxDModel || d_model % from.d_model != 0)
+    throw UserError("d_model: growth target " + std::to_string(d_model) + ", but the model has " +
+                    std::to_string(from.d_model) + "; " + range + " (width growth clones the hidden vector k times)");
+  const int64_t k = d_model / from.d_model;
+  if (from.n_heads * k > kMaxHeads)
+    throw UserError("d_model " + std::to_string(d_model) + ": the heads would grow to " + std::to_string(from.n_heads * k) +
+                    ", more than the " + std::to_string(kMaxHeads) + " a config allows");
+  if (from.architecture == Architecture::Transformer && from.ffn_hidden * k > kMaxHidden)
+    throw UserError("d_model " + std::to_string(d_model) + ": the MLP would grow to " + std::to_string(from.ffn_hidden * k) +
+                    " hidden units, more than the " + std::to_string(kMaxHidden) + " a config allows");
+}
+}  // namespace
+
 void check_growth_target(const ModelConfig& from, const GrowthTarget& to) {
   const bool tokens_change = to.qkv_tokens != from.qkv_tokens || to.proj_tokens != from.proj_tokens ||
                              to.ffn_tokens != from.ffn_tokens;
   if (tokens_change && from.architecture != Architecture::TokenFormer)
     throw UserError("token growth appends parameter tokens to Pattention layers; this checkpoint is a " +
-                    to_string(from.architecture) + " (grow it in depth: --layers)");
+                    to_string(from.architecture) + " (grow it in depth, --layers, or width, --d-model)");
   if (to.n_layers != 0 && (to.n_layers < from.n_layers || to.n_layers > kMaxLayers))
     throw UserError("n_layers: growth target " + std::to_string(to.n_layers) + ", but the model has " +
                     std::to_string(from.n_layers) + "; expected an integer in [" + std::to_string(from.n_layers) + ", " +
                     std::to_string(kMaxLayers) + "] (growth only adds blocks)");
+  if (to.d_model != 0) check_width_target(from, to.d_model);
   // Checked before anything is allocated: the grown model must be one a config may describe.
   auto check = [](const char* kind, int64_t old_n, int64_t new_n) {
     if (new_n > kMaxTokens)
@@ -57,10 +76,47 @@ void check_growth_target(const ModelConfig& from, const GrowthTarget& to) {
   check("ffn_tokens", from.ffn_tokens, to.ffn_tokens);
 }
 
+GrowthTarget growth_target_to(const ModelConfig& from, const ModelConfig& to, const std::string& where) {
+  GrowthTarget target{to.qkv_tokens, to.proj_tokens, to.ffn_tokens, to.n_layers,
+                      to.d_model != from.d_model ? to.d_model : 0};
+  if (target.d_model != 0) check_width_target(from, target.d_model);
+  const int64_t k = to.d_model / from.d_model;
+  ModelConfig expect = to;  // what must match: everything growth does not change
+  expect.qkv_tokens = from.qkv_tokens;
+  expect.proj_tokens = from.proj_tokens;
+  expect.ffn_tokens = from.ffn_tokens;
+  expect.n_layers = from.n_layers;
+  expect.tau_mode = from.tau_mode;
+  expect.d_model = from.d_model;
+  if (to.n_heads != from.n_heads * k)
+    throw UserError(where + ": model.n_heads " + std::to_string(to.n_heads) + ", expected " +
+                    std::to_string(from.n_heads * k) + " (width growth x" + std::to_string(k) +
+                    " duplicates the heads, keeping head_dim " + std::to_string(from.head_dim()) + ")");
+  expect.n_heads = from.n_heads;
+  if (from.architecture == Architecture::Transformer) {
+    if (to.ffn_hidden != from.ffn_hidden * k)
+      throw UserError(where + ": model.ffn_hidden " + std::to_string(to.ffn_hidden) + ", expected " +
+                      std::to_string(from.ffn_hidden * k) + " (width growth x" + std::to_string(k) +
+                      " clones the MLP's hidden units)");
+    expect.ffn_hidden = from.ffn_hidden;
+  }
+  const nlohmann::json want = from.to_json(), got = expect.to_json();
+  for (auto it = want.begin(); it != want.end(); ++it)
+    if (got.at(it.key()) != it.value())
+      throw UserError(where + ": model." + it.key() + " is " + got.at(it.key()).dump() + " but the model grown from has " +
+                      it.value().dump() + "; growth changes token counts, n_layers and d_model (with n_heads" +
+                      (from.architecture == Architecture::Transformer ? " and ffn_hidden" : "") + ") only");
+  return target;
+}
+
 namespace {
-// Copies the first rows of `from` into `to` (same column count).
-void copy_rows(const Tensor& from, Tensor& to) {
-  std::memcpy(to.data(), from.data(), from.bytes());
+// The width factor k of a growth (1: unchanged).
+int64_t width_factor(const ModelConfig& from, const ModelConfig& to) { return to.d_model / from.d_model; }
+
+double rms(const Tensor& t) {
+  double sum = 0;
+  for (int64_t i = 0; i < t.numel(); ++i) sum += static_cast<double>(t[i]) * t[i];
+  return t.numel() > 0 ? std::sqrt(sum / static_cast<double>(t.numel())) : 0.0;
 }
 
 ModelConfig grown_config(const ModelConfig& old_config, const GrowthTarget& target, const GrowthOptions& options) {
@@ -69,6 +125,12 @@ ModelConfig grown_config(const ModelConfig& old_config, const GrowthTarget& targ
   config.proj_tokens = target.proj_tokens;
   config.ffn_tokens = target.ffn_tokens;
   if (target.n_layers != 0) config.n_layers = target.n_layers;
+  if (target.d_model != 0) {  // heads and MLP widen with d (width_map.h)
+    const int64_t k = target.d_model / old_config.d_model;
+    config.d_model = target.d_model;
+    config.n_heads = old_config.n_heads * k;
+    if (config.architecture == Architecture::Transformer) config.ffn_hidden = old_config.ffn_hidden * k;
+  }
   config.tau_mode = options.tau == TauGrowth::Dynamic ? TauMode::Dynamic : TauMode::Fixed;
   return config;
 }
@@ -80,12 +142,15 @@ std::string source_name(const std::string& name, const std::vector<int64_t>& sou
   return sources[block] < 0 ? "" : block_parameter_name(sources[block], name_in_block(name));
 }
 
-// Parameters: old rows copied from the source; new token rows drawn from their own
-// stream; a new identity block keeps a fresh model's draws with its residual-writing
-// weights zeroed (depth_map.h).
+// Parameters: old entries tiled from the source (width_map.h; a copy when the width is
+// kept), with the symmetry noise; new token rows drawn from their own stream; a new
+// identity block keeps a fresh model's draws with its residual-writing weights zeroed
+// (depth_map.h).
 void grow_parameters(LanguageModel& model, LanguageModel& grown, const std::vector<int64_t>& sources,
                      const GrowthOptions& options) {
   const ModelConfig& config = grown.config();
+  const int64_t k = width_factor(model.config(), config);
+  Rng noise_rng(options.seed ^ 0x3C6EF372FE94F82Bull);
   const float key_std = static_cast<float>(options.key_std >= 0 ? options.key_std : config.init_std);
   const float value_std = static_cast<float>(
       options.value_std >= 0 ? options.value_std : 2.0 / (config.n_layers * std::sqrt(static_cast<double>(config.d_model))));
@@ -99,9 +164,10 @@ void grow_parameters(LanguageModel& model, LanguageModel& grown, const std::vect
       continue;
     }
     Parameter* old = model.find_parameter(from);
-    copy_rows(old->value, p->value);
-    const int64_t old_numel = old->value.numel();
-    if (p->value.numel() == old_numel) continue;
+    tile_into(old->value, p->axes, k, width_value_scale(*p, k), p->value);
+    add_symmetry_noise(*p, k, options.width_noise, rms(old->value), noise_rng);
+    if (p->axes[0] != Axis::Tokens || p->value.dim(0) == old->value.dim(0)) continue;
+    const int64_t old_numel = old->value.dim(0) * p->value.cols();  // new token rows follow the old ones
     const bool is_key = p->name.size() >= 5 && p->name.compare(p->name.size() - 5, 5, "/keys") == 0;
     const bool zero = is_key ? options.key_init == KeyInit::Zero : options.value_init == ValueInit::Zero;
     const float std = is_key ? key_std : value_std;
@@ -136,17 +202,20 @@ void grow_tau(LanguageModel& model, LanguageModel& grown, const std::vector<int6
   }
 }
 
-// Adam moments follow the weights: copied (rows) from the source parameter with its
+// Adam moments follow the weights: tiled from the source parameter, scaled with the
+// gradient (m' = c m, v' = c^2 v, width_map.h; a copy when the width is kept), with its
 // per-row step counts; new rows and new blocks start at zero with their own counts.
-void grow_optimizer(AdamW& old_optimizer, AdamW& optimizer, LanguageModel& grown, const std::vector<int64_t>& sources) {
+void grow_optimizer(AdamW& old_optimizer, AdamW& optimizer, LanguageModel& grown, const std::vector<int64_t>& sources,
+                    int64_t k) {
   for (Parameter* p : grown.parameters()) {
     const std::string from = source_name(p->name, sources);
     if (from.empty()) continue;
     AdamWState& old_state = old_optimizer.state(from);
     AdamWState& new_state = optimizer.state(p->name);
-    copy_rows(old_state.exp_avg, new_state.exp_avg);
-    copy_rows(old_state.exp_avg_sq, new_state.exp_avg_sq);
-    std::copy(old_state.row_steps.begin(), old_state.row_steps.end(), new_state.row_steps.begin());
+    const float c = width_gradient_scale(*p, k);
+    tile_into(old_state.exp_avg, p->axes, k, c, new_state.exp_avg);
+    tile_into(old_state.exp_avg_sq, p->axes, k, c * c, new_state.exp_avg_sq);
+    new_state.row_steps = tile_row_steps(old_state.row_steps, *p, k);
   }
 }
 
@@ -190,6 +259,12 @@ std::vector<std::string> growth_notes(const ModelConfig& old_config, const Model
     note << " (not output-preserving)";
     notes.push_back(note.str());
   }
+  if (config.d_model != old_config.d_model)
+    notes.push_back("width x" + std::to_string(config.d_model / old_config.d_model) + " (d_model " +
+                    std::to_string(old_config.d_model) + " -> " + std::to_string(config.d_model) + ", heads " +
+                    std::to_string(old_config.n_heads) + " -> " + std::to_string(config.n_heads) +
+                    "): hidden vector cloned, zero-sum symmetry noise " + number(options.width_noise) +
+                    (options.width_noise == 0 ? " (the copies stay identical: they never separate)" : ""));
   if (config.n_layers != old_config.n_layers && options.depth_init != DepthInit::Identity)
     notes.push_back(std::string("depth ") + (options.depth_init == DepthInit::Stack ? "stack" : "interleave") +
                     ": copied blocks change the function (not output-preserving)");
@@ -205,6 +280,10 @@ GrownModel grow_model(LanguageModel& model, AdamW* optimizer, const AdamWConfig&
   const std::vector<int64_t> sources =
       depth_sources(old_config.n_layers, config.n_layers, options.depth_init, options.depth_position);
 
+  if (config.d_model != old_config.d_model && (!options.train_old || options.freeze_steps > 0))
+    throw UserError("freezing (train_old false, freeze_steps) holds old rows and blocks; width growth tiles every "
+                    "parameter, so no part of it is old: grow the width without freezing");
+
   GrownModel out;
   out.model = std::make_unique<LanguageModel>(config);
   LanguageModel& grown = *out.model;
@@ -214,7 +293,7 @@ GrownModel grow_model(LanguageModel& model, AdamW* optimizer, const AdamWConfig&
   grow_tau(model, grown, sources, options, state);
   out.notes = growth_notes(old_config, config, options);
   out.optimizer = std::make_unique<AdamW>(adam_config, grown.parameters());
-  if (optimizer && options.optimizer == OptimizerGrowth::Keep) grow_optimizer(*optimizer, *out.optimizer, grown, sources);
+  if (optimizer && options.optimizer == OptimizerGrowth::Keep) grow_optimizer(*optimizer, *out.optimizer, grown, sources, width_factor(old_config, config));
 
   out.state = state;
   out.state.stage = state.stage + 1;

@@ -1,8 +1,9 @@
 #pragma once
 // The growth operators: append parameter tokens to every Pattention layer (TokenFormer),
-// and add blocks (depth_map.h: identity, stack, interleave; both architectures), in one
-// step: each parameter of the grown model starts from the parameter of the same name in
-// its source block (core/parameter.h), with the token rows appended.
+// add blocks (depth_map.h: identity, stack, interleave) and widen d -> k d (width_map.h:
+// HyperCloning; both architectures), composable in one step: each parameter of the grown
+// model starts from the parameter of the same name in its source block (core/parameter.h),
+// tiled along its width axes, with the token rows appended.
 //
 // For a layer with n_old tokens grown to n_new, the new K and V are
 //   K' = [K; K_new] (n_new x d_in),  V' = [V; V_new] (n_new x d_out)
@@ -32,6 +33,7 @@ namespace tg {
 struct GrowthTarget {
   int64_t qkv_tokens = 0, proj_tokens = 0, ffn_tokens = 0;
   int64_t n_layers = 0;  // depth growth (depth_map.h); 0: unchanged
+  int64_t d_model = 0;   // width growth (width_map.h): a multiple k of d; 0: unchanged
 };
 
 struct GrownModel {
@@ -43,9 +45,14 @@ struct GrownModel {
 };
 
 // Throws UserError when the target shrinks the model, appends tokens to a model that is
-// not a TokenFormer, or is beyond a config's limits.
+// not a TokenFormer, widens by a factor that is not an integer, or is beyond a config's
+// limits.
 GrowthTarget growth_target_from_factor(const ModelConfig& from, double factor);
 void check_growth_target(const ModelConfig& from, const GrowthTarget& to);
+// The growth that turns `from` into `to` (a run config's or an experiment stage's model):
+// token counts, n_layers and d_model; n_heads and (Transformer) ffn_hidden must widen by
+// d's factor, and everything else must match. Throws UserError naming `where` and the key.
+GrowthTarget growth_target_to(const ModelConfig& from, const ModelConfig& to, const std::string& where);
 
 // `optimizer` may be null (then the result has a fresh optimizer whatever the
 // option). The returned state is the old one with stage + 1 and stage_start_step

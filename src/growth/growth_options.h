@@ -43,6 +43,10 @@ struct GrowthOptions {
   // freeze_steps K > 0 freezes them for the stage's first K steps, then all train.
   bool train_old = true;
   int64_t freeze_steps = 0;
+  // Width growth (width_map.h): std of the zero-sum symmetry-breaking noise relative to
+  // each tiled weight's rms. Forward-exact at any value; 0 leaves the copies identical
+  // for good (they then train as one model of the old width).
+  double width_noise = 0.1;
 
   nlohmann::json to_json() const;
 };

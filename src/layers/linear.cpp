@@ -10,7 +10,7 @@ Linear::Linear(const std::string& name, int64_t d_in, int64_t d_out, Precision p
     : d_in_(d_in),
       d_out_(d_out),
       precision_(precision),
-      weight_(name + "/weight", {d_out, d_in}, {out_axis, in_axis}, OptimizerGroup::Decay) {}
+      weight_(name + "/weight", {d_out, d_in}, {out_axis, in_axis}, OptimizerGroup::Decay, 1) {}
 
 void Linear::init(Rng& rng, float std) {
   for (int64_t i = 0; i < weight_.value.numel(); ++i) weight_.value[i] = std * static_cast<float>(rng.normal());

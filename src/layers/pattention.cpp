@@ -33,8 +33,8 @@ Pattention::Pattention(const std::string& name, int64_t d_in, int64_t d_out, int
                        PattentionNorm norm, float eps, Precision precision)
     : name_(name), d_in_(d_in), d_out_(d_out), norm_(norm), eps_(eps), precision_(precision),
       tau_(std::sqrt(static_cast<float>(n_tokens))),
-      keys_(name + "/keys", {n_tokens, d_in}, {Axis::Tokens, Axis::Model}, OptimizerGroup::Decay),
-      values_(name + "/values", {n_tokens, d_out}, {Axis::Tokens, Axis::Model}, OptimizerGroup::Decay) {}
+      keys_(name + "/keys", {n_tokens, d_in}, {Axis::Tokens, Axis::Model}, OptimizerGroup::Decay, 1),
+      values_(name + "/values", {n_tokens, d_out}, {Axis::Tokens, Axis::Model}, OptimizerGroup::Decay, 0) {}
 
 void Pattention::init(Rng& rng, float key_std, float value_std) {
   for (int64_t i = 0; i < keys_.value.numel(); ++i) keys_.value[i] = key_std * static_cast<float>(rng.normal());

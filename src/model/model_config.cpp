@@ -12,9 +12,9 @@ ModelConfig parse_model_config(ConfigReader r) {
                        ? Architecture::TokenFormer
                        : Architecture::Transformer;
   c.vocab_size = r.get_int("vocab_size", 256, 2, big);
-  c.d_model = r.get_int("d_model", std::nullopt, 1, 1 << 16);
+  c.d_model = r.get_int("d_model", std::nullopt, 1, kMaxDModel);
   c.n_layers = r.get_int("n_layers", std::nullopt, 1, kMaxLayers);
-  c.n_heads = r.get_int("n_heads", std::nullopt, 1, 1024);
+  c.n_heads = r.get_int("n_heads", std::nullopt, 1, kMaxHeads);
   c.seq_len = r.get_int("seq_len", std::nullopt, 1, big);
   if (c.d_model % c.n_heads != 0)
     r.fail("n_heads", "d_model " + std::to_string(c.d_model) + " is not divisible by n_heads " + std::to_string(c.n_heads));
@@ -23,7 +23,7 @@ ModelConfig parse_model_config(ConfigReader r) {
   c.qkv_tokens = r.get_int("qkv_tokens", c.d_model, 1, kMaxTokens);
   c.proj_tokens = r.get_int("proj_tokens", c.d_model, 1, kMaxTokens);
   c.ffn_tokens = r.get_int("ffn_tokens", 4 * c.d_model, 1, kMaxTokens);
-  c.ffn_hidden = r.get_int("ffn_hidden", 4 * c.d_model, 1, big);
+  c.ffn_hidden = r.get_int("ffn_hidden", 4 * c.d_model, 1, kMaxHidden);
   c.rotary_fraction = r.get_double("rotary_fraction", 0.25, 0.0, 1.0);
   c.rotary_base = r.get_double("rotary_base", 10000.0, 1.0, 1e9);
   const std::string norm = r.get_string("normalization", "l2_norm_gelu", {"l2_norm_gelu", "gelu_l2_norm", "softmax"});

@@ -17,6 +17,9 @@ enum class Architecture { TokenFormer, Transformer };
 // The most parameter tokens of one Pattention kind a config (and a growth target) may have.
 inline constexpr int64_t kMaxTokens = int64_t{1} << 20;
 inline constexpr int64_t kMaxLayers = 1024;  // blocks a config may have
+inline constexpr int64_t kMaxDModel = int64_t{1} << 16;
+inline constexpr int64_t kMaxHeads = 1024;
+inline constexpr int64_t kMaxHidden = int64_t{1} << 20;  // the Transformer's MLP width
 // fixed: tau is a stored per-layer number (sqrt(n) at creation) that growth keeps.
 // dynamic: tau = sqrt(current n), recomputed whenever n changes (the reference code).
 enum class TauMode { Fixed, Dynamic };
