@@ -45,7 +45,7 @@ void check_width_target(const ModelConfig& from, int64_t d_model) {
   if (from.n_heads * k > kMaxHeads)
     throw UserError("d_model " + std::to_string(d_model) + ": the heads would grow to " + std::to_string(from.n_heads * k) +
                     ", more than the " + std::to_string(kMaxHeads) + " a config allows");
-  if (from.architecture == Architecture::Transformer && from.ffn_hidden * k > kMaxHidden)
+  if (from.ffn_hidden * k > kMaxHidden)
     throw UserError("d_model " + std::to_string(d_model) + ": the MLP would grow to " + std::to_string(from.ffn_hidden * k) +
                     " hidden units, more than the " + std::to_string(kMaxHidden) + " a config allows");
 }
@@ -93,19 +93,17 @@ GrowthTarget growth_target_to(const ModelConfig& from, const ModelConfig& to, co
                     std::to_string(from.n_heads * k) + " (width growth x" + std::to_string(k) +
                     " duplicates the heads, keeping head_dim " + std::to_string(from.head_dim()) + ")");
   expect.n_heads = from.n_heads;
-  if (from.architecture == Architecture::Transformer) {
-    if (to.ffn_hidden != from.ffn_hidden * k)
-      throw UserError(where + ": model.ffn_hidden " + std::to_string(to.ffn_hidden) + ", expected " +
-                      std::to_string(from.ffn_hidden * k) + " (width growth x" + std::to_string(k) +
-                      " clones the MLP's hidden units)");
-    expect.ffn_hidden = from.ffn_hidden;
-  }
+  if (to.ffn_hidden != from.ffn_hidden * k)  // (a TokenFormer holds it unused: kept in step all the same)
+    throw UserError(where + ": model.ffn_hidden " + std::to_string(to.ffn_hidden) + ", expected " +
+                    std::to_string(from.ffn_hidden * k) + " (width growth x" + std::to_string(k) +
+                    " clones the MLP's hidden units)");
+  expect.ffn_hidden = from.ffn_hidden;
   const nlohmann::json want = from.to_json(), got = expect.to_json();
   for (auto it = want.begin(); it != want.end(); ++it)
     if (got.at(it.key()) != it.value())
       throw UserError(where + ": model." + it.key() + " is " + got.at(it.key()).dump() + " but the model grown from has " +
-                      it.value().dump() + "; growth changes token counts, n_layers and d_model (with n_heads" +
-                      (from.architecture == Architecture::Transformer ? " and ffn_hidden" : "") + ") only");
+                      it.value().dump() + "; growth changes token counts, n_layers and d_model (with n_heads "
+                      "and ffn_hidden) only");
   return target;
 }
 
@@ -129,7 +127,7 @@ ModelConfig grown_config(const ModelConfig& old_config, const GrowthTarget& targ
     const int64_t k = target.d_model / old_config.d_model;
     config.d_model = target.d_model;
     config.n_heads = old_config.n_heads * k;
-    if (config.architecture == Architecture::Transformer) config.ffn_hidden = old_config.ffn_hidden * k;
+    config.ffn_hidden = old_config.ffn_hidden * k;  // unused by a TokenFormer, kept in step with d
   }
   config.tau_mode = options.tau == TauGrowth::Dynamic ? TauMode::Dynamic : TauMode::Fixed;
   return config;
