@@ -3,7 +3,9 @@
 #   kjv      data/kjv.h5: the King James Bible (bible-kjv), last 5% held out
 #   english  data/english.h5: the KJV text and Debian's GCIDE dictionary (dict-gcide,
 #            read compressed), the last 5% of every 1 MiB of each held out
-# No arguments: both. Uses build/tokengrow (built with scripts/build.sh if missing).
+#   gcide    data/gcide.h5: the GCIDE dictionary alone, held out the same way (the second
+#            corpus of configs/continual-small.json)
+# No arguments: kjv and english. Uses build/tokengrow (built with scripts/build.sh if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,8 +14,8 @@ corpora=("$@")
 if [ ${#corpora[@]} -eq 0 ]; then corpora=(kjv english); fi
 for name in "${corpora[@]}"; do
   case "$name" in
-    kjv|english) ;;
-    *) echo "prepare-corpora: unknown corpus \"$name\" (expected kjv or english)" >&2; exit 2 ;;
+    kjv|english|gcide) ;;
+    *) echo "prepare-corpora: unknown corpus \"$name\" (expected kjv, english or gcide)" >&2; exit 2 ;;
   esac
 done
 
@@ -36,12 +38,15 @@ for name in "${corpora[@]}"; do
     continue
   fi
   echo "prepare-corpora: preparing data/$name.h5"
-  kjv_text
+  [ "$name" = gcide ] || kjv_text
   case "$name" in
     kjv)
       build/tokengrow prepare --text data/kjv.txt --out data/kjv.h5 --val-fraction 0.05 ;;
     english)
       [ -f "$GCIDE" ] || { echo "prepare-corpora: $GCIDE missing (install dict-gcide: scripts/install-deps.sh)" >&2; exit 2; }
       build/tokengrow prepare --text "data/kjv.txt,$GCIDE" --out data/english.h5 --val-fraction 0.05 --val-every 1048576 ;;
+    gcide)
+      [ -f "$GCIDE" ] || { echo "prepare-corpora: $GCIDE missing (install dict-gcide: scripts/install-deps.sh)" >&2; exit 2; }
+      build/tokengrow prepare --text "$GCIDE" --out data/gcide.h5 --val-fraction 0.05 --val-every 1048576 ;;
   esac
 done

@@ -3,6 +3,8 @@
 // damaged done markers are refused.
 #include <catch2/catch.hpp>
 
+#include <cctype>
+
 #include <fstream>
 #include <sstream>
 
@@ -10,6 +12,7 @@
 #include "core/error.h"
 #include "experiment/experiment_dir.h"
 #include "experiment/experiment_runner.h"
+#include "train/metrics_log.h"
 #include "cli_run.h"
 #include "test_data.h"
 #include "train/checkpoint.h"
@@ -379,6 +382,54 @@ TEST_CASE("A Transformer recipe grows in width, its stage inheriting the rest, a
   write_file(dir.file("bad.json"), replaced(text, R"({"d_model": 32,)", R"({"d_model": 32, "n_heads": 2,)"));
   const std::string e = error_of([&] { load_experiment_config(dir.file("bad.json")); });
   REQUIRE(e.find("recipes[0].stages[1]): model.n_heads 2, expected 4") != std::string::npos);
+}
+
+TEST_CASE("A continual experiment records every corpus's loss after each stage and reports the forgetting table",
+          "[experiment][continual]") {
+  TempDir dir("experiment_continual");
+  const std::string first = make_corpus(dir, 100000);
+  std::string shouted = make_text(2, 100000);  // a second corpus with other bytes: upper case
+  for (char& ch : shouted) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  write_file(dir.file("upper.txt"), shouted);
+  prepare_corpus({dir.file("upper.txt")}, dir.file("upper.h5"), 0.1);
+  const std::string second = dir.file("upper.h5");
+  std::string text = replaced(tiny_experiment_json(first), R"("match_scratch_tokens": 2560)",
+                              R"("match_scratch_tokens": 2560, "data": ")" + second + R"(")");
+  // The second recipe continues at the same size on the new corpus (no growth).
+  text = replaced(text, R"({"qkv_tokens": 8, "proj_tokens": 8, "ffn_tokens": 16, "match_scratch_tokens": 2560,
+         "growth")", R"({"tokens": 1280, "data": ")" + second + R"(",
+         "growth")");
+  write_file(dir.file("e.json"), text);
+  const ExperimentConfig config = load_experiment_config(dir.file("e.json"));
+  REQUIRE(config.recipes[0].stages[1].data == second);
+  Engine engine(2);
+  testing::CapturedLog log;
+  ExperimentRunner runner(config, dir.file("out"), engine, log);
+  REQUIRE(runner.plan().front().stages[1].data_path == second);
+  REQUIRE(runner.run());
+  for (const PlannedRun& run : runner.plan()) {
+    if (run.kind != "recipe") continue;
+    INFO(run.name);
+    const nlohmann::json after0 = read_json_file(dir.file("out/" + run.name + "/corpus_losses_0.json"));
+    const nlohmann::json after1 = read_json_file(dir.file("out/" + run.name + "/corpus_losses_1.json"));
+    REQUIRE(after0["losses"].size() == 1);
+    REQUIRE(after1["losses"].size() == 2);
+    // Each stage's loss on its own corpus is the trainer's last validation of that stage.
+    for (size_t k = 0; k < 2; ++k) {
+      const std::vector<MetricsRow> rows = MetricsLog(run.stage_dirs[k] + "/metrics.h5").read();
+      REQUIRE(rows.back().step == run.end_step(static_cast<int64_t>(k)));
+      const double own = (k == 0 ? after0 : after1)["losses"][k == 0 ? first : second].get<double>();
+      REQUIRE(std::abs(own - rows.back().val_loss) <= 1e-9 * own);
+    }
+    // The second stage learned the new corpus: below what the first stage's model scored on it.
+    const nlohmann::json event = read_json_file(dir.file("out/" + run.name + "/growth_1.json"));
+    REQUIRE(after1["losses"][second].get<double>() < event["loss_before"].get<double>());
+  }
+  const std::string summary = read_file(dir.file("out/summary.md"));
+  REQUIRE(summary.find("(forgetting; mean") != std::string::npos);
+  REQUIRE(summary.find("| anneal | 1 |") != std::string::npos);
+  const std::string csv = read_file(dir.file("out/corpus_losses.csv"));
+  REQUIRE(csv.find("ref-seed0,ref,0,1,") != std::string::npos);
 }
 
 TEST_CASE("A recipe can grow in depth and tokens at once, and its identity growth is measured exact",

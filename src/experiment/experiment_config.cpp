@@ -44,6 +44,7 @@ StageSpec parse_stage(ConfigReader r, bool first, bool timed) {
     s.train_overrides = r.raw("train");
     if (s.train_overrides.contains("steps")) r.fail("train", "\"steps\" is set by the stage's tokens, not here");
   }
+  s.data = r.get_string("data", "");
   if (r.has("growth")) {
     if (first) r.fail("growth", "the first stage is trained from scratch; growth options belong to later stages");
     s.growth = parse_growth_options(r.get_object("growth"));
@@ -80,13 +81,14 @@ nlohmann::json size_keys(const ModelConfig& m) {
 }  // namespace
 
 RunConfig ExperimentConfig::run_config(const nlohmann::json& model_overrides, const nlohmann::json& train_overrides,
-                                       int64_t steps, uint64_t seed, const std::string& where) const {
+                                       int64_t steps, uint64_t seed, const std::string& where,
+                                       const std::string& data) const {
   nlohmann::json m = model, t = train;
   for (auto it = model_overrides.begin(); it != model_overrides.end(); ++it) m[it.key()] = it.value();
   for (auto it = train_overrides.begin(); it != train_overrides.end(); ++it) t[it.key()] = it.value();
   t["steps"] = steps;
   t["seed"] = seed;
-  return parse_run_config({{"data", data_path}, {"model", m}, {"train", t}}, file + " (" + where + ")");
+  return parse_run_config({{"data", data.empty() ? data_path : data}, {"model", m}, {"train", t}}, file + " (" + where + ")");
 }
 
 namespace {
@@ -180,7 +182,7 @@ std::vector<RecipeSpec> parse_recipe(const ExperimentConfig& c, const nlohmann::
     if (k == 0 && s.match_scratch_tokens > 0) rr.fail("stages[0].match_scratch_tokens", "the first stage needs \"tokens\"");
     // Validate the stage's model and train settings now, not hours into the run.
     const nlohmann::json size = stage_size(s.model, recipe_model, previous ? &*previous : nullptr);
-    const ModelConfig model = c.run_config(size, s.train_overrides, int64_t{1} << 30, 0, at).model;
+    const ModelConfig model = c.run_config(size, s.train_overrides, int64_t{1} << 30, 0, at, s.data).model;
     if (previous) {
       const std::string growth_at = c.file + " (" + at + ")";
       const GrowthTarget target = growth_target_to(*previous, model, growth_at);

@@ -22,6 +22,7 @@ struct StageSpec {
   int64_t tokens = 0;
   int64_t match_scratch_tokens = 0;
   nlohmann::json train_overrides = nlohmann::json::object();  // merged into "train"
+  std::string data;  // the stage's corpus (continual learning); empty: the experiment's
   GrowthOptions growth;                                       // how this stage is grown into (k > 0)
 };
 
@@ -74,8 +75,9 @@ struct ExperimentConfig {
 
   // The run config of a model size trained for `steps` with `seed`, the train
   // section merged with `overrides`. Errors name the file and `where`.
+  // `data`: a stage's own corpus (empty: the experiment's).
   RunConfig run_config(const nlohmann::json& model_overrides, const nlohmann::json& train_overrides, int64_t steps,
-                       uint64_t seed, const std::string& where) const;
+                       uint64_t seed, const std::string& where, const std::string& data = "") const;
 };
 
 // Throws UserError naming the file and key (e.g. a seed or frontier budget listed twice).

@@ -13,6 +13,7 @@
 #include "core/hdf5_file.h"
 #include "core/sealed_file.h"
 #include "experiment/compute_saved.h"
+#include "experiment/corpus_losses_report.h"
 #include "experiment/experiment_runner.h"
 #include "experiment/report_format.h"
 #include "experiment/run_result.h"
@@ -135,6 +136,7 @@ void write_markdown(const ExperimentConfig& config, const std::string& out_dir, 
        << fmt(std::exp(r.final_val_loss), "%.3f") << " | " << fmt(r.total_flops, "%.3g") << " | " << r.tokens << " | "
        << fmt(r.tokens_per_param(), "%.1f") << " | " << fmt(r.wall_s, "%.0f") << " |\n";
   md << "\n" << scaling_markdown(config, scaling, results);
+  md << corpus_losses_markdown(config, out_dir, results);
   md << "## Compute saved by each recipe against the same-size frontier (mean ± std over seeds)\n\n"
         "`vs frontier`: 1 - grown FLOPs / FLOPs the scratch frontier (final size, budgets "
      << "x the first recipe's FLOPs) needs for the grown final loss, interpolated in log FLOPs. "

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/run_lock.h"
+#include "experiment/corpus_losses.h"
 #include "experiment/experiment_dir.h"
 #include "experiment/experiment_report.h"
 #include "experiment/scaling_report.h"
@@ -140,7 +141,7 @@ void ExperimentRunner::make_plan() {
     for (size_t k = 0; k < recipe.stages.size(); ++k) {
       const StageSpec& s = recipe.stages[k];
       const std::string where = "recipe " + recipe.name + " stage " + std::to_string(k);
-      RunConfig probe = config_.run_config(stage_model(s), s.train_overrides, int64_t{1} << 30, 0, where);
+      RunConfig probe = config_.run_config(stage_model(s), s.train_overrides, int64_t{1} << 30, 0, where, s.data);
       const double per_step = step_flops(probe);
       const int64_t tokens_per_step = probe.train.batch_size * probe.model.seq_len;
       int64_t steps = 0;
@@ -156,7 +157,7 @@ void ExperimentRunner::make_plan() {
         steps = steps_for_flops(target - cumulative, per_step);
       }
       cumulative += static_cast<double>(steps) * per_step;
-      rp.stages.push_back(config_.run_config(stage_model(s), s.train_overrides, steps, 0, where));
+      rp.stages.push_back(config_.run_config(stage_model(s), s.train_overrides, steps, 0, where, s.data));
       rp.step_flops.push_back(per_step);
     }
     rp.total_flops = cumulative;
@@ -305,6 +306,21 @@ bool ExperimentRunner::train_stage(const PlannedRun& run, size_t k, const std::s
   return !r.interrupted;
 }
 
+// A run that trains on more than one corpus records, at the end of each stage, its loss on
+// every corpus seen so far (corpus_losses.h). Deterministic, so recomputed if lost.
+void ExperimentRunner::record_corpus_losses(const PlannedRun& run, size_t k) {
+  if (corpora_seen(run, run.stages.size() - 1).size() < 2) return;
+  const fs::path file = fs::path(run_dir(run)) / ("corpus_losses_" + std::to_string(k) + ".json");
+  if (fs::exists(file)) return;
+  const std::string checkpoint = (fs::path(run.stage_dirs[k]) / "latest.h5").string();
+  const std::map<std::string, double> losses =
+      losses_on_corpora(engine_, checkpoint, corpora_seen(run, k), run.stages[k].train);
+  std::string shown_losses;
+  for (const auto& [corpus, loss] : losses) shown_losses += " " + corpus + " " + std::to_string(loss);
+  log_.info(line(run.name, ": after stage ", k, ", val loss on", shown_losses));
+  write_json_atomically(file, {{"stage", k}, {"step", run.end_step(static_cast<int64_t>(k))}, {"losses", losses}});
+}
+
 void ExperimentRunner::check_plan(const PlannedRun& run) const {
   const fs::path dir = run_dir(run), file = dir / "plan.json";
   if (!fs::exists(file)) return;  // not started (or finished before plans were recorded)
@@ -354,6 +370,7 @@ bool ExperimentRunner::execute(const PlannedRun& run) {
     }
     log_.info(line(run.name, ": stage ", k, " (", run.stages[k].train.steps, " steps)"));
     if (!train_stage(run, k, start)) return false;
+    record_corpus_losses(run, k);
   }
   write_done_marker(run, dir.string());
   return true;
