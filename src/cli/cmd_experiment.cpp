@@ -1,5 +1,7 @@
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <cxxopts.hpp>
 
@@ -38,7 +40,15 @@ int cmd_experiment(int argc, const char* const* argv, std::ostream& out, spdlog:
     const int64_t plan_steps = args["plan-steps"].as<int64_t>();
     if (plan_steps < 0 || plan_steps > 100)
       throw UserError("--plan-steps must be in [0, 100], got " + std::to_string(plan_steps));
+    double load_before = 0;
+    if (getloadavg(&load_before, 1) != 1) load_before = 0;
     print_plan(out, runner.plan(), estimate_plan(engine, runner.plan(), plan_steps), runner.done_runs());
+    // Timed steps on a busy machine (another training process spinning its threads on
+    // the same cores) can run many times slower than alone: say so rather than mislead.
+    if (plan_steps > 0 && load_before > 0.5)
+      out << "note: the machine was busy while the steps were timed (load average " << load_before << " on "
+          << std::thread::hardware_concurrency() << " cores): other processes share the cores, and the "
+          << "estimate can be far above the time alone\n";
     return 0;
   }
   if (!runner.run()) return 3;
