@@ -378,10 +378,14 @@ TEST_CASE("A Transformer recipe grows in width, its stage inheriting the rest, a
   const double before = event["loss_before"], after = event["loss_after"];
   REQUIRE(std::abs(after - before) / before < 1e-6);
 
-  // A stage that widens with heads that do not follow is refused on loading, naming the stage.
+  // A stage that widens with heads that do not follow, or freezes old rows, is refused on loading, naming the stage.
   write_file(dir.file("bad.json"), replaced(text, R"({"d_model": 32,)", R"({"d_model": 32, "n_heads": 2,)"));
-  const std::string e = error_of([&] { load_experiment_config(dir.file("bad.json")); });
+  std::string e = error_of([&] { load_experiment_config(dir.file("bad.json")); });
   REQUIRE(e.find("recipes[0].stages[1]): model.n_heads 2, expected 4") != std::string::npos);
+  write_file(dir.file("bad.json"), replaced(text, R"({"d_model": 32,)", R"({"d_model": 32, "growth": {"train_old": false},)"));
+  e = error_of([&] { load_experiment_config(dir.file("bad.json")); });
+  INFO(e);
+  REQUIRE(e.find("recipes[0].stages[1].growth: freezing") != std::string::npos);
 }
 
 TEST_CASE("A continual experiment records every corpus's loss after each stage and reports the forgetting table",
@@ -406,6 +410,8 @@ TEST_CASE("A continual experiment records every corpus's loss after each stage a
   testing::CapturedLog log;
   ExperimentRunner runner(config, dir.file("out"), engine, log);
   REQUIRE(runner.plan().front().stages[1].data_path == second);
+  for (const PlannedRun& run : runner.plan())  // the same-size frontier trains on the final stage's corpus
+    if (run.kind == "frontier") REQUIRE(run.stages[0].data_path == second);
   REQUIRE(runner.run());
   for (const PlannedRun& run : runner.plan()) {
     if (run.kind != "recipe") continue;

@@ -211,3 +211,27 @@ TEST_CASE("Width growth refuses a factor that is not an integer and freezing", "
   REQUIRE_THROWS_WITH(grow_model(*f.model, nullptr, AdamWConfig{}, f.state, wider(f.config, 16), o),
                       Catch::Contains("width growth tiles every parameter"));
 }
+
+TEST_CASE("The growth between two configs: a Transformer's defaulted token counts are no target, errors name where",
+          "[growth][width][errors]") {
+  ModelConfig from = small_model(Architecture::Transformer);
+  ModelConfig to = from;
+  to.d_model = 16;
+  to.n_heads = 4;
+  to.ffn_hidden = 24;
+  to.qkv_tokens = to.proj_tokens = 16;  // what a config that leaves them out holds: its d
+  to.ffn_tokens = 64;
+  const GrowthTarget target = growth_target_to(from, to, "wide.json");
+  REQUIRE(target.d_model == 16);
+  REQUIRE(target.qkv_tokens == from.qkv_tokens);
+  REQUIRE(target.ffn_tokens == from.ffn_tokens);
+  check_growth_target(from, target);  // no token growth asked of a Transformer
+  to.d_model = 12;
+  REQUIRE_THROWS_WITH(growth_target_to(from, to, "wide.json"), Catch::StartsWith("wide.json: d_model: growth target 12"));
+  to.d_model = 16;
+  to.n_heads = 2;
+  REQUIRE_THROWS_WITH(growth_target_to(from, to, "wide.json"), Catch::Contains("wide.json: model.n_heads 2, expected 4"));
+  to.n_heads = 4;
+  to.architecture = Architecture::TokenFormer;
+  REQUIRE_THROWS_WITH(growth_target_to(from, to, "wide.json"), Catch::Contains("growth keeps the architecture"));
+}

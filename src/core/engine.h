@@ -51,10 +51,11 @@ class Engine {
   // threads <= 0 keeps the OpenMP default (OMP_NUM_THREADS or all cores).
   explicit Engine(int threads = 0);
   Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
   // Whether oneDNN runs bf16 matmuls on this CPU (2.6 needs AVX-512: avx512_core or
   // newer). Without, the first bf16 matmul throws a UserError that says so.
   bool supports_bf16() const { return supports_bf16_; }
-  Engine& operator=(const Engine&) = delete;
 
   // Row-major, for each of `batch` contiguous problems:
   //   C (m x n) = alpha * op(A) op(B) + beta * C

@@ -1,6 +1,7 @@
 #include "experiment/corpus_losses.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "experiment/planned_run.h"
 #include "train/checkpoint.h"
@@ -11,10 +12,14 @@
 namespace tg {
 
 std::vector<std::string> corpora_seen(const PlannedRun& run, size_t k) {
-  std::vector<std::string> corpora;
-  for (size_t j = 0; j <= k && j < run.stages.size(); ++j)
-    if (std::find(corpora.begin(), corpora.end(), run.stages[j].data_path) == corpora.end())
-      corpora.push_back(run.stages[j].data_path);
+  std::vector<std::string> corpora, files;  // as written; and the files they name
+  for (size_t j = 0; j <= k && j < run.stages.size(); ++j) {
+    const std::string& path = run.stages[j].data_path;
+    const std::string file = std::filesystem::weakly_canonical(path).string();  // data/a.h5 = ./data/a.h5
+    if (std::find(files.begin(), files.end(), file) != files.end()) continue;
+    files.push_back(file);
+    corpora.push_back(path);
+  }
   return corpora;
 }
 

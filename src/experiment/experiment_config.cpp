@@ -173,6 +173,8 @@ std::vector<RecipeSpec> parse_recipe(const ExperimentConfig& c, const nlohmann::
   if (rr.has("model")) {
     (void)rr.get_object("model");
     recipe_model = rr.raw("model");
+    for (const char* key : {"qkv_tokens", "proj_tokens", "ffn_tokens"})
+      if (recipe_model.contains(key)) rr.fail(std::string("model.") + key, "token counts are set per stage (stages[])");
   }
   std::optional<ModelConfig> previous;
   for (size_t k = 0; k < stages.size(); ++k) {
@@ -186,6 +188,9 @@ std::vector<RecipeSpec> parse_recipe(const ExperimentConfig& c, const nlohmann::
     if (previous) {
       const std::string growth_at = c.file + " (" + at + ")";
       const GrowthTarget target = growth_target_to(*previous, model, growth_at);
+      if (target.d_model != 0 && (!s.growth.train_old || s.growth.freeze_steps > 0))
+        rr.fail("stages[" + std::to_string(k) + "].growth", "freezing (train_old false, freeze_steps) holds old rows and "
+                "blocks; this stage widens d_model, which tiles every parameter: nothing in it is old");
       try {
         check_growth_target(*previous, target);
       } catch (const UserError& e) {

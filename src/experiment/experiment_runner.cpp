@@ -195,15 +195,17 @@ void ExperimentRunner::make_plan() {
       }
       plan_.push_back(std::move(run));
     }
-    auto baseline = [&](const std::string& name, const std::string& kind, const nlohmann::json& model, double flops) {
+    // A baseline trains on the corpus of the stage whose size it has (a stage's own "data").
+    auto baseline = [&](const std::string& name, const std::string& kind, const nlohmann::json& model, double flops,
+                        const std::string& data) {
       PlannedRun run;
       run.name = name + sfx;
       run.kind = kind;
       run.seed = seed;
-      RunConfig probe = config_.run_config(model, nlohmann::json::object(), int64_t{1} << 30, seed, name);
+      RunConfig probe = config_.run_config(model, nlohmann::json::object(), int64_t{1} << 30, seed, name, data);
       const double per_step = step_flops(probe);
       const int64_t steps = steps_for_flops(flops, per_step);
-      run.stages.push_back(config_.run_config(model, nlohmann::json::object(), steps, seed, name));
+      run.stages.push_back(config_.run_config(model, nlohmann::json::object(), steps, seed, name, data));
       run.stage_step_flops.push_back(per_step);
       run.growth.emplace_back();
       run.stage_dirs.push_back((fs::path(out_dir_) / run.name).string());
@@ -212,14 +214,15 @@ void ExperimentRunner::make_plan() {
     };
     for (double budget : config_.baselines.frontier_budgets) {
       PlannedRun run = baseline("frontier-" + frontier_budget_name(budget) + "x", "frontier", stage_model(final_size),
-                                budget * reference_flops_);
+                                budget * reference_flops_, final_size.data);
       run.budget = budget;
       plan_.push_back(std::move(run));
     }
     if (config_.baselines.stage_sizes) {
       const auto& stages = config_.recipes.front().stages;
       for (size_t k = 0; k + 1 < stages.size(); ++k)
-        plan_.push_back(baseline("scratch-stage" + std::to_string(k), "stage_size", stage_model(stages[k]), reference_flops_));
+        plan_.push_back(baseline("scratch-stage" + std::to_string(k), "stage_size", stage_model(stages[k]), reference_flops_,
+                                 stages[k].data));
     }
     if (config_.baselines.transformer) {
       // Match the final TokenFormer's parameter count with the MLP width:
@@ -231,7 +234,7 @@ void ExperimentRunner::make_plan() {
       nlohmann::json model = stage_model(final_size);
       model["architecture"] = "transformer";
       model["ffn_hidden"] = h;
-      plan_.push_back(baseline("transformer", "transformer", model, reference_flops_));
+      plan_.push_back(baseline("transformer", "transformer", model, reference_flops_, final_size.data));
     }
   }
   plan_scaling_runs();

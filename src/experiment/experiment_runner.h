@@ -52,9 +52,9 @@ class ExperimentRunner {
   void plan_scaling_runs();
   nlohmann::json lr_overrides(double lr) const;
   bool execute(const PlannedRun& run);
+  void record_corpus_losses(const PlannedRun& run, size_t k);
   // Refuses to continue or skip a run whose directory was started with another plan
   // (the config changed between runs of the command); execute() records the plan.
-  void record_corpus_losses(const PlannedRun& run, size_t k);
   void check_plan(const PlannedRun& run) const;
   // Trains (or resumes) stage k of `run`, after checking its latest checkpoint is on the plan.
   bool train_stage(const PlannedRun& run, size_t k, const std::string& start_checkpoint);

@@ -77,14 +77,24 @@ void check_growth_target(const ModelConfig& from, const GrowthTarget& to) {
 }
 
 GrowthTarget growth_target_to(const ModelConfig& from, const ModelConfig& to, const std::string& where) {
-  GrowthTarget target{to.qkv_tokens, to.proj_tokens, to.ffn_tokens, to.n_layers,
-                      to.d_model != from.d_model ? to.d_model : 0};
-  if (target.d_model != 0) check_width_target(from, target.d_model);
+  // A Transformer has no parameter tokens: its configs' token counts (defaulted from d)
+  // are not a growth target.
+  const bool tokens = from.architecture == Architecture::TokenFormer;
+  GrowthTarget target{tokens ? to.qkv_tokens : from.qkv_tokens, tokens ? to.proj_tokens : from.proj_tokens,
+                      tokens ? to.ffn_tokens : from.ffn_tokens, to.n_layers, to.d_model != from.d_model ? to.d_model : 0};
+  try {
+    if (target.d_model != 0) check_width_target(from, target.d_model);
+  } catch (const UserError& e) {
+    throw UserError(where + ": " + e.what());
+  }
   const int64_t k = to.d_model / from.d_model;
   ModelConfig expect = to;  // what must match: everything growth does not change
   expect.qkv_tokens = from.qkv_tokens;
   expect.proj_tokens = from.proj_tokens;
   expect.ffn_tokens = from.ffn_tokens;
+  if (expect.architecture != from.architecture)
+    throw UserError(where + ": model.architecture is \"" + to_string(to.architecture) + "\" but the model grown from is a " +
+                    to_string(from.architecture) + "; growth keeps the architecture");
   expect.n_layers = from.n_layers;
   expect.tau_mode = from.tau_mode;
   expect.d_model = from.d_model;

@@ -50,8 +50,10 @@ struct GrownModel {
 GrowthTarget growth_target_from_factor(const ModelConfig& from, double factor);
 void check_growth_target(const ModelConfig& from, const GrowthTarget& to);
 // The growth that turns `from` into `to` (a run config's or an experiment stage's model):
-// token counts, n_layers and d_model; n_heads and (Transformer) ffn_hidden must widen by
-// d's factor, and everything else must match. Throws UserError naming `where` and the key.
+// token counts (TokenFormer; a config's defaults d, d, 4d count, so a config that widens d
+// without giving them grows the tokens too), n_layers and d_model; n_heads and ffn_hidden
+// must widen by d's factor, and everything else must match. Throws UserError naming
+// `where` and the key.
 GrowthTarget growth_target_to(const ModelConfig& from, const ModelConfig& to, const std::string& where);
 
 // `optimizer` may be null (then the result has a fresh optimizer whatever the

@@ -28,8 +28,9 @@
 // So a parameter's gradient is c = 1/k of the old one when an axis it does not sum over
 // is cloned (Linear, values, embedding), and c = 1 for keys (their outputs, the scores,
 // are unchanged) and the final norm. Adam moments map as m' = c m, v' = c^2 v, tiled like
-// the weight: every copy's first update then equals the old model's update (without weight
-// decay, which acts on W / k; docs/growth.md).
+// the weight: every copy's first update then equals the old model's update, but for two
+// terms the mapping cannot scale: decoupled weight decay acts on W / k, and Adam's eps
+// stays while sqrt(v') = c sqrt(v) (docs/growth.md).
 #include <cstdint>
 #include <string>
 #include <vector>
