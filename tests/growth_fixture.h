@@ -63,6 +63,15 @@ inline Fixture make_fixture(Engine& engine, Architecture arch, PattentionNorm no
 
 inline GrowthTarget deeper(const ModelConfig& c, int64_t layers) { return {c.qkv_tokens, c.proj_tokens, c.ffn_tokens, layers}; }
 
+// Token growth that keeps the function: zero new keys, tau kept (every normalisation but
+// softmax, whose zero scores still weigh exp(0)).
+inline GrowthOptions exact_token_options() {
+  GrowthOptions o;
+  o.key_init = KeyInit::Zero;
+  o.tau = TauGrowth::Fixed;
+  return o;
+}
+
 inline double loss_of(Engine& engine, LanguageModel& m, const Fixture& f, bool grad = false) {
   if (grad) m.zero_grad();
   const double loss = m.forward(engine, f.inputs, f.targets, Fixture::kBatch, Fixture::kSeq, grad);

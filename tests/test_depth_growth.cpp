@@ -113,9 +113,7 @@ TEST_CASE("Stacked and interleaved blocks copy their source blocks bit for bit a
 TEST_CASE("Tokens and depth grow in one step; new blocks' moments start at zero", "[growth][depth][adam]") {
   Engine engine(2);
   Fixture f = make_fixture(engine, Architecture::TokenFormer);
-  GrowthOptions o;
-  o.key_init = KeyInit::Zero;
-  o.tau = TauGrowth::Fixed;
+  const GrowthOptions o = exact_token_options();
   const double before = loss_of(engine, *f.model, f);
   GrownModel g = grow_model(*f.model, f.optimizer.get(), AdamWConfig{}, f.state, {12, 10, 20, 3}, o);
   REQUIRE(g.model->config().n_layers == 3);

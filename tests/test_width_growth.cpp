@@ -185,9 +185,7 @@ TEST_CASE("Width, depth and tokens grow in one step and stay exact with zero key
           "[growth][width][depth]") {
   Engine engine(2);
   Fixture f = make_fixture(engine, Architecture::TokenFormer);
-  GrowthOptions o;
-  o.key_init = KeyInit::Zero;
-  o.tau = TauGrowth::Fixed;
+  const GrowthOptions o = exact_token_options();
   const double before = loss_of(engine, *f.model, f);
   GrownModel g = grow_model(*f.model, f.optimizer.get(), AdamWConfig{}, f.state, {12, 10, 20, 3, 16}, o);
   REQUIRE(g.model->find_parameter("layers/0/ffn/keys")->value.shape() == std::vector<int64_t>{20, 16});

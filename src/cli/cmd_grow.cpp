@@ -80,8 +80,7 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logge
     throw UserError("--layers must be a number of blocks >= 1, got " + std::to_string(args["layers"].as<int64_t>()));
   if (args.count("d-model") && args["d-model"].as<int64_t>() < 1)
     throw UserError("--d-model must be a width >= 1, got " + std::to_string(args["d-model"].as<int64_t>()));
-  GrowthTarget target{m.qkv_tokens, m.proj_tokens, m.ffn_tokens, args.count("layers") ? args["layers"].as<int64_t>() : 0,
-                      args.count("d-model") ? args["d-model"].as<int64_t>() : 0};
+  GrowthTarget target{m.qkv_tokens, m.proj_tokens, m.ffn_tokens, 0, 0};  // 0: blocks and width kept
   std::optional<TrainConfig> next_train;
   if (args.count("to")) {
     const std::string to_path = args["to"].as<std::string>();
@@ -89,15 +88,14 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logge
     target = growth_target_to(m, to.model, to_path);
     next_train = to.train;
   } else if (args.count("factor")) {
-    const int64_t target_layers = target.n_layers, target_width = target.d_model;
     target = growth_target_from_factor(m, args["factor"].as<double>());
-    target.n_layers = target_layers;
-    target.d_model = target_width;
   } else {
     if (args.count("qkv-tokens")) target.qkv_tokens = args["qkv-tokens"].as<int64_t>();
     if (args.count("proj-tokens")) target.proj_tokens = args["proj-tokens"].as<int64_t>();
     if (args.count("ffn-tokens")) target.ffn_tokens = args["ffn-tokens"].as<int64_t>();
   }
+  if (args.count("layers")) target.n_layers = args["layers"].as<int64_t>();
+  if (args.count("d-model")) target.d_model = args["d-model"].as<int64_t>();
 
   GrowthOptions opts;
   opts.key_init = parse_key_init(args["key-init"].as<std::string>());
@@ -116,8 +114,9 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logge
     throw UserError("tokengrow grow: --freeze-steps must be >= 0, and not with --freeze-old (which freezes for the "
                     "whole stage)");
   opts.width_noise = args["width-noise"].as<double>();
-  if (!(opts.width_noise >= 0 && opts.width_noise <= 10))
-    throw UserError("tokengrow grow: --width-noise must be in [0, 10], got " + std::to_string(opts.width_noise));
+  if (!(opts.width_noise >= 0 && opts.width_noise <= kMaxWidthNoise))
+    throw UserError("tokengrow grow: --width-noise must be in [0, " + std::to_string(kMaxWidthNoise) + "], got " +
+                    std::to_string(opts.width_noise));
   opts.depth_init = parse_depth_init(args["depth-init"].as<std::string>());
   opts.depth_position = parse_depth_position(args["depth-position"].as<std::string>());
   if (opts.depth_position == DepthPosition::Interleave && opts.depth_init != DepthInit::Identity)

@@ -6,7 +6,6 @@
 #include <sstream>
 
 #include "core/config_reader.h"
-#include "core/durable_file.h"
 #include "experiment/report_format.h"
 
 namespace tg {
@@ -15,35 +14,40 @@ namespace fs = std::filesystem;
 using report::fmt;
 using report::mean_std;
 
-namespace {
-// losses[recipe][stage][corpus]: one value per seed.
-using LossTable = std::map<std::string, std::map<int64_t, std::map<std::string, std::vector<double>>>>;
-}  // namespace
-
-std::string corpus_losses_markdown(const ExperimentConfig& config, const std::string& out_dir,
-                                   const std::vector<RunResult>& results) {
-  LossTable table;
-  std::vector<std::string> corpora;  // every corpus, in order of first appearance
-  std::ostringstream csv;
-  csv << "run,recipe,seed,stage,step,corpus,val_loss\n";
+std::vector<CorpusLoss> read_corpus_losses(const std::string& out_dir, const std::vector<RunResult>& results) {
+  std::vector<CorpusLoss> rows;
   for (const RunResult& r : results) {
     if (r.plan->kind != "recipe") continue;
     for (size_t k = 0; k < r.plan->stages.size(); ++k) {
       const fs::path file = fs::path(out_dir) / r.plan->name / ("corpus_losses_" + std::to_string(k) + ".json");
       if (!fs::exists(file)) continue;
       const nlohmann::json j = read_json_file(file.string());
-      for (auto it = j.at("losses").begin(); it != j.at("losses").end(); ++it) {
-        const double loss = it.value().get<double>();
-        table[r.plan->recipe][static_cast<int64_t>(k)][it.key()].push_back(loss);
-        if (std::find(corpora.begin(), corpora.end(), it.key()) == corpora.end()) corpora.push_back(it.key());
-        csv << r.plan->name << "," << r.plan->recipe << "," << r.plan->seed << "," << k << "," << j.at("step") << ","
-            << it.key() << "," << fmt(loss, "%.6f") << "\n";
-      }
+      for (auto it = j.at("losses").begin(); it != j.at("losses").end(); ++it)
+        rows.push_back({r.plan->name, r.plan->recipe, it.key(), r.plan->seed, static_cast<int64_t>(k),
+                        j.at("step").get<int64_t>(), it.value().get<double>()});
     }
   }
-  if (table.empty()) return "";
-  write_file_durably((fs::path(out_dir) / "corpus_losses.csv").string(), csv.str());
+  return rows;
+}
 
+std::string corpus_losses_csv(const std::vector<CorpusLoss>& rows) {
+  std::ostringstream csv;
+  csv << "run,recipe,seed,stage,step,corpus,val_loss\n";
+  for (const CorpusLoss& row : rows)
+    csv << row.run << "," << row.recipe << "," << row.seed << "," << row.stage << "," << row.step << "," << row.corpus
+        << "," << fmt(row.val_loss, "%.6f") << "\n";
+  return csv.str();
+}
+
+std::string corpus_losses_markdown(const ExperimentConfig& config, const std::vector<CorpusLoss>& rows) {
+  if (rows.empty()) return "";
+  // losses[recipe][stage][corpus]: one value per seed.
+  std::map<std::string, std::map<int64_t, std::map<std::string, std::vector<double>>>> losses;
+  std::vector<std::string> corpora;  // every corpus, in order of first appearance
+  for (const CorpusLoss& row : rows) {
+    losses[row.recipe][row.stage][row.corpus].push_back(row.val_loss);
+    if (std::find(corpora.begin(), corpora.end(), row.corpus) == corpora.end()) corpora.push_back(row.corpus);
+  }
   std::ostringstream md;
   md << "## Validation loss on every corpus seen, at the end of each stage (forgetting; mean ± std over seeds)\n\n"
         "A later stage on new data that raises the loss on an earlier corpus forgets it; `-`: not yet seen.\n\n"
@@ -53,13 +57,13 @@ std::string corpus_losses_markdown(const ExperimentConfig& config, const std::st
   for (size_t i = 0; i < corpora.size(); ++i) md << "---|";
   md << "\n";
   for (const RecipeSpec& recipe : config.recipes) {
-    const auto found = table.find(recipe.name);
-    if (found == table.end()) continue;
-    for (const auto& [stage, losses] : found->second) {
+    const auto found = losses.find(recipe.name);
+    if (found == losses.end()) continue;
+    for (const auto& [stage, by_corpus] : found->second) {
       md << "| " << recipe.name << " | " << stage << " |";
       for (const std::string& c : corpora) {
-        const auto cell = losses.find(c);
-        md << " " << (cell == losses.end() ? "-" : mean_std(cell->second, false)) << " |";
+        const auto cell = by_corpus.find(c);
+        md << " " << (cell == by_corpus.end() ? "-" : mean_std(cell->second, false)) << " |";
       }
       md << "\n";
     }

@@ -15,22 +15,21 @@ namespace tg {
 namespace {
 // The keys a stage may set about its size; a later stage inherits those it leaves out
 // from the stage before (n_heads and ffn_hidden widen with d_model, width_map.h).
-constexpr const char* kStageSizeKeys[] = {"qkv_tokens", "proj_tokens", "ffn_tokens", "n_layers",
-                                          "d_model",    "n_heads",     "ffn_hidden"};
+struct StageSizeKey {
+  const char* name;
+  int64_t most;  // the largest value accepted
+};
+constexpr StageSizeKey kStageSizeKeys[] = {
+    {"qkv_tokens", kMaxTokens}, {"proj_tokens", kMaxTokens}, {"ffn_tokens", kMaxTokens}, {"n_layers", kMaxLayers},
+    {"d_model", kMaxDModel},    {"n_heads", kMaxHeads},      {"ffn_hidden", kMaxHidden}};
 
 // `timed`: the first stage of a recipe with grow_at, whose budget grow_at sets. Reads the
 // stage's own size keys into s.model (the caller resolves the rest).
 StageSpec parse_stage(ConfigReader r, bool first, bool timed) {
   StageSpec s;
   const int64_t big = int64_t{1} << 40;
-  for (const std::string key : kStageSizeKeys) {
-    const int64_t most = key.find("tokens") != std::string::npos ? kMaxTokens
-                         : key == "n_layers"                    ? kMaxLayers
-                         : key == "n_heads"                     ? kMaxHeads
-                                                                : key == "d_model"                     ? kMaxDModel
-                                                                : kMaxHidden;
-    if (r.has(key)) s.model[key] = r.get_int(key, std::nullopt, 1, most);
-  }
+  for (const StageSizeKey& key : kStageSizeKeys)
+    if (r.has(key.name)) s.model[key.name] = r.get_int(key.name, std::nullopt, 1, key.most);
   const bool has_tokens = r.has("tokens"), has_match = r.has("match_scratch_tokens");
   if (timed && (has_tokens || has_match))
     r.fail(has_tokens ? "tokens" : "match_scratch_tokens",
@@ -39,8 +38,7 @@ StageSpec parse_stage(ConfigReader r, bool first, bool timed) {
   if (has_tokens) s.tokens = r.get_int("tokens", std::nullopt, 1, big);
   if (has_match) s.match_scratch_tokens = r.get_int("match_scratch_tokens", std::nullopt, 1, big);
   if (r.has("train")) {
-    ConfigReader t = r.get_object("train");
-    (void)t;
+    r.get_object("train");  // checks that it is an object; run_config reads its keys
     s.train_overrides = r.raw("train");
     if (s.train_overrides.contains("steps")) r.fail("train", "\"steps\" is set by the stage's tokens, not here");
   }
@@ -61,7 +59,7 @@ nlohmann::json stage_size(const nlohmann::json& own, const nlohmann::json& recip
   if (previous) {
     const nlohmann::json before = previous->to_json();
     const int64_t k = own.contains("d_model") ? own["d_model"].get<int64_t>() / previous->d_model : 1;
-    for (const char* key : kStageSizeKeys) size[key] = before.at(key);
+    for (const StageSizeKey& key : kStageSizeKeys) size[key.name] = before.at(key.name);
     if (k > 1) {
       size["n_heads"] = previous->n_heads * k;
       size["ffn_hidden"] = previous->ffn_hidden * k;
@@ -75,7 +73,7 @@ nlohmann::json stage_size(const nlohmann::json& own, const nlohmann::json& recip
 nlohmann::json size_keys(const ModelConfig& m) {
   const nlohmann::json all = m.to_json();
   nlohmann::json size = nlohmann::json::object();
-  for (const char* key : kStageSizeKeys) size[key] = all.at(key);
+  for (const StageSizeKey& key : kStageSizeKeys) size[key.name] = all.at(key.name);
   return size;
 }
 }  // namespace

@@ -124,7 +124,8 @@ void write_csv(const std::string& out_dir, const std::vector<RunResult>& results
 }
 
 void write_markdown(const ExperimentConfig& config, const std::string& out_dir, size_t planned,
-                    const std::vector<RunResult>& results, const ScalingSummary& scaling) {
+                    const std::vector<RunResult>& results, const ScalingSummary& scaling,
+                    const std::vector<CorpusLoss>& corpus_losses) {
   std::ostringstream md;
   md << "# Experiment summary: " << config.file << "\n\n";
   if (!config.description.empty()) md << config.description << "\n\n";
@@ -136,7 +137,7 @@ void write_markdown(const ExperimentConfig& config, const std::string& out_dir, 
        << fmt(std::exp(r.final_val_loss), "%.3f") << " | " << fmt(r.total_flops, "%.3g") << " | " << r.tokens << " | "
        << fmt(r.tokens_per_param(), "%.1f") << " | " << fmt(r.wall_s, "%.0f") << " |\n";
   md << "\n" << scaling_markdown(config, scaling, results);
-  md << corpus_losses_markdown(config, out_dir, results);
+  md << corpus_losses_markdown(config, corpus_losses);
   md << "## Compute saved by each recipe against the same-size frontier (mean ± std over seeds)\n\n"
         "`vs frontier`: 1 - grown FLOPs / FLOPs the scratch frontier (final size, budgets "
      << "x the first recipe's FLOPs) needs for the grown final loss, interpolated in log FLOPs. "
@@ -176,7 +177,10 @@ void write_experiment_report(const ExperimentConfig& config, const std::string& 
 
   write_h5(config, out_dir, results, scaling);
   write_csv(out_dir, results, scaling);
-  write_markdown(config, out_dir, plan.size(), results, scaling);
+  const std::vector<CorpusLoss> corpus_losses = read_corpus_losses(out_dir, results);
+  if (!corpus_losses.empty())
+    write_file_durably((fs::path(out_dir) / "corpus_losses.csv").string(), corpus_losses_csv(corpus_losses));
+  write_markdown(config, out_dir, plan.size(), results, scaling, corpus_losses);
 }
 
 }  // namespace tg

@@ -37,9 +37,6 @@ int64_t steps_for_flops(double flops, double per_step) {
   return std::max<int64_t>(1, static_cast<int64_t>(std::llround(flops / per_step)));
 }
 
-// The stage's size as model overrides (every size key, resolved on loading).
-const nlohmann::json& stage_model(const StageSpec& s) { return s.model; }
-
 void write_json_atomically(const fs::path& path, const nlohmann::json& j) {
   write_file_durably(path.string(), j.dump(2) + "\n");
 }
@@ -122,7 +119,7 @@ ExperimentRunner::ExperimentRunner(const ExperimentConfig& config, std::string o
 // the last stage's match_scratch_tokens at the last stage's size.
 double ExperimentRunner::recipe_total_flops(const RecipeSpec& recipe) const {
   const StageSpec& last = recipe.stages.back();
-  const RunConfig probe = config_.run_config(stage_model(last), last.train_overrides, int64_t{1} << 30, 0, recipe.name);
+  const RunConfig probe = config_.run_config(last.model, last.train_overrides, int64_t{1} << 30, 0, recipe.name);
   return static_cast<double>(last.match_scratch_tokens) * step_flops(probe) /
          static_cast<double>(probe.train.batch_size * probe.model.seq_len);
 }
@@ -141,7 +138,7 @@ void ExperimentRunner::make_plan() {
     for (size_t k = 0; k < recipe.stages.size(); ++k) {
       const StageSpec& s = recipe.stages[k];
       const std::string where = "recipe " + recipe.name + " stage " + std::to_string(k);
-      RunConfig probe = config_.run_config(stage_model(s), s.train_overrides, int64_t{1} << 30, 0, where, s.data);
+      RunConfig probe = config_.run_config(s.model, s.train_overrides, int64_t{1} << 30, 0, where, s.data);
       const double per_step = step_flops(probe);
       const int64_t tokens_per_step = probe.train.batch_size * probe.model.seq_len;
       int64_t steps = 0;
@@ -157,7 +154,7 @@ void ExperimentRunner::make_plan() {
         steps = steps_for_flops(target - cumulative, per_step);
       }
       cumulative += static_cast<double>(steps) * per_step;
-      rp.stages.push_back(config_.run_config(stage_model(s), s.train_overrides, steps, 0, where, s.data));
+      rp.stages.push_back(config_.run_config(s.model, s.train_overrides, steps, 0, where, s.data));
       rp.step_flops.push_back(per_step);
     }
     rp.total_flops = cumulative;
@@ -213,7 +210,7 @@ void ExperimentRunner::make_plan() {
       return run;
     };
     for (double budget : config_.baselines.frontier_budgets) {
-      PlannedRun run = baseline("frontier-" + frontier_budget_name(budget) + "x", "frontier", stage_model(final_size),
+      PlannedRun run = baseline("frontier-" + frontier_budget_name(budget) + "x", "frontier", final_size.model,
                                 budget * reference_flops_, final_size.data);
       run.budget = budget;
       plan_.push_back(std::move(run));
@@ -221,7 +218,7 @@ void ExperimentRunner::make_plan() {
     if (config_.baselines.stage_sizes) {
       const auto& stages = config_.recipes.front().stages;
       for (size_t k = 0; k + 1 < stages.size(); ++k)
-        plan_.push_back(baseline("scratch-stage" + std::to_string(k), "stage_size", stage_model(stages[k]), reference_flops_,
+        plan_.push_back(baseline("scratch-stage" + std::to_string(k), "stage_size", stages[k].model, reference_flops_,
                                  stages[k].data));
     }
     if (config_.baselines.transformer) {
@@ -231,7 +228,7 @@ void ExperimentRunner::make_plan() {
       const double p = static_cast<double>(n_params(m));
       const double d = m.d_model, L = m.n_layers, V = m.vocab_size;
       const int64_t h = std::max<int64_t>(1, std::llround((p - V * d - 2 * d - 4 * L * d * d) / (2 * L * d)));
-      nlohmann::json model = stage_model(final_size);
+      nlohmann::json model = final_size.model;
       model["architecture"] = "transformer";
       model["ffn_hidden"] = h;
       plan_.push_back(baseline("transformer", "transformer", model, reference_flops_, final_size.data));

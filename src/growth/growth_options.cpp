@@ -60,7 +60,7 @@ GrowthOptions parse_growth_options(ConfigReader r) {
                                                        {"end", "interleave"}));
   o.train_old = r.get_bool("train_old", true);
   o.freeze_steps = r.get_int("freeze_steps", 0, 0, int64_t{1} << 40);
-  o.width_noise = r.get_double("width_noise", GrowthOptions().width_noise, 0.0, 10.0);
+  o.width_noise = r.get_double("width_noise", GrowthOptions().width_noise, 0.0, kMaxWidthNoise);
   if (!o.train_old && o.freeze_steps > 0)
     r.fail("freeze_steps", "with train_old false the old rows stay frozen for the whole stage; give one of the two");
   if (o.depth_position == DepthPosition::Interleave && o.depth_init != DepthInit::Identity)

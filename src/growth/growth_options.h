@@ -24,6 +24,9 @@ enum class DepthInit { Identity, Stack, Interleave };
 // Where identity blocks go: after the old ones, or spread between them.
 enum class DepthPosition { End, Interleave };
 
+// The largest width_noise accepted: noise far above the weights' rms is no growth.
+constexpr double kMaxWidthNoise = 10.0;
+
 struct GrowthOptions {
   // Defaults: the measured best recipe of the README's growth-small experiment (keep
   // and reset moments were within seed noise there, keep ahead by 0.002 nats). The
