@@ -15,6 +15,7 @@ PACKAGES=(
   bible-kjv                                   # the default corpus (King James Bible)
   dict-gcide                                  # with it, the english corpus (scripts/prepare-corpora.sh)
   python3 python3-h5py python3-numpy python3-matplotlib  # plots (Debian's python3)
+  libopenmpi-dev openmpi-bin openssh-client   # data-parallel training (mpirun; ssh reaches other nodes), and its tests
   jupyter-nbconvert python3-ipykernel python3-nbformat  # the analysis notebook, executed by the tests
 )
 if [ "${1:-}" = "--bench" ]; then

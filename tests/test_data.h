@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "core/rng.h"
+#include "core/error.h"
 #include "train/corpus.h"
 #include "train/run_config.h"
 
@@ -97,6 +98,17 @@ inline std::string summary_without_wall_time(const std::string& dir) {
 }
 
 // A 2-layer d 32 TokenFormer on `corpus`, small enough to train in a test.
+// The message of the UserError `f` throws, or "no error".
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
 inline RunConfig small_run(const std::string& corpus, int64_t steps) {
   RunConfig r;
   r.data_path = corpus;

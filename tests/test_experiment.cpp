@@ -54,16 +54,6 @@ std::string tiny_experiment_json(const std::string& data) {
                   "\"frontier_budgets\": [1], \"stage_sizes\": false, \"transformer\": false");
 }
 
-// The message of the UserError `f` throws, or "no error".
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 
 // Trains a finished stage directory `extra` steps further, as `tokengrow train

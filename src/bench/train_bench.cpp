@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "core/rng.h"
 #include "layers/step_parts.h"
 #include "model/language_model.h"
 #include "model/model_cost.h"
 #include "train/adamw.h"
+#include "train/gradient_reducer.h"
 
 namespace tg {
 
@@ -28,6 +30,12 @@ void add_parts(const PartTimer& timer, double step_seconds, PartSeconds& sums) {
   }
   sum_of(step_part::kOther) += step_seconds - accounted;
 }
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const size_t mid = values.size() / 2;
+  return values.size() % 2 ? values[mid] : 0.5 * (values[mid - 1] + values[mid]);
+}
 }  // namespace
 
 BenchResult run_train_bench(Engine& engine, const RunConfig& config, const BenchOptions& options) {
@@ -42,6 +50,15 @@ BenchResult run_train_bench(Engine& engine, const RunConfig& config, const Bench
   Rng rng(options.seed);
   model.init(rng);
   AdamW optimizer(tc.adamw, model.parameters());
+  std::optional<GradientReducer> reducer;
+  if (options.comm && options.comm->size() > 1) {
+    reducer.emplace(optimizer.params(), *options.comm, tc.deterministic_reduce);
+    result.ranks = options.comm->size();
+    result.reduced_bytes = reducer->bytes();
+  }
+  // Every rank its own tokens (the cost does not depend on them), the same weights.
+  Rng token_rng(options.seed + 1 + static_cast<uint64_t>(options.comm ? options.comm->rank() : 0));
+  std::vector<double> reduce_seconds;
   result.n_params = n_params(mc);
   result.model_gflop_per_step = 3.0 * forward_model_flops(mc, result.batch, result.seq) / 1e9;
   result.executed_gflop_per_step = 3.0 * forward_executed_flops(mc, result.batch, result.seq) / 1e9;
@@ -53,8 +70,8 @@ BenchResult run_train_bench(Engine& engine, const RunConfig& config, const Bench
     const bool timed = step >= options.warmup_steps;
     // Random tokens: the cost of a step does not depend on the data.
     for (int64_t i = 0; i < rows; ++i) {
-      inputs[i] = static_cast<int32_t>(rng.below(static_cast<uint64_t>(mc.vocab_size)));
-      targets[i] = static_cast<int32_t>(rng.below(static_cast<uint64_t>(mc.vocab_size)));
+      inputs[i] = static_cast<int32_t>(token_rng.below(static_cast<uint64_t>(mc.vocab_size)));
+      targets[i] = static_cast<int32_t>(token_rng.below(static_cast<uint64_t>(mc.vocab_size)));
     }
     timer.reset();
     engine.set_part_timer(timed ? &timer : nullptr);
@@ -62,6 +79,12 @@ BenchResult run_train_bench(Engine& engine, const RunConfig& config, const Bench
     model.zero_grad();
     const double loss = model.forward(engine, inputs, targets, result.batch, result.seq, true);
     model.backward(engine);
+    if (reducer) {
+      PartScope scope(engine.part_timer(), "gradient all-reduce");
+      reducer->add();
+      reducer->reduce(result.ranks);
+      if (timed) reduce_seconds.push_back(reducer->last_reduce_seconds());
+    }
     {
       PartScope scope(engine.part_timer(), step_part::kOptimizer);
       optimizer.clip_grad_norm(tc.grad_clip);
@@ -77,14 +100,12 @@ BenchResult run_train_bench(Engine& engine, const RunConfig& config, const Bench
   }
   const double n = static_cast<double>(std::max<int64_t>(options.steps, 1));
   for (auto& part : result.part_seconds) part.second /= n;
-  std::vector<double> sorted = result.step_seconds;
-  std::sort(sorted.begin(), sorted.end());
-  if (!sorted.empty()) {
-    const size_t mid = sorted.size() / 2;
-    result.median_step_s = sorted.size() % 2 ? sorted[mid] : 0.5 * (sorted[mid - 1] + sorted[mid]);
-    result.tokens_per_s = static_cast<double>(rows) / result.median_step_s;
-    result.achieved_gflops = result.executed_gflop_per_step / result.median_step_s;
+  if (!result.step_seconds.empty()) {
+    result.median_step_s = median(result.step_seconds);
+    result.tokens_per_s = static_cast<double>(rows * result.ranks) / result.median_step_s;
+    result.achieved_gflops = result.executed_gflop_per_step / result.median_step_s;  // per rank
   }
+  if (!reduce_seconds.empty()) result.median_reduce_s = median(reduce_seconds);
   return result;
 }
 

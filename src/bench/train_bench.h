@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/communicator.h"
 #include "core/engine.h"
 #include "core/part_timer.h"
 #include "train/run_config.h"
@@ -17,6 +18,9 @@ struct BenchOptions {
   int64_t steps = 20;        // timed steps
   int64_t warmup_steps = 3;  // untimed steps first (primitive creation, first-touch allocation)
   uint64_t seed = 0;
+  // The ranks of a data-parallel bench (under mpirun): each rank trains its own batch
+  // and the gradients are all-reduced every step (train/gradient_reducer.h). Null: alone.
+  Communicator* comm = nullptr;
 };
 
 struct BenchResult {
@@ -29,6 +33,9 @@ struct BenchResult {
   double model_gflop_per_step = 0, executed_gflop_per_step = 0;
   double achieved_gflops = 0;         // executed_gflop_per_step / median step
   double first_loss = 0, last_loss = 0;
+  int ranks = 1;                      // tokens_per_s counts every rank's batch
+  int64_t reduced_bytes = 0;          // gradient bytes each rank all-reduces per step
+  double median_reduce_s = 0;         // of the all-reduce alone
   // Mean seconds per step of each part: step_part::kAll's (layers/step_parts.h) in its
   // order, then any other part timed. "other" is the step time not in any timed part.
   std::vector<std::pair<std::string, double>> part_seconds;

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "dist/process_group.h"
 
 namespace tg {
 
@@ -16,7 +17,8 @@ namespace {
 const char* kUsage =
     "tokengrow: grow TokenFormer language models on CPU\n"
     "\n"
-    "usage: tokengrow <command> [options]   (tokengrow <command> --help for each)\n"
+    "usage: tokengrow <command> [options]   (tokengrow <command> --help for each; tokengrow --version)\n"
+    "       mpirun -np N tokengrow train ...   (data-parallel training, docs/distributed.md)\n"
     "\n"
     "commands:\n"
     "  prepare   tokenize text files into an HDF5 corpus with train/val splits\n"
@@ -29,7 +31,22 @@ const char* kUsage =
     "  bench     time training steps on synthetic tokens: tokens/s, GFLOP/s, MFU, memory, breakdown\n";
 }  // namespace
 
+std::string version_text() {
+  const dnnl_version_t* dnnl = dnnl_version();
+  return line("tokengrow: oneDNN ", dnnl->major, ".", dnnl->minor, ".", dnnl->patch, "; built with ",
+              ProcessGroup::mpi_description(), "\n");
+}
+
 int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  SoloCommunicator alone;
+  return run_cli(argc, argv, out, err, alone);
+}
+
+int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& err, Communicator& comm) {
+  if (argc >= 2 && !std::strcmp(argv[1], "--version")) {
+    out << version_text();
+    return 0;
+  }
   if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "help")) {
     (argc < 2 ? err : out) << kUsage;
     return argc < 2 ? 2 : 0;
@@ -38,14 +55,18 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   // The command's log: the terminal, and the log files a run or an experiment adds.
   spdlog::logger log = make_logger(out, err);
   try {
+    if (comm.size() > 1 && command != "train" && command != "bench")
+      throw UserError("tokengrow " + shown(command) + ": under mpirun (" + std::to_string(comm.size()) +
+                      " ranks) only `train` and `bench` run, data-parallel; run `" + shown(command) +
+                      "` as one process (experiments under MPI are not supported yet)");
     if (command == "prepare") return cmd_prepare(argc - 1, argv + 1, out, log);
-    if (command == "train") return cmd_train(argc - 1, argv + 1, out, log);
+    if (command == "train") return cmd_train(argc - 1, argv + 1, out, log, comm);
     if (command == "eval") return cmd_eval(argc - 1, argv + 1, out, log);
     if (command == "sample") return cmd_sample(argc - 1, argv + 1, out, log);
     if (command == "inspect") return cmd_inspect(argc - 1, argv + 1, out, log);
     if (command == "grow") return cmd_grow(argc - 1, argv + 1, out, log);
     if (command == "experiment") return cmd_experiment(argc - 1, argv + 1, out, log);
-    if (command == "bench") return cmd_bench(argc - 1, argv + 1, out, log);
+    if (command == "bench") return cmd_bench(argc - 1, argv + 1, out, log, comm);
     err << "error: unknown command \"" << shown(command) << "\"\n\n" << kUsage;
     return 2;
   } catch (const UserError& e) {

@@ -6,20 +6,25 @@
 
 #include <spdlog/logger.h>
 
+#include "core/communicator.h"
+
 namespace tg {
 
+// One process alone, or (from main, under mpirun) one rank of a data-parallel job:
+// then only `train` and `bench` run, and ranks other than 0 print only warnings and errors.
 int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
+int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& err, Communicator& comm);
 
 // Each subcommand parses its own flags; argv[0] is the subcommand name. What it is
 // asked for (results, --help) goes to `out`; progress, warnings and errors to `log`
 // (core/log.h: the terminal, and a run's or an experiment's log file).
 int cmd_prepare(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
-int cmd_train(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
+int cmd_train(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log, Communicator& comm);
 int cmd_eval(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
 int cmd_sample(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
 int cmd_inspect(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
 int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
 int cmd_experiment(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
-int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
+int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log, Communicator& comm);
 
 }  // namespace tg

@@ -1,8 +1,12 @@
 #include "cli/cli_options.h"
 
+#include <algorithm>
+#include <thread>
+
 #include "core/error.h"
 #include "core/log.h"
 #include "core/thread_count.h"
+#include "dist/process_group.h"
 
 namespace tg {
 
@@ -73,6 +77,20 @@ void require_flag(const cxxopts::ParseResult& result, const std::string& command
 
 int threads_flag(const cxxopts::ParseResult& result, const std::string& command) {
   return checked_thread_count(result["threads"].as<int64_t>(), "tokengrow " + command + ": --threads");
+}
+
+// Threads per rank: with several ranks on this machine, the default (0: all cores)
+// becomes the cores shared out among them; more than the cores is warned about.
+int threads_per_rank(int64_t configured, Communicator& comm, spdlog::logger& log) {
+  const int ranks_here = ProcessGroup::local_ranks();
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (comm.size() == 1) return static_cast<int>(configured);
+  const int threads = configured > 0 ? static_cast<int>(configured) : std::max(1, cores / ranks_here);
+  if (threads * ranks_here > cores)
+    log.warn(line(ranks_here, " ranks x ", threads, " threads on ", cores,
+                  " cores: oversubscribed, every rank waits for the slowest (set train.threads or --threads to ",
+                  std::max(1, cores / ranks_here), ")"));
+  return threads;
 }
 
 }  // namespace tg

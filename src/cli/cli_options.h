@@ -6,6 +6,8 @@
 #include <cxxopts.hpp>
 #include <spdlog/logger.h>
 
+#include "core/communicator.h"
+
 namespace tg {
 
 // Parses argv, with the flags every subcommand has: --help, and --quiet (the
@@ -21,5 +23,9 @@ void require_flag(const cxxopts::ParseResult& result, const std::string& command
 // The --threads flag's value, in the range train.threads allows (core/thread_count.h);
 // UserError "tokengrow <command>: --threads: expected an integer in [0, 1024], got N".
 int threads_flag(const cxxopts::ParseResult& result, const std::string& command);
+
+// Threads per rank: with several ranks on this machine, the default (0: all cores)
+// becomes the cores shared out among them; more than the cores is warned about.
+int threads_per_rank(int64_t configured, Communicator& comm, spdlog::logger& log);
 
 }  // namespace tg

@@ -5,6 +5,7 @@
 
 #include "bench/peak_flops.h"
 #include "bench/train_bench.h"
+#include "cli/bench_scaling.h"
 #include "cli/cli.h"
 #include "cli/cli_options.h"
 #include "core/error.h"
@@ -13,7 +14,7 @@
 
 namespace tg {
 
-int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log) {
+int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log, Communicator& comm) {
   cxxopts::Options options("tokengrow bench",
                            "Time full training steps (forward, backward, clip, AdamW) of a config's model on "
                            "synthetic tokens: median tokens/s, model and executed FLOPs per step, executed GFLOP/s "
@@ -28,11 +29,22 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logg
       ("threads", "Threads (0: OMP_NUM_THREADS or all cores)", cxxopts::value<int64_t>()->default_value("0"))
       ("seed", "Seed of the initial weights and the synthetic tokens", cxxopts::value<int64_t>()->default_value("0"))
       ("skip-peak", "Do not measure the matmul peak (no MFU)")
+      ("ranks", "Data-parallel scaling: 1 process x N threads, 1 x 1 thread and mpirun -np N x 1 thread, "
+                "one after the other, with their efficiency and the all-reduce's cost", cxxopts::value<int64_t>())
       ("json", "Print the result as one JSON object");
   cxxopts::ParseResult args;
   if (!parse_options(options, argc, argv, args, out, log)) return 0;
   const int threads = threads_flag(args, "bench");
   require_flag(args, "bench", "config");
+  if (args.count("ranks")) {
+    const int64_t ranks = args["ranks"].as<int64_t>();
+    if (ranks < 2 || ranks > 1024) throw UserError("tokengrow bench: --ranks must be in [2, 1024], got " + std::to_string(ranks));
+    if (comm.size() > 1) throw UserError("tokengrow bench: --ranks starts mpirun itself; run it as one process");
+    bench_rank_scaling({args["config"].as<std::string>(), static_cast<int>(ranks), args["steps"].as<int64_t>(),
+                        args["warmup"].as<int64_t>(), args.count("precision") ? args["precision"].as<std::string>() : ""},
+                       out);
+    return 0;
+  }
   RunConfig config = load_run_config(args["config"].as<std::string>());
   if (args.count("precision")) {
     try {
@@ -50,12 +62,14 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logg
   if (bench.warmup_steps < 0) throw UserError("tokengrow bench: --warmup must be >= 0");
   if (seed < 0) throw UserError("tokengrow bench: --seed must be >= 0");
   bench.seed = static_cast<uint64_t>(seed);
+  bench.comm = &comm;
 
-  Engine engine(threads);
+  Engine engine(threads_per_rank(threads, comm, log));
   const BenchResult r = run_train_bench(engine, config, bench);
   // Read before the peak measurement, whose large matrices are not part of training.
   const int64_t peak_rss = peak_resident_bytes();
-  const bool measure_peak = !args.count("skip-peak");
+  const bool measure_peak = !args.count("skip-peak") && comm.size() == 1;
+  if (comm.rank() != 0) return 0;  // rank 0 reports the job
   const double peak_gflops = measure_peak ? measure_peak_gflops(engine, bf16 ? MatmulType::BF16 : MatmulType::F32) : 0.0;
   const double mfu = measure_peak ? r.achieved_gflops / peak_gflops : 0.0;
 
@@ -78,7 +92,10 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logg
                         {"peak_rss_bytes", peak_rss},
                         {"first_loss", r.first_loss},
                         {"last_loss", r.last_loss},
-                        {"part_seconds", parts}};
+                        {"part_seconds", parts},
+                        {"ranks", r.ranks},
+                        {"reduced_bytes", r.reduced_bytes},
+                        {"median_reduce_s", r.median_reduce_s}};
     if (measure_peak) {
       j["peak_gflops"] = peak_gflops;
       j["mfu"] = mfu;
@@ -101,6 +118,11 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logg
   if (measure_peak) {
     std::snprintf(line, sizeof line, "matmul peak %.1f GFLOP/s (%s): MFU %.1f%% (executed FLOPs)\n", peak_gflops,
                   bf16 ? "bf16 inputs" : "fp32", 100.0 * mfu);
+    out << line;
+  }
+  if (r.ranks > 1) {
+    std::snprintf(line, sizeof line, "%d ranks: tokens/s counts every rank's batch; all-reduce of %.1f MB, median %.1f ms\n",
+                  r.ranks, static_cast<double>(r.reduced_bytes) / 1e6, r.median_reduce_s * 1e3);
     out << line;
   }
   std::snprintf(line, sizeof line, "peak memory %.1f MiB\n", static_cast<double>(peak_rss) / (1 << 20));

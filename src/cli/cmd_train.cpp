@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/error.h"
 #include "core/config_reader.h"
+#include "dist/process_group.h"
 #include "experiment/experiment_dir.h"
 #include "train/checkpoint.h"
 #include "train/run_config.h"
@@ -17,7 +18,7 @@
 
 namespace tg {
 
-int cmd_train(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log) {
+int cmd_train(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log, Communicator& comm) {
   cxxopts::Options options("tokengrow train", "Train a model from a config file (see docs/config.md). Writes "
                                               "metrics.h5, ckpt_<step>.h5, latest.h5 and train.log into --out.");
   options.add_options()
@@ -31,7 +32,8 @@ int cmd_train(int argc, const char* const* argv, std::ostream& out, spdlog::logg
       ("threads", "Threads, overriding train.threads (0: all cores)", cxxopts::value<int64_t>());
   cxxopts::ParseResult args;
   if (!parse_options(options, argc, argv, args, out, log)) return 0;
-  const std::optional<int> threads = args.count("threads") ? std::optional<int>(threads_flag(args, "train")) : std::nullopt;
+  if (comm.rank() != 0) set_verbosity(log, Verbosity::Quiet);  // rank 0 speaks for the job
+  const int threads = args.count("threads") ? threads_flag(args, "train") : -1;  // -1: the config's
   // What to start from: nothing, a run directory to resume, or a checkpoint file.
   std::string start_checkpoint, out_dir = args.count("out") ? args["out"].as<std::string>() : "";
   if (args.count("resume")) {
@@ -74,9 +76,9 @@ int cmd_train(int argc, const char* const* argv, std::ostream& out, spdlog::logg
     if (steps < 1) throw UserError("tokengrow train: --steps must be at least 1, got " + std::to_string(steps));
     config.train.steps = steps;
   }
-  if (threads) config.train.threads = *threads;
-  Engine engine(static_cast<int>(config.train.threads));
-  Trainer trainer(config, engine, log);
+  if (threads >= 0) config.train.threads = threads;
+  Engine engine(threads_per_rank(config.train.threads, comm, log));
+  Trainer trainer(config, engine, log, comm);
   const TrainResult r = trainer.run(out_dir, start_checkpoint);
   const std::string train_loss =
       std::isnan(r.final_train_loss) ? std::string("- (no step taken in this call)") : line(r.final_train_loss);

@@ -30,7 +30,7 @@ namespace fs = std::filesystem;
 namespace {
 // Training FLOPs of one step (3 x forward) for a run config.
 double step_flops(const RunConfig& rc) {
-  return 3.0 * forward_model_flops(rc.model, rc.train.batch_size, rc.model.seq_len);
+  return 3.0 * forward_model_flops(rc.model, rc.train.batch_size, rc.model.seq_len) * static_cast<double>(rc.train.grad_accum);
 }
 
 int64_t steps_for_flops(double flops, double per_step) {
@@ -121,7 +121,7 @@ double ExperimentRunner::recipe_total_flops(const RecipeSpec& recipe) const {
   const StageSpec& last = recipe.stages.back();
   const RunConfig probe = config_.run_config(last.model, last.train_overrides, int64_t{1} << 30, 0, recipe.name);
   return static_cast<double>(last.match_scratch_tokens) * step_flops(probe) /
-         static_cast<double>(probe.train.batch_size * probe.model.seq_len);
+         static_cast<double>(probe.train.sequences_per_step() * probe.model.seq_len);
 }
 
 void ExperimentRunner::make_plan() {
@@ -140,7 +140,7 @@ void ExperimentRunner::make_plan() {
       const std::string where = "recipe " + recipe.name + " stage " + std::to_string(k);
       RunConfig probe = config_.run_config(s.model, s.train_overrides, int64_t{1} << 30, 0, where, s.data);
       const double per_step = step_flops(probe);
-      const int64_t tokens_per_step = probe.train.batch_size * probe.model.seq_len;
+      const int64_t tokens_per_step = probe.train.sequences_per_step() * probe.model.seq_len;
       int64_t steps = 0;
       if (k == 0 && recipe.grow_at > 0) {
         steps = steps_for_flops(recipe.grow_at * recipe_total_flops(recipe), per_step);

@@ -12,16 +12,16 @@
 namespace tg {
 
 namespace {
-// The key of what a step costs: the model and the batch.
+// The key of what a micro-batch costs: the model and the batch (a step is grad_accum of them).
 std::string cost_key(const RunConfig& rc) {
   return rc.model.to_json().dump() + "/" + std::to_string(rc.train.batch_size);
 }
 
-double stage_wall_s(const RunConfig& rc, double step_s) {
+double stage_wall_s(const RunConfig& rc, double micro_batch_s) {
   const int64_t steps = rc.train.steps;
   const int64_t evals = (rc.train.eval_every > 0 ? steps / rc.train.eval_every : 0) + 1;
-  return static_cast<double>(steps) * step_s +
-         static_cast<double>(evals * rc.train.eval_batches) * step_s / 3.0;
+  return static_cast<double>(steps * rc.train.grad_accum) * micro_batch_s +
+         static_cast<double>(evals * rc.train.eval_batches) * micro_batch_s / 3.0;
 }
 
 std::string duration(double s) {
@@ -44,7 +44,7 @@ std::vector<RunEstimate> estimate_plan(Engine& engine, const std::vector<Planned
         BenchOptions options;
         options.steps = measure_steps;
         options.warmup_steps = 2;
-        step_seconds[key] = run_train_bench(engine, rc, options).median_step_s;
+        step_seconds[key] = run_train_bench(engine, rc, options).median_step_s;  // one micro-batch
       }
   std::vector<RunEstimate> estimates;
   std::set<std::string> timed_dirs;  // a first stage shared by several recipes trains once
@@ -55,7 +55,7 @@ std::vector<RunEstimate> estimate_plan(Engine& engine, const std::vector<Planned
     e.wall_s = measure_steps > 0 ? 0.0 : std::numeric_limits<double>::quiet_NaN();
     for (size_t k = 0; k < run.stages.size(); ++k) {
       const RunConfig& rc = run.stages[k];
-      e.tokens += rc.train.steps * rc.train.batch_size * rc.model.seq_len;
+      e.tokens += rc.train.steps * rc.train.sequences_per_step() * rc.model.seq_len;
       if (!timed_dirs.insert(run.stage_dirs[k]).second) continue;  // trained by an earlier run
       e.own_flops += static_cast<double>(rc.train.steps) * run.stage_step_flops[k];
       if (measure_steps > 0) e.wall_s += stage_wall_s(rc, step_seconds.at(cost_key(rc)));

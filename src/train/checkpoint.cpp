@@ -74,6 +74,8 @@ std::vector<char> checkpoint_bytes(const std::string& name, const nlohmann::json
     }
     file.set_attr("state", "skipped_steps", state.skipped_steps);
     file.set_attr("state", "rollbacks", state.rollbacks);
+    file.set_attr("state", "world_size", state.world_size);
+    file.set_attr("state", "grad_accum", state.grad_accum);
     file.set_attr("state", "log_loss_sum", state.log_loss_sum);
     file.set_attr("state", "log_loss_count", state.log_loss_count);
     if (state.corpus) {
@@ -142,6 +144,13 @@ void read_state(const H5File& file, TrainState& state) {
   state.rollbacks = file.get_attr_int("state", "rollbacks");
   state.log_loss_sum = file.get_attr_double("state", "log_loss_sum");
   state.log_loss_count = file.get_attr_int("state", "log_loss_count");
+  const auto positive = [&](const char* key) {  // absent before data parallelism: 1
+    const int64_t v = file.has_attr("state", key) ? file.get_attr_int("state", key) : 1;
+    if (v < 1 || v > (int64_t{1} << 24)) throw UserError(file.path() + ": /state " + key + " " + std::to_string(v) + ": expected >= 1");
+    return v;
+  };
+  state.world_size = positive("world_size");
+  state.grad_accum = positive("grad_accum");
   state.corpus.reset();
   if (file.has_attr("state", "corpus_crc32")) {
     const int64_t crc = file.get_attr_int("state", "corpus_crc32");

@@ -67,6 +67,11 @@ void BatchSampler::next(std::vector<int32_t>& inputs, std::vector<int32_t>& targ
   }
 }
 
+void BatchSampler::skip(int64_t batches) {
+  const uint64_t starts = tokens_->size() - seq_len_;
+  for (int64_t i = 0; i < batches * batch_; ++i) (void)rng_.below(starts);  // as next() draws them
+}
+
 int64_t window_count(int64_t n_tokens, int64_t seq_len) { return n_tokens / (seq_len + 1); }
 
 void window_batch(const std::vector<int32_t>& tokens, int64_t seq_len, int64_t first_window, int64_t count,

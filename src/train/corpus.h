@@ -92,6 +92,9 @@ class BatchSampler {
  public:
   BatchSampler(const std::vector<int32_t>* tokens, int64_t batch, int64_t seq_len, uint64_t seed);
   void next(std::vector<int32_t>& inputs, std::vector<int32_t>& targets);
+  // Moves on by `batches` batches without reading them: what the other ranks of a
+  // data-parallel step draw (every rank walks the one stream of sequences).
+  void skip(int64_t batches);
   std::array<uint64_t, 4> rng_state() const { return rng_.state(); }
   void set_rng_state(const std::array<uint64_t, 4>& s) { rng_.set_state(s); }
 

@@ -34,6 +34,9 @@ TrainConfig parse_train_config(ConfigReader r) {
   c.on_divergence = r.get_string("on_divergence", "rollback", {"rollback", "stop"});
   c.rollback_lr_factor = r.get_double("rollback_lr_factor", 0.5, 1e-6, 1.0);
   c.max_rollbacks = r.get_int("max_rollbacks", 3, 0, 1 << 20);
+  c.grad_accum = r.get_int("grad_accum", 1, 1, 1 << 16);
+  c.deterministic_reduce = r.get_bool("deterministic_reduce", false);
+  c.replica_check_every = r.get_int("replica_check_every", 100, 0, big);
   r.finish();
   return c;
 }
@@ -51,7 +54,8 @@ nlohmann::json TrainConfig::to_json() const {
           {"keep_checkpoints", keep_checkpoints}, {"schedule", schedule},   {"global_steps", global_steps},
           {"lr_factor", lr_factor}, {"max_bad_steps", max_bad_steps},
           {"on_divergence", on_divergence}, {"rollback_lr_factor", rollback_lr_factor},
-          {"max_rollbacks", max_rollbacks}};
+          {"max_rollbacks", max_rollbacks}, {"grad_accum", grad_accum},
+          {"deterministic_reduce", deterministic_reduce}, {"replica_check_every", replica_check_every}};
 }
 
 nlohmann::json RunConfig::to_json() const {

@@ -43,6 +43,17 @@ struct TrainConfig {
   std::string on_divergence = "rollback";
   double rollback_lr_factor = 0.5;
   int64_t max_rollbacks = 3;
+  // Data parallelism (docs/distributed.md): a step's global batch is batch_size x
+  // grad_accum sequences on each of the job's ranks (1 without mpirun). The gradients
+  // of its micro-batches are summed in a fixed order within a rank; across ranks by
+  // MPI_Allreduce, or with deterministic_reduce in rank order (N ranks then equal one
+  // process with grad_accum N to the bit). Every replica_check_every steps (0: never)
+  // the ranks compare checksums of their weights.
+  int64_t grad_accum = 1;
+  bool deterministic_reduce = false;
+  int64_t replica_check_every = 100;
+  // Sequences one process trains on per step (x the ranks under mpirun).
+  int64_t sequences_per_step() const { return batch_size * grad_accum; }
   nlohmann::json to_json() const;
 };
 

@@ -35,7 +35,9 @@ std::string resume_point(const std::string& dir) {
   return "";
 }
 
-RunDirectory::RunDirectory(const std::string& dir) : path_(dir), lock_(dir) {}
+RunDirectory::RunDirectory(const std::string& dir, Access access) : path_(dir) {
+  if (access == Access::Own) lock_.emplace(dir);
+}
 
 std::string RunDirectory::latest_path() const { return (fs::path(path_) / "latest.h5").string(); }
 

@@ -9,6 +9,7 @@
 // and how a run starts in it: fresh, resumed, or a new stage from another checkpoint.
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,9 +40,12 @@ std::string resume_point(const std::string& dir);
 
 class RunDirectory {
  public:
-  // Creates the directory if needed and locks it before anything in it is read;
-  // the lock is held for the object's lifetime.
-  explicit RunDirectory(const std::string& dir);
+  // Own: creates the directory if needed and locks it before anything in it is read;
+  // the lock is held for the object's lifetime. Follow: the directory as a data-
+  // parallel run's other ranks see it, which rank 0 owns: no lock, nothing created,
+  // only read (a rollback's checkpoint).
+  enum class Access { Own, Follow };
+  explicit RunDirectory(const std::string& dir, Access access = Access::Own);
 
   const std::string& path() const { return path_; }
   std::string latest_path() const;
@@ -58,7 +62,7 @@ class RunDirectory {
 
  private:
   std::string path_;
-  RunLock lock_;
+  std::optional<RunLock> lock_;
 };
 
 }  // namespace tg

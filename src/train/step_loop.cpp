@@ -2,6 +2,7 @@
 
 #include "core/log.h"
 #include "train/checkpoint.h"
+#include "train/rank_agreement.h"
 
 namespace tg {
 
@@ -17,11 +18,15 @@ StepLoop::StepLoop(const StepLoopParts& parts, const TrainConfig& config, const 
       config_(config),
       schedule_(schedule),
       hooks_(hooks),
+      micro_batches_per_step_(config.grad_accum * parts.comm.size()),
       guard_(config, parts.dir),
-      progress_(config.batch_size * parts.model.config().seq_len),
-      tokens_per_step_(config.batch_size * parts.model.config().seq_len),
-      step_flops_(3.0 * parts.model.forward_flops(config.batch_size, parts.model.config().seq_len)),
-      n_params_(parts.model.n_params()) {}
+      progress_(config.batch_size * parts.model.config().seq_len * micro_batches_per_step_),
+      tokens_per_step_(config.batch_size * parts.model.config().seq_len * micro_batches_per_step_),
+      step_flops_(3.0 * parts.model.forward_flops(config.batch_size, parts.model.config().seq_len) *
+                  static_cast<double>(micro_batches_per_step_)),
+      n_params_(parts.model.n_params()) {
+  if (micro_batches_per_step_ > 1) reducer_.emplace(parts.optimizer.params(), parts.comm, config.deterministic_reduce);
+}
 
 StepLoopResult StepLoop::run() {
   StepLoopResult result;
@@ -39,9 +44,11 @@ StepLoopResult StepLoop::run() {
     const int64_t at = p_.state.step;
     guard_.step_taken(at);
     if (schedule_.log_point(at) || schedule_.eval_point(at)) log_point(lr, schedule_.eval_point(at), result);
-    if (schedule_.checkpoint_point(at)) {
-      p_.metrics.sync();  // the rows up to this checkpoint on disk before it
-      p_.checkpointer.save(p_.model, p_.optimizer, p_.state);
+    if (config_.replica_check_every > 0 && at % config_.replica_check_every == 0)
+      check_replicas(p_.comm, p_.optimizer.params(), "after step " + std::to_string(at));
+    if (schedule_.checkpoint_point(at) && p_.checkpointer) {
+      p_.metrics->sync();  // the rows up to this checkpoint on disk before it
+      p_.checkpointer->save(p_.model, p_.optimizer, p_.state);
       p_.log.debug(line("checkpoint ", p_.dir.checkpoint_path(at), " written, and as ", p_.dir.latest_path()));
     }
     if (at != schedule_.end_step() && hooks_.stop && hooks_.stop()) {
@@ -55,18 +62,41 @@ StepLoopResult StepLoop::run() {
 StepLoop::StepOutcome StepLoop::forward_backward() {
   p_.model.set_step(p_.state.step);
   if (hooks_.before_step) hooks_.before_step(p_.state.step + 1, p_.model);
-  p_.sampler.next(inputs_, targets_);
-  p_.model.zero_grad();
   StepOutcome outcome;
-  outcome.loss = p_.model.forward(p_.engine, inputs_, targets_, config_.batch_size, p_.model.config().seq_len, true);
+  const int64_t accum = config_.grad_accum, rank = p_.comm.rank();
+  if (!reducer_) {  // one micro-batch in one process: backward's gradient is the step's
+    outcome.loss = micro_batches(1);
+  } else {
+    // Every rank walks the one stream of micro-batches; rank r trains on its
+    // [r accum, (r + 1) accum) share of the step's and skips the others'.
+    p_.sampler.skip(rank * accum);
+    const double local_sum = micro_batches(accum);
+    p_.sampler.skip((p_.comm.size() - 1 - rank) * accum);
+    outcome.loss = mean_loss_over_ranks(p_.comm, local_sum, micro_batches_per_step_);
+    if (std::isfinite(outcome.loss)) reducer_->reduce(micro_batches_per_step_);
+  }
   outcome.grad_norm = outcome.loss;
   if (std::isfinite(outcome.loss)) {
-    p_.model.backward(p_.engine);
     if (hooks_.gradients) hooks_.gradients(p_.optimizer.params());
     p_.optimizer.set_frozen_rows(p_.state.frozen_now() ? &p_.state.frozen_rows : nullptr);
     outcome.grad_norm = p_.optimizer.clip_grad_norm(config_.grad_clip);
   }
   return outcome;
+}
+
+double StepLoop::micro_batches(int64_t count) {
+  double loss_sum = 0;
+  for (int64_t k = 0; k < count; ++k) {
+    p_.sampler.next(inputs_, targets_);
+    p_.model.zero_grad();
+    const double loss =
+        p_.model.forward(p_.engine, inputs_, targets_, config_.batch_size, p_.model.config().seq_len, true);
+    loss_sum += loss;
+    if (!std::isfinite(loss)) continue;  // the step is skipped; its gradient is never used
+    p_.model.backward(p_.engine);
+    if (reducer_) reducer_->add();
+  }
+  return loss_sum;
 }
 
 void StepLoop::take_step(double loss, double lr, std::chrono::steady_clock::time_point started) {
@@ -96,7 +126,7 @@ void StepLoop::log_point(double lr, bool validate, StepLoopResult& result) {
     result.last_val_loss = val_loss;
   }
   p_.log.info(text);
-  p_.metrics.append(metrics_row(s, n_params_, train_loss, val_loss, lr));
+  if (p_.metrics) p_.metrics->append(metrics_row(s, n_params_, train_loss, val_loss, lr));
   result.last_train_loss = train_loss;
   s.log_loss_sum = 0;
   s.log_loss_count = 0;
@@ -110,10 +140,12 @@ void StepLoop::roll_back() {
   load_checkpoint(target, p_.model, &p_.optimizer, &restored);
   p_.state = guard_.rolled_back(failed, restored, target);
   p_.sampler.set_rng_state(p_.state.data_rng);
-  p_.metrics.truncate_after(p_.state.step);
-  // The rolled-back state (lowered LR, counts) becomes latest.h5: a run killed now
-  // resumes from it, and a next rollback sees that this point was restored.
-  p_.checkpointer.save_latest(p_.model, p_.optimizer, p_.state);
+  if (p_.metrics) {
+    p_.metrics->truncate_after(p_.state.step);
+    // The rolled-back state (lowered LR, counts) becomes latest.h5: a run killed now
+    // resumes from it, and a next rollback sees that this point was restored.
+    p_.checkpointer->save_latest(p_.model, p_.optimizer, p_.state);
+  }
   p_.log.warn(line("rolled back to ", target, " (step ", p_.state.step, ") after ", guard_.reason(),
                    "; learning rate now x", p_.state.lr_scale));
 }

@@ -1,9 +1,12 @@
 #pragma once
 // The training steps of one stage, from the state's step to the stage's end. A step:
-//   sample batch x (seq + 1) tokens -> forward -> backward -> gradient hook
-//   -> clip the global gradient norm -> AdamW at the stage's LR x state.lr_scale
+//   for each of grad_accum micro-batches: sample batch x (seq + 1) tokens -> forward
+//   -> backward; the gradients summed over micro-batches and ranks (GradientReducer)
+//   -> gradient hook -> clip the global gradient norm -> AdamW at the stage's LR x
+//   state.lr_scale
 // then, on the stage's grid (StageSchedule), a progress line and a metrics row, a
-// validation, and a checkpoint. A non-finite loss or gradient norm skips the update
+// validation, and a checkpoint (rank 0 alone writes), and every replica_check_every
+// steps a comparison of the ranks' weights. A non-finite loss or gradient norm skips the update
 // and may roll the run back (DivergenceGuard).
 #include <chrono>
 #include <cmath>
@@ -16,6 +19,7 @@
 
 #include <spdlog/logger.h>
 
+#include "core/communicator.h"
 #include "core/engine.h"
 #include "core/parameter.h"
 #include "model/language_model.h"
@@ -23,6 +27,7 @@
 #include "train/checkpointer.h"
 #include "train/corpus.h"
 #include "train/divergence_guard.h"
+#include "train/gradient_reducer.h"
 #include "train/metrics_log.h"
 #include "train/progress_meter.h"
 #include "train/run_config.h"
@@ -32,14 +37,11 @@
 
 namespace tg {
 
-// The gradient hook: called in every step after backward and before clipping, with
-// every trainable parameter, whose .grad then holds this process's gradient of the
-// step's mean loss. This is where a data-parallel run all-reduces (averages) the
-// gradients over its processes, so that clipping and AdamW see the global batch's
-// gradient and every process makes the same update. It is not called for a step
-// whose loss is not finite (that step runs no backward and is skipped); a
-// data-parallel run must make all processes agree on skipping, e.g. by all-reducing
-// the loss first. Empty (the default): a single process, nothing to reduce.
+// The gradient hook: called in every step after the backward passes and the
+// reduction over micro-batches and ranks, before clipping, with every trainable
+// parameter, whose .grad then holds the gradient of the global batch's mean loss
+// (tests change it there). It is not called for a step whose loss is not finite on
+// some rank (that step is skipped on every rank).
 using GradientHook = std::function<void(std::span<Parameter* const> params)>;
 
 struct StepHooks {
@@ -58,9 +60,10 @@ struct StepLoopParts {
   AdamW& optimizer;
   BatchSampler& sampler;
   TrainState& state;
-  MetricsLog& metrics;
-  const Checkpointer& checkpointer;
+  MetricsLog* metrics;               // null on ranks other than 0, which write nothing
+  const Checkpointer* checkpointer;  // null likewise
   const RunDirectory& dir;
+  Communicator& comm;
   spdlog::logger& log;
   std::function<double()> validate;  // the validation loss of the model as it is
 };
@@ -87,6 +90,7 @@ class StepLoop {
     bool finite() const { return std::isfinite(loss) && std::isfinite(grad_norm); }
   };
   StepOutcome forward_backward();
+  double micro_batches(int64_t count);  // forward and backward of each; their loss sum
   void take_step(double loss, double lr, std::chrono::steady_clock::time_point started);
   void log_point(double lr, bool validate, StepLoopResult& result);
   void roll_back();
@@ -95,11 +99,13 @@ class StepLoop {
   const TrainConfig& config_;
   const StageSchedule& schedule_;
   const StepHooks& hooks_;
+  int64_t micro_batches_per_step_;  // grad_accum x ranks
   DivergenceGuard guard_;
   ProgressMeter progress_;
   int64_t tokens_per_step_;
   double step_flops_;
   int64_t n_params_;
+  std::optional<GradientReducer> reducer_;  // absent for one micro-batch in one process
   std::vector<int32_t> inputs_, targets_;
 };
 

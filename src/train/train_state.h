@@ -22,7 +22,13 @@ struct TrainState {
   int64_t skipped_steps = 0;  // steps skipped for a non-finite loss or gradient
   int64_t rollbacks = 0;
   double peak_lr = 0;      // peak LR of the current stage (a next stage's lr_factor scales it)
-  std::array<uint64_t, 4> data_rng{};  // batch sampler state: the data position
+  // Batch sampler state: the data position. Data-parallel ranks all walk one stream
+  // of micro-batches (train/step_loop.h), so this one position is every rank's.
+  std::array<uint64_t, 4> data_rng{};
+  // The ranks and micro-batches per rank that took the steps (1, 1 in checkpoints
+  // before data parallelism): their product is the global batch in micro-batches.
+  int64_t world_size = 1;
+  int64_t grad_accum = 1;
   // Training losses since the last log row (the row's train_loss is their mean), so
   // a run resumed between two log points logs exactly what the uninterrupted run does.
   double log_loss_sum = 0;

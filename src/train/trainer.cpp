@@ -10,6 +10,7 @@
 #include "train/corpus_checksum.h"
 #include "train/evaluate.h"
 #include "train/metrics_log.h"
+#include "train/rank_agreement.h"
 #include "train/stage_schedule.h"
 
 namespace tg {
@@ -19,12 +20,15 @@ namespace {
 uint64_t data_seed(uint64_t seed) { return seed ^ 0xD1B54A32D192ED03ull; }
 }  // namespace
 
-Trainer::Trainer(const RunConfig& config, Engine& engine, spdlog::logger& log)
+Trainer::Trainer(const RunConfig& config, Engine& engine, spdlog::logger& log) : Trainer(config, engine, log, solo_) {}
+
+Trainer::Trainer(const RunConfig& config, Engine& engine, spdlog::logger& log, Communicator& comm)
     : config_(config),
       engine_(engine),
       log_(log),
       corpus_(load_corpus(config.data_path)),
-      corpus_checksum_(corpus_checksum(corpus_)) {
+      corpus_checksum_(corpus_checksum(corpus_)),
+      comm_(comm) {
   const ModelConfig& m = config_.model;
   if (corpus_.info.vocab_size > m.vocab_size)
     throw UserError(config_.data_path + ": corpus vocabulary has " + std::to_string(corpus_.info.vocab_size) +
@@ -48,24 +52,33 @@ double Trainer::validate() {
 }
 
 TrainResult Trainer::run(const std::string& out_dir, const std::string& start_checkpoint) {
-  const RunDirectory dir(out_dir);  // locked before anything in it is looked at
-  attach_log_file(log_, dir.log_path(), LogFileRole::Run);
-  log_.debug(line("config: ", config_.to_json().dump()));
-  const RunStart start = dir.prepare_start(start_checkpoint, log_);
+  std::optional<RunDirectory> dir;
+  const RunStart start = agree_on_start(dir, out_dir, start_checkpoint);
+  const bool writes = comm_.rank() == 0;
   BatchSampler sampler = start_model(start, start_checkpoint);
-  MetricsLog metrics(dir.metrics_path());
-  if (start == RunStart::Resume) metrics.truncate_after(state_.step);
-  else state_.peak_lr = stage_peak_lr(config_.train, state_.peak_lr);
+  check_ranks_start_alike();
+  if (start == RunStart::Resume) note_batch_change();
+  state_.world_size = comm_.size();
+  state_.grad_accum = config_.train.grad_accum;
+  std::optional<MetricsLog> metrics;
+  if (writes) metrics.emplace(dir->metrics_path());
+  if (start == RunStart::Resume) {
+    if (metrics) metrics->truncate_after(state_.step);
+  } else {
+    state_.peak_lr = stage_peak_lr(config_.train, state_.peak_lr);
+  }
   const StageSchedule schedule(config_.train, state_);
-  const Checkpointer checkpointer(dir, config_.to_json(), config_.train.keep_checkpoints);
+  const Checkpointer checkpointer(*dir, config_.to_json(), config_.train.keep_checkpoints);
+  MetricsLog* metrics_out = metrics ? &*metrics : nullptr;
+  const Checkpointer* checkpoints_out = writes ? &checkpointer : nullptr;
   print_model_line();
 
   TrainResult result;
   model_->set_step(state_.step);
-  if (start != RunStart::Resume) result.first_val_loss = begin_stage(metrics, checkpointer, schedule);
-  const StepLoopParts parts{engine_,  *model_, *optimizer_, sampler, state_, metrics, checkpointer,
-                            dir,      log_,    [this] { return validate(); }};
-  const StepLoopResult loop = train_steps(parts, schedule, metrics);
+  if (start != RunStart::Resume) result.first_val_loss = begin_stage(metrics_out, checkpoints_out, schedule);
+  const StepLoopParts parts{engine_, *model_, *optimizer_, sampler, state_,    metrics_out,
+                            checkpoints_out, *dir, comm_, log_, [this] { return validate(); }};
+  const StepLoopResult loop = train_steps(parts, schedule, metrics_out);
   result.interrupted = loop.interrupted;
   result.final_train_loss = loop.last_train_loss;
   if (loop.last_val_loss) result.final_val_loss = *loop.last_val_loss;
@@ -77,18 +90,61 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
   return result;
 }
 
-StepLoopResult Trainer::train_steps(const StepLoopParts& parts, const StageSchedule& schedule, MetricsLog& metrics) {
+RunStart Trainer::agree_on_start(std::optional<RunDirectory>& dir, const std::string& out_dir,
+                                 const std::string& start_checkpoint) {
+  std::string decided;
+  RunStart start = RunStart::Fresh;
+  if (comm_.rank() == 0) {
+    dir.emplace(out_dir);  // locked before anything in it is looked at
+    attach_log_file(log_, dir->log_path(), LogFileRole::Run);
+    log_.debug(line("config: ", config_.to_json().dump()));
+    start = dir->prepare_start(start_checkpoint, log_);
+    decided = std::to_string(static_cast<int>(start));
+  }
+  comm_.broadcast(decided);
+  if (comm_.rank() != 0) {
+    dir.emplace(out_dir, RunDirectory::Access::Follow);
+    start = static_cast<RunStart>(std::stoi(decided));
+  }
+  return start;
+}
+
+void Trainer::note_batch_change() const {
+  const int64_t before = state_.world_size * state_.grad_accum, now = comm_.size() * config_.train.grad_accum;
+  if (state_.world_size == comm_.size() && state_.grad_accum == config_.train.grad_accum) return;
+  const std::string was = line(state_.world_size, " ranks x grad_accum ", state_.grad_accum);
+  const std::string is = line(comm_.size(), " ranks x grad_accum ", config_.train.grad_accum);
+  if (before == now)
+    log_.info(line("resumed with ", is, " (trained so far with ", was, "): the same ", now,
+                   " micro-batches per step, so the data order and the global batch are unchanged"));
+  else
+    log_.warn(line("resumed with ", is, " (trained so far with ", was, "): the global batch changes from ", before,
+                   " to ", now, " micro-batches of ", config_.train.batch_size,
+                   " sequences, and the data order from here on with it (docs/distributed.md)"));
+}
+
+void Trainer::check_ranks_start_alike() {
+  if (comm_.size() == 1) return;
+  nlohmann::json config = config_.to_json();
+  config["train"].erase("threads");  // a rank's speed, not the run
+  check_ranks_agree(comm_, {{"the config", config.dump()},
+                            {"the corpus (its checksum)", corpus_checksum_.to_string()},
+                            {"the step it starts from", std::to_string(state_.step)},
+                            {"the starting weights (their checksum)", std::to_string(weights_checksum(optimizer_->params()))}});
+}
+
+StepLoopResult Trainer::train_steps(const StepLoopParts& parts, const StageSchedule& schedule, MetricsLog* metrics) {
   StepLoopResult loop;
   try {
     loop = StepLoop(parts, config_.train, schedule, hooks_).run();
   } catch (const UserError&) {
     try {  // what was logged, readable as metrics.h5 (the journal keeps it if this fails too)
-      metrics.compact();
+      if (metrics) metrics->compact();
     } catch (const UserError&) {
     }
     throw;
   }
-  metrics.compact();
+  if (metrics) metrics->compact();
   return loop;
 }
 
@@ -128,22 +184,29 @@ void Trainer::check_corpus(const std::string& checkpoint) {
   }
 }
 
-double Trainer::begin_stage(MetricsLog& metrics, const Checkpointer& checkpointer, const StageSchedule& schedule) {
+double Trainer::begin_stage(MetricsLog* metrics, const Checkpointer* checkpointer, const StageSchedule& schedule) {
   // The stage's starting point: step 0, or the grown model right after growth.
   const double v0 = validate();
   log_.info(line("step ", state_.step, " | val loss ", v0, " | val ppl ", std::exp(v0)));
-  metrics.append(metrics_row(state_, model_->n_params(), std::numeric_limits<double>::quiet_NaN(), v0,
-                             schedule.lr_at(state_.step)));
-  metrics.sync();
-  checkpointer.save_latest(*model_, *optimizer_, state_);
+  if (!metrics) return v0;
+  metrics->append(metrics_row(state_, model_->n_params(), std::numeric_limits<double>::quiet_NaN(), v0,
+                              schedule.lr_at(state_.step)));
+  metrics->sync();
+  checkpointer->save_latest(*model_, *optimizer_, state_);
   return v0;
 }
 
 void Trainer::print_model_line() {
   const ModelConfig& m = config_.model;
   const double step_flops = 3.0 * model_->forward_flops(config_.train.batch_size, m.seq_len);
+  const double micro_batches = static_cast<double>(config_.train.grad_accum * comm_.size());
+  std::string parallel;
+  if (micro_batches > 1)
+    parallel = line(" x ", config_.train.grad_accum, " micro-batches x ", comm_.size(), " ranks (global batch ",
+                    config_.train.batch_size * config_.train.grad_accum * comm_.size(), ")");
   log_.info(line("model: ", to_string(m.architecture), ", ", model_->n_params(), " parameters, ", m.n_layers,
-                 " layers, d ", m.d_model, "; ", step_flops / 1e9, " GFLOP per step; ", engine_.threads(), " threads"));
+                 " layers, d ", m.d_model, "; ", step_flops * micro_batches / 1e9, " GFLOP per step", parallel, "; ",
+                 engine_.threads(), " threads", comm_.size() > 1 ? " per rank" : ""));
 }
 
 }  // namespace tg

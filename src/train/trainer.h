@@ -8,10 +8,12 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <spdlog/logger.h>
 
+#include "core/communicator.h"
 #include "core/engine.h"
 #include "model/language_model.h"
 #include "train/adamw.h"
@@ -42,8 +44,11 @@ struct TrainResult {
 class Trainer {
  public:
   // Reads the corpus named by the config and checks it fits the model. Progress,
-  // warnings and debug lines go to `log` (core/log.h).
+  // warnings and debug lines go to `log` (core/log.h). With a communicator of several
+  // ranks the run is data-parallel (docs/distributed.md): every rank constructs a
+  // Trainer and calls run() alike; rank 0 alone locks the directory and writes.
   Trainer(const RunConfig& config, Engine& engine, spdlog::logger& log);
+  Trainer(const RunConfig& config, Engine& engine, spdlog::logger& log, Communicator& comm);
 
   // Trains into out_dir (created if needed). Once the directory is locked, every line
   // `log` gets also goes to out_dir/train.log for as long as `log` lives (so that a
@@ -70,15 +75,21 @@ class Trainer {
 
  private:
   double validate();
+  // Rank 0 decides how the run starts (RunDirectory::prepare_start) and tells the rest.
+  RunStart agree_on_start(std::optional<RunDirectory>& dir, const std::string& out_dir,
+                          const std::string& start_checkpoint);
   // Initialises or loads the model and state_ for this start; returns the batch
-  // sampler at the run's data position.
+  // sampler at the run's data position. Every rank must then hold the same.
   BatchSampler start_model(RunStart start, const std::string& checkpoint);
+  void check_ranks_start_alike();
+  // A resume under another ranks x grad_accum than the checkpoint's: says what changes.
+  void note_batch_change() const;
   // A resumed run must train on the corpus its checkpoint recorded (UserError if not).
   void check_corpus(const std::string& checkpoint);
   // The step loop; metrics.h5 written from the journal when it ends, also by an error.
-  StepLoopResult train_steps(const StepLoopParts& parts, const StageSchedule& schedule, MetricsLog& metrics);
-  // A new stage's starting point: validated, logged and checkpointed (latest.h5).
-  double begin_stage(MetricsLog& metrics, const Checkpointer& checkpointer, const StageSchedule& schedule);
+  StepLoopResult train_steps(const StepLoopParts& parts, const StageSchedule& schedule, MetricsLog* metrics);
+  // A new stage's starting point: validated, and on rank 0 logged and checkpointed (latest.h5).
+  double begin_stage(MetricsLog* metrics, const Checkpointer* checkpointer, const StageSchedule& schedule);
   void print_model_line();
 
   RunConfig config_;
@@ -90,6 +101,8 @@ class Trainer {
   std::unique_ptr<AdamW> optimizer_;
   TrainState state_;
   StepHooks hooks_;
+  SoloCommunicator solo_;  // the communicator of a Trainer made without one
+  Communicator& comm_;
 };
 
 }  // namespace tg
