@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -24,13 +25,16 @@ std::string quoted(const std::string& s) {
 nlohmann::json run_bench_child(const std::string& command) {
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen((command + " 2>&1").c_str(), "r"), pclose);
   if (!pipe) throw UserError("tokengrow bench --ranks: cannot start: " + command);
-  std::string output, last;
+  std::string output;
   std::array<char, 4096> chunk{};
-  while (fgets(chunk.data(), chunk.size(), pipe.get())) {
-    output += chunk.data();
-    if (chunk[0] == '{') last = chunk.data();
-  }
+  for (size_t n; (n = fread(chunk.data(), 1, chunk.size(), pipe.get())) > 0;) output.append(chunk.data(), n);
   const int status = pclose(pipe.release());
+  std::string last;  // the last line that starts a JSON object
+  for (size_t at = 0; at < output.size();) {
+    const size_t end = std::min(output.find('\n', at), output.size());
+    if (output[at] == '{') last = output.substr(at, end - at);
+    at = end + 1;
+  }
   const nlohmann::json j = nlohmann::json::parse(last, nullptr, false);
   if (status != 0 || j.is_discarded())
     throw UserError("tokengrow bench --ranks: `" + command + "` failed (status " + std::to_string(status) +

@@ -21,8 +21,8 @@ class Communicator {
   virtual void allgather(std::span<const float> mine, std::span<float> all) = 0;
   virtual void allgather(std::span<const double> mine, std::span<double> all) = 0;
   virtual void allgather(std::span<const uint64_t> mine, std::span<uint64_t> all) = 0;
-  // text becomes rank 0's on every rank.
-  virtual void broadcast(std::string& text) = 0;
+  // text becomes rank `root`'s on every rank.
+  virtual void broadcast(std::string& text, int root = 0) = 0;
 };
 
 class SoloCommunicator final : public Communicator {
@@ -33,7 +33,7 @@ class SoloCommunicator final : public Communicator {
   void allgather(std::span<const float> mine, std::span<float> all) override { copy(mine, all); }
   void allgather(std::span<const double> mine, std::span<double> all) override { copy(mine, all); }
   void allgather(std::span<const uint64_t> mine, std::span<uint64_t> all) override { copy(mine, all); }
-  void broadcast(std::string&) override {}
+  void broadcast(std::string&, int) override {}
 
  private:
   template <typename T>

@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include <climits>
+#include <cstdio>
 #include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
@@ -27,6 +28,10 @@ void allgather_as(std::span<const T> mine, std::span<T> all, MPI_Datatype type, 
 void start_mpi(int& argc, char**& argv) {
   int provided = 0;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);  // only the main thread calls MPI
+  if (provided < MPI_THREAD_FUNNELED) {
+    std::fprintf(stderr, "error: this MPI library offers no MPI_THREAD_FUNNELED (OpenMP threads beside MPI)\n");
+    MPI_Abort(MPI_COMM_WORLD, 2);
+  }
 }
 
 void stop_mpi() { MPI_Finalize(); }
@@ -67,12 +72,12 @@ void MpiCommunicator::allgather(std::span<const uint64_t> mine, std::span<uint64
   allgather_as(mine, all, MPI_UINT64_T, size_);
 }
 
-void MpiCommunicator::broadcast(std::string& text) {
+void MpiCommunicator::broadcast(std::string& text, int root) {
   uint64_t length = text.size();
-  MPI_Bcast(&length, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+  MPI_Bcast(&length, 1, MPI_UINT64_T, root, MPI_COMM_WORLD);
   if (length > kMaxCount) throw std::invalid_argument("broadcast: a text of more than 2^30 bytes");
   text.resize(length);
-  MPI_Bcast(text.data(), static_cast<int>(length), MPI_CHAR, 0, MPI_COMM_WORLD);
+  MPI_Bcast(text.data(), static_cast<int>(length), MPI_CHAR, root, MPI_COMM_WORLD);
 }
 
 }  // namespace tg

@@ -21,7 +21,7 @@ class MpiCommunicator final : public Communicator {
   void allgather(std::span<const float> mine, std::span<float> all) override;
   void allgather(std::span<const double> mine, std::span<double> all) override;
   void allgather(std::span<const uint64_t> mine, std::span<uint64_t> all) override;
-  void broadcast(std::string& text) override;
+  void broadcast(std::string& text, int root) override;
 
  private:
   int rank_ = 0, size_ = 1;

@@ -30,7 +30,7 @@ class ProcessGroup {
 
  private:
   std::unique_ptr<Communicator> communicator_;
-  bool mpi_started_ = false;
+  [[maybe_unused]] bool mpi_started_ = false;  // unused without MPI
 };
 
 }  // namespace tg

@@ -27,6 +27,7 @@ class GradientReducer {
   // more than kMaxGatheredGradientBytes.
   GradientReducer(std::span<Parameter* const> params, Communicator& comm, bool deterministic);
 
+  void begin_step() { added_ = 0; }     // before a step's first micro-batch (a skipped step's sums dropped)
   void add();                           // after each micro-batch's backward
   void reduce(int64_t micro_batches);   // micro-batches of all ranks in this step
   int64_t bytes() const { return static_cast<int64_t>(sum_.size() * sizeof(float)); }

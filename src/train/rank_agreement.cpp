@@ -50,10 +50,10 @@ void check_ranks_agree(Communicator& comm, const std::vector<RankFact>& facts) {
   comm.allgather(std::span<const uint64_t>(&first_difference, 1), std::span<uint64_t>(all));
   for (int r = 1; r < comm.size(); ++r) {
     if (all[r] == facts.size()) continue;
-    std::string message = "rank " + std::to_string(r) + " of " + std::to_string(comm.size()) +
-                          " disagrees with rank 0 on " + facts[all[r]].what;
-    if (r == comm.rank()) message += " (" + detail + ")";
-    throw UserError(message + "; every rank must start from the same config, corpus and checkpoint");
+    comm.broadcast(detail, r);  // the differing rank's account, so every rank (and rank 0's log) says it
+    throw UserError("rank " + std::to_string(r) + " of " + std::to_string(comm.size()) + " disagrees with rank 0 on " +
+                    facts[all[r]].what + " (" + detail + "); every rank must start from the same config, corpus "
+                    "and checkpoint");
   }
 }
 

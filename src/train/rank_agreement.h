@@ -22,7 +22,7 @@ struct RankFact {
 };
 
 // UserError naming the first fact on which some rank differs from rank 0, the rank,
-// and (on that rank) both values.
+// and both values (the same message on every rank).
 void check_ranks_agree(Communicator& comm, const std::vector<RankFact>& facts);
 
 // 64-bit FNV-1a over every parameter's value bits, in order.

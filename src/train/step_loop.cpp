@@ -69,6 +69,7 @@ StepLoop::StepOutcome StepLoop::forward_backward() {
   } else {
     // Every rank walks the one stream of micro-batches; rank r trains on its
     // [r accum, (r + 1) accum) share of the step's and skips the others'.
+    reducer_->begin_step();
     p_.sampler.skip(rank * accum);
     const double local_sum = micro_batches(accum);
     p_.sampler.skip((p_.comm.size() - 1 - rank) * accum);

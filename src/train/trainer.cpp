@@ -10,6 +10,7 @@
 #include "train/corpus_checksum.h"
 #include "train/evaluate.h"
 #include "train/metrics_log.h"
+#include "train/gradient_reducer.h"
 #include "train/rank_agreement.h"
 #include "train/stage_schedule.h"
 
@@ -43,6 +44,8 @@ Trainer::Trainer(const RunConfig& config, Engine& engine, spdlog::logger& log, C
                     " (prepare it with a larger --val-fraction or more text)");
   model_ = std::make_unique<LanguageModel>(m);
   optimizer_ = std::make_unique<AdamW>(config_.train.adamw, model_->parameters());
+  if (config_.train.deterministic_reduce && comm_.size() > 1)  // refused before the run directory is touched
+    GradientReducer(optimizer_->params(), comm_, true);
 }
 
 double Trainer::validate() {

@@ -49,6 +49,8 @@ class Trainer {
   // Trainer and calls run() alike; rank 0 alone locks the directory and writes.
   Trainer(const RunConfig& config, Engine& engine, spdlog::logger& log);
   Trainer(const RunConfig& config, Engine& engine, spdlog::logger& log, Communicator& comm);
+  Trainer(const Trainer&) = delete;  // comm_ may refer to this object's own solo_
+  Trainer& operator=(const Trainer&) = delete;
 
   // Trains into out_dir (created if needed). Once the directory is locked, every line
   // `log` gets also goes to out_dir/train.log for as long as `log` lives (so that a

@@ -85,8 +85,13 @@ def same_run(a, b, rel=0.0):
     if worst > rel:
         return False, "loss differs by %.3g relative" % worst
     wa, wb = weights(a), weights(b)
+    if wa.keys() != wb.keys():
+        return False, "different parameters"
     if rel == 0.0 and any(not np.array_equal(wa[k], wb[k]) for k in wa):
         return False, "weights differ"
+    worst_w = max(np.max(np.abs(wa[k] - wb[k])) / max(np.max(np.abs(wa[k])), 1e-30) for k in wa)
+    if worst_w > 1e3 * max(rel, 1e-12):
+        return False, "weights differ by %.3g relative" % worst_w
     return True, "worst loss difference %.3g relative" % worst
 
 
@@ -136,8 +141,11 @@ rc, out = mpirun(2, "train", "--resume", killed)
 ok, why = same_run(whole, killed) if rc == 0 else (False, out[-2000:])
 check(ok, "resumed under 2 ranks: bit-exact to the uninterrupted run: " + why)
 killed1 = fresh("killed-then-alone")
-mpirun(2, "train", "--config", config("long", steps=18), "--out", killed1, binary=FAULTY,
-       extra_env={"TOKENGROW_CRASH_AT": "checkpoint.model_written:3"})
+rc, out = mpirun(2, "train", "--config", config("long", steps=18), "--out", killed1, binary=FAULTY,
+                 extra_env={"TOKENGROW_CRASH_AT": "checkpoint.model_written:3"})
+with h5py.File(os.path.join(killed1, "latest.h5")) as f:
+    at = int(f["state/step"][0])
+check(rc != 0 and at == 6, "the second kill also stopped the job at its step-12 checkpoint (latest at step %d)" % at)
 rc, out = run([TOKENGROW, "train", "--config", config("long-accum2", steps=18, grad_accum=2), "--resume", killed1])
 ok, why = same_run(whole, killed1) if rc == 0 else (False, out[-2000:])
 check(ok, "a 2-rank run resumed as 1 process with grad_accum 2 continues exactly: " + why)
