@@ -55,17 +55,17 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   // The command's log: the terminal, and the log files a run or an experiment adds.
   spdlog::logger log = make_logger(out, err);
   try {
-    if (comm.size() > 1 && command != "train" && command != "bench")
+    if (comm.size() > 1 && command != "train" && command != "bench" && command != "experiment")
       throw UserError("tokengrow " + shown(command) + ": under mpirun (" + std::to_string(comm.size()) +
-                      " ranks) only `train` and `bench` run, data-parallel; run `" + shown(command) +
-                      "` as one process (experiments under MPI are not supported yet)");
+                      " ranks) only `train`, `experiment` and `bench` run, data-parallel; run `" + shown(command) +
+                      "` as one process");
     if (command == "prepare") return cmd_prepare(argc - 1, argv + 1, out, log);
     if (command == "train") return cmd_train(argc - 1, argv + 1, out, log, comm);
     if (command == "eval") return cmd_eval(argc - 1, argv + 1, out, log);
     if (command == "sample") return cmd_sample(argc - 1, argv + 1, out, log);
     if (command == "inspect") return cmd_inspect(argc - 1, argv + 1, out, log);
     if (command == "grow") return cmd_grow(argc - 1, argv + 1, out, log);
-    if (command == "experiment") return cmd_experiment(argc - 1, argv + 1, out, log);
+    if (command == "experiment") return cmd_experiment(argc - 1, argv + 1, out, log, comm);
     if (command == "bench") return cmd_bench(argc - 1, argv + 1, out, log, comm);
     err << "error: unknown command \"" << shown(command) << "\"\n\n" << kUsage;
     return 2;

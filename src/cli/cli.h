@@ -11,7 +11,7 @@
 namespace tg {
 
 // One process alone, or (from main, under mpirun) one rank of a data-parallel job:
-// then only `train` and `bench` run, and ranks other than 0 print only warnings and errors.
+// then only `train`, `experiment` and `bench` run, and ranks other than 0 print only warnings and errors.
 int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
 int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& err, Communicator& comm);
 
@@ -24,7 +24,7 @@ int cmd_eval(int argc, const char* const* argv, std::ostream& out, spdlog::logge
 int cmd_sample(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
 int cmd_inspect(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
 int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
-int cmd_experiment(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
+int cmd_experiment(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log, Communicator& comm);
 int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log, Communicator& comm);
 
 }  // namespace tg

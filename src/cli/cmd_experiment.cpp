@@ -10,11 +10,12 @@
 #include "core/log.h"
 #include "core/error.h"
 #include "experiment/experiment_runner.h"
+#include "experiment/experiment_worker.h"
 #include "experiment/plan_estimate.h"
 
 namespace tg {
 
-int cmd_experiment(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log) {
+int cmd_experiment(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log, Communicator& comm) {
   cxxopts::Options options("tokengrow experiment",
                            "Run an experiment config: growth recipes against from-scratch baselines "
                            "(docs/experiments.md). Re-run the same command to continue after a stop.");
@@ -33,9 +34,16 @@ int cmd_experiment(int argc, const char* const* argv, std::ostream& out, spdlog:
   const int threads = threads_flag(args, "experiment");
   require_flag(args, "experiment", "config");
   require_flag(args, "experiment", "out");
+  if (comm.size() > 1 && args.count("plan"))
+    throw UserError("tokengrow experiment --plan: run it as one process, not under mpirun");
+  Engine engine(threads_per_rank(threads, comm, log));
+  if (comm.rank() != 0) {  // rank 0 plans, grows and writes; this rank trains each stage with it
+    set_verbosity(log, Verbosity::Quiet);
+    follow_experiment(comm, engine, log);
+    return 0;
+  }
   const ExperimentConfig config = load_experiment_config(args["config"].as<std::string>());
-  Engine engine(threads);
-  ExperimentRunner runner(config, args["out"].as<std::string>(), engine, log);
+  ExperimentRunner runner(config, args["out"].as<std::string>(), engine, log, comm);
   if (args.count("plan")) {
     const int64_t plan_steps = args["plan-steps"].as<int64_t>();
     if (plan_steps < 0 || plan_steps > 100)
@@ -51,7 +59,9 @@ int cmd_experiment(int argc, const char* const* argv, std::ostream& out, spdlog:
           << "estimate can be far above the time alone\n";
     return 0;
   }
-  if (!runner.run()) return 3;
+  const bool finished = runner.run();
+  end_experiment_followers(comm);
+  if (!finished) return 3;
   // The summary, line by line, as the last lines of the log (and experiment.log).
   std::ifstream summary(args["out"].as<std::string>() + "/summary.md");
   log.info("");

@@ -15,6 +15,7 @@
 #include "experiment/corpus_losses.h"
 #include "experiment/experiment_dir.h"
 #include "experiment/experiment_report.h"
+#include "experiment/experiment_worker.h"
 #include "experiment/scaling_report.h"
 #include "growth/grow_checkpoint.h"
 #include "model/model_cost.h"
@@ -111,7 +112,11 @@ StageProgress checkpoint_progress(const std::string& path) {
 
 ExperimentRunner::ExperimentRunner(const ExperimentConfig& config, std::string out_dir, Engine& engine,
                                    spdlog::logger& log)
-    : config_(config), out_dir_(std::move(out_dir)), engine_(engine), log_(log) {
+    : ExperimentRunner(config, std::move(out_dir), engine, log, solo_) {}
+
+ExperimentRunner::ExperimentRunner(const ExperimentConfig& config, std::string out_dir, Engine& engine,
+                                   spdlog::logger& log, Communicator& comm)
+    : config_(config), out_dir_(std::move(out_dir)), engine_(engine), log_(log), comm_(comm) {
   make_plan();
 }
 
@@ -139,8 +144,8 @@ void ExperimentRunner::make_plan() {
       const StageSpec& s = recipe.stages[k];
       const std::string where = "recipe " + recipe.name + " stage " + std::to_string(k);
       RunConfig probe = config_.run_config(s.model, s.train_overrides, int64_t{1} << 30, 0, where, s.data);
-      const double per_step = step_flops(probe);
-      const int64_t tokens_per_step = probe.train.sequences_per_step() * probe.model.seq_len;
+      const double per_step = step_flops(probe) * comm_.size();  // every rank's batch
+      const int64_t tokens_per_step = probe.train.sequences_per_step() * probe.model.seq_len * comm_.size();
       int64_t steps = 0;
       if (k == 0 && recipe.grow_at > 0) {
         steps = steps_for_flops(recipe.grow_at * recipe_total_flops(recipe), per_step);
@@ -200,7 +205,7 @@ void ExperimentRunner::make_plan() {
       run.kind = kind;
       run.seed = seed;
       RunConfig probe = config_.run_config(model, nlohmann::json::object(), int64_t{1} << 30, seed, name, data);
-      const double per_step = step_flops(probe);
+      const double per_step = step_flops(probe) * comm_.size();  // every rank's batch
       const int64_t steps = steps_for_flops(flops, per_step);
       run.stages.push_back(config_.run_config(model, nlohmann::json::object(), steps, seed, name, data));
       run.stage_step_flops.push_back(per_step);
@@ -257,7 +262,7 @@ void ExperimentRunner::plan_scaling_runs() {
           nlohmann::json train = nlohmann::json::object();
           if (lr > 0) train = lr_overrides(lr);
           const RunConfig probe = config_.run_config(size.model, train, int64_t{1} << 30, seed, run.name);
-          const double per_step = step_flops(probe);
+          const double per_step = step_flops(probe) * comm_.size();  // every rank's batch
           const int64_t steps = steps_for_flops(flops, per_step);
           if (sweep.warmup_fraction > 0)
             train["warmup_steps"] = std::max<int64_t>(1, std::llround(sweep.warmup_fraction * static_cast<double>(steps)));
@@ -300,7 +305,12 @@ bool ExperimentRunner::train_stage(const PlannedRun& run, size_t k, const std::s
     MetricsLog((fs::path(dir) / "metrics.h5").string()).remove();
   }
   spdlog::logger stage_log = child_logger(log_, run.name);  // its train.log closes with the stage
-  Trainer trainer(run.stages[k], engine_, stage_log);
+  if (comm_.size() > 1) {  // the other ranks train this stage with rank 0 (experiment_worker.h)
+    if (step_budget_ >= 0) throw std::logic_error("ExperimentRunner: a step budget under MPI");
+    std::string job = stage_job(run.stages[k], dir, start);
+    comm_.broadcast(job);
+  }
+  Trainer trainer(run.stages[k], engine_, stage_log, comm_);
   if (step_budget_ >= 0) trainer.set_stop_hook([this] { return --step_budget_ <= 0; });
   const TrainResult r = trainer.run(dir, start);
   return !r.interrupted;

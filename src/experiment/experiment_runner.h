@@ -17,6 +17,7 @@
 
 #include <spdlog/logger.h>
 
+#include "core/communicator.h"
 #include "core/engine.h"
 #include "experiment/experiment_config.h"
 #include "experiment/planned_run.h"
@@ -29,6 +30,12 @@ class ExperimentRunner {
   // lock, also to out_dir/experiment.log for as long as `log` lives, and each stage's
   // lines to its own train.log as well.
   ExperimentRunner(const ExperimentConfig& config, std::string out_dir, Engine& engine, spdlog::logger& log);
+  // Rank 0 of an experiment under mpirun: every stage trains data-parallel on all ranks
+  // (the others follow, experiment_worker.h), and the plan counts every rank's batch.
+  ExperimentRunner(const ExperimentConfig& config, std::string out_dir, Engine& engine, spdlog::logger& log,
+                   Communicator& comm);
+  ExperimentRunner(const ExperimentRunner&) = delete;  // comm_ may refer to this object's own solo_
+  ExperimentRunner& operator=(const ExperimentRunner&) = delete;
 
   const std::vector<PlannedRun>& plan() const { return plan_; }
   // FLOPs of the first recipe's grown run: the frontier budgets' 1x.
@@ -67,6 +74,8 @@ class ExperimentRunner {
   std::vector<PlannedRun> plan_;
   double reference_flops_ = 0;
   int64_t step_budget_ = -1;
+  SoloCommunicator solo_;
+  Communicator& comm_;
 };
 
 }  // namespace tg

@@ -12,6 +12,7 @@ checkpoint's weights with h5py:
     resumes under N = 2 to the bits of the uninterrupted run; resumed as one process with
     grad_accum 2 it continues exactly too;
   - rank 1 killed from outside ends the job within 30 s, naming the rank, no process left;
+  - an experiment under 2 ranks equals the same experiment in one process with grad_accum 2;
   - ranks started with different configs refuse, naming the key.
 """
 import os
@@ -192,6 +193,31 @@ if victims:
         check(False, "the job still ran 30 s after rank 1 was killed")
     time.sleep(1)
     check(not rank_pids(0) and not rank_pids(1), "no rank is left running")
+
+# An experiment under mpirun: every stage data-parallel, growth and report on rank 0; equal to
+# the same experiment in one process with grad_accum 2.
+import json as _json
+for name, accum in [("exp-alone", 2), ("exp-ranks", 1)]:
+    with open(os.path.join(WORK, name + ".json"), "w") as f:
+        _json.dump({"data": CORPUS,
+                    "model": {"architecture": "tokenformer", "d_model": 32, "n_layers": 2, "n_heads": 2, "seq_len": 32},
+                    "train": {"batch_size": 4, "lr": 3e-3, "log_every": 1, "eval_every": 10, "eval_batches": 2,
+                              "threads": 1, "deterministic_reduce": True, "grad_accum": accum},
+                    "seeds": [0],
+                    "recipes": [{"name": "g", "stages": [
+                        {"qkv_tokens": 8, "proj_tokens": 8, "ffn_tokens": 16, "tokens": 5120},
+                        {"qkv_tokens": 16, "proj_tokens": 16, "ffn_tokens": 32, "tokens": 5120, "growth": {}}]}],
+                    "baselines": {"frontier_budgets": [1], "stage_sizes": False, "transformer": False}}, f)
+alone, ranks = fresh("exp-alone-out"), fresh("exp-ranks-out")
+rc1, out1 = run([TOKENGROW, "experiment", "--config", os.path.join(WORK, "exp-alone.json"), "--out", alone])
+rc2, out2 = mpirun(2, "experiment", "--config", os.path.join(WORK, "exp-ranks.json"), "--out", ranks)
+if rc1 or rc2:
+    check(False, "experiments failed:\n" + out1[-2000:] + out2[-2000:])
+else:
+    for stage in ["g-seed0/stage0", "g-seed0/stage1", "frontier-1x-seed0"]:
+        ok, why = same_run(os.path.join(alone, stage), os.path.join(ranks, stage))
+        check(ok, "experiment under 2 ranks = 1 process with grad_accum 2, %s: %s" % (stage, why))
+    check(os.path.exists(os.path.join(ranks, "summary.md")), "the 2-rank experiment wrote its summary")
 
 # Ranks that disagree on the config refuse to start, naming the key.
 odd = fresh("odd")
