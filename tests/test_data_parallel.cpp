@@ -5,8 +5,10 @@
 
 #include <cmath>
 #include <deque>
+#include <sstream>
 #include <vector>
 
+#include "cli/cli.h"
 #include "test_data.h"
 #include "train/corpus.h"
 #include "train/gradient_reducer.h"
@@ -144,4 +146,15 @@ TEST_CASE("Diverged replicas stop the run with both checksums", "[train][paralle
   other.rank0_numbers = {mine};
   const std::string e = error_of([&] { check_replicas(other, params, "after step 3"); });
   REQUIRE(e.find("the replicas diverged after step 3: rank 1's weights differ from rank 0's") != std::string::npos);
+}
+
+TEST_CASE("tokengrow --version says whether it was built with MPI", "[cli][parallel]") {
+  std::ostringstream out, err;
+  const char* argv[] = {"tokengrow", "--version"};
+  REQUIRE(run_cli(2, argv, out, err) == 0);
+#ifdef TOKENGROW_WITH_MPI
+  REQUIRE(out.str().find("built with MPI (") != std::string::npos);
+#else
+  REQUIRE(out.str().find("built without MPI") != std::string::npos);
+#endif
 }

@@ -33,8 +33,9 @@ const char* kUsage =
 
 std::string version_text() {
   const dnnl_version_t* dnnl = dnnl_version();
-  return line("tokengrow: oneDNN ", dnnl->major, ".", dnnl->minor, ".", dnnl->patch, "; built with ",
-              ProcessGroup::mpi_description(), "\n");
+  return line("tokengrow: oneDNN ", dnnl->major, ".", dnnl->minor, ".", dnnl->patch, "; built ",
+              ProcessGroup::built_with_mpi() ? "with " + ProcessGroup::mpi_description() : std::string("without MPI"),
+              "\n");
 }
 
 int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
