@@ -82,9 +82,9 @@ int threads_flag(const cxxopts::ParseResult& result, const std::string& command)
 // Threads per rank: with several ranks on this machine, the default (0: all cores)
 // becomes the cores shared out among them; more than the cores is warned about.
 int threads_per_rank(int64_t configured, Communicator& comm, spdlog::logger& log) {
+  if (comm.size() == 1) return static_cast<int>(configured);
   const int ranks_here = ProcessGroup::local_ranks();
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (comm.size() == 1) return static_cast<int>(configured);
   const int threads = configured > 0 ? static_cast<int>(configured) : std::max(1, cores / ranks_here);
   if (threads * ranks_here > cores)
     log.warn(line(ranks_here, " ranks x ", threads, " threads on ", cores,

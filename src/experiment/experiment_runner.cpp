@@ -29,9 +29,11 @@ namespace tg {
 namespace fs = std::filesystem;
 
 namespace {
-// Training FLOPs of one step (3 x forward) for a run config.
-double step_flops(const RunConfig& rc) {
-  return 3.0 * forward_model_flops(rc.model, rc.train.batch_size, rc.model.seq_len) * static_cast<double>(rc.train.grad_accum);
+// Training FLOPs of one global step (3 x forward) for a run config: grad_accum
+// micro-batches on each of `ranks` ranks.
+double step_flops(const RunConfig& rc, int ranks) {
+  return 3.0 * forward_model_flops(rc.model, rc.train.batch_size, rc.model.seq_len) *
+         static_cast<double>(rc.train.grad_accum * ranks);
 }
 
 int64_t steps_for_flops(double flops, double per_step) {
@@ -125,7 +127,7 @@ ExperimentRunner::ExperimentRunner(const ExperimentConfig& config, std::string o
 double ExperimentRunner::recipe_total_flops(const RecipeSpec& recipe) const {
   const StageSpec& last = recipe.stages.back();
   const RunConfig probe = config_.run_config(last.model, last.train_overrides, int64_t{1} << 30, 0, recipe.name);
-  return static_cast<double>(last.match_scratch_tokens) * step_flops(probe) /
+  return static_cast<double>(last.match_scratch_tokens) * step_flops(probe, 1) /
          static_cast<double>(probe.train.sequences_per_step() * probe.model.seq_len);
 }
 
@@ -144,7 +146,7 @@ void ExperimentRunner::make_plan() {
       const StageSpec& s = recipe.stages[k];
       const std::string where = "recipe " + recipe.name + " stage " + std::to_string(k);
       RunConfig probe = config_.run_config(s.model, s.train_overrides, int64_t{1} << 30, 0, where, s.data);
-      const double per_step = step_flops(probe) * comm_.size();  // every rank's batch
+      const double per_step = step_flops(probe, comm_.size());
       const int64_t tokens_per_step = probe.train.sequences_per_step() * probe.model.seq_len * comm_.size();
       int64_t steps = 0;
       if (k == 0 && recipe.grow_at > 0) {
@@ -205,7 +207,7 @@ void ExperimentRunner::make_plan() {
       run.kind = kind;
       run.seed = seed;
       RunConfig probe = config_.run_config(model, nlohmann::json::object(), int64_t{1} << 30, seed, name, data);
-      const double per_step = step_flops(probe) * comm_.size();  // every rank's batch
+      const double per_step = step_flops(probe, comm_.size());
       const int64_t steps = steps_for_flops(flops, per_step);
       run.stages.push_back(config_.run_config(model, nlohmann::json::object(), steps, seed, name, data));
       run.stage_step_flops.push_back(per_step);
@@ -262,7 +264,7 @@ void ExperimentRunner::plan_scaling_runs() {
           nlohmann::json train = nlohmann::json::object();
           if (lr > 0) train = lr_overrides(lr);
           const RunConfig probe = config_.run_config(size.model, train, int64_t{1} << 30, seed, run.name);
-          const double per_step = step_flops(probe) * comm_.size();  // every rank's batch
+          const double per_step = step_flops(probe, comm_.size());
           const int64_t steps = steps_for_flops(flops, per_step);
           if (sweep.warmup_fraction > 0)
             train["warmup_steps"] = std::max<int64_t>(1, std::llround(sweep.warmup_fraction * static_cast<double>(steps)));

@@ -7,17 +7,20 @@
 
 namespace tg {
 
+void check_gathered_gradient_bytes(int64_t floats, int ranks) {
+  const int64_t gathered = floats * static_cast<int64_t>(sizeof(float)) * ranks;
+  if (gathered > kMaxGatheredGradientBytes)
+    throw UserError("train.deterministic_reduce: gathering every rank's gradients takes " + std::to_string(gathered >> 20) +
+                    " MiB (" + std::to_string(ranks) + " ranks x " + std::to_string(floats) + " floats), more than the " +
+                    std::to_string(kMaxGatheredGradientBytes >> 20) + " MiB allowed; set it to false (MPI_Allreduce)");
+}
+
 GradientReducer::GradientReducer(std::span<Parameter* const> params, Communicator& comm, bool deterministic)
     : params_(params.begin(), params.end()), comm_(comm), deterministic_(deterministic) {
   size_t n = 0;
   for (const Parameter* p : params_) n += static_cast<size_t>(p->grad.numel());
   if (deterministic_ && comm_.size() > 1) {
-    const int64_t gathered = static_cast<int64_t>(n * sizeof(float)) * comm_.size();
-    if (gathered > kMaxGatheredGradientBytes)
-      throw UserError("train.deterministic_reduce: gathering every rank's gradients takes " +
-                      std::to_string(gathered >> 20) + " MiB (" + std::to_string(comm_.size()) + " ranks x " +
-                      std::to_string(n) + " floats), more than the " + std::to_string(kMaxGatheredGradientBytes >> 20) +
-                      " MiB allowed; set it to false (MPI_Allreduce)");
+    check_gathered_gradient_bytes(static_cast<int64_t>(n), comm_.size());
     gathered_.resize(n * static_cast<size_t>(comm_.size()));
   }
   sum_.resize(n);

@@ -21,6 +21,10 @@ namespace tg {
 // The most bytes a deterministic reduction gathers (every rank's gradients at once).
 constexpr int64_t kMaxGatheredGradientBytes = int64_t{8} << 30;
 
+// UserError unless a deterministic reduction of `floats` gradients over `ranks` ranks
+// stays within kMaxGatheredGradientBytes.
+void check_gathered_gradient_bytes(int64_t floats, int ranks);
+
 class GradientReducer {
  public:
   // params must outlive this; UserError if a deterministic reduction would gather

@@ -46,7 +46,7 @@ StepLoopResult StepLoop::run() {
     if (schedule_.log_point(at) || schedule_.eval_point(at)) log_point(lr, schedule_.eval_point(at), result);
     if (config_.replica_check_every > 0 && at % config_.replica_check_every == 0)
       check_replicas(p_.comm, p_.optimizer.params(), "after step " + std::to_string(at));
-    if (schedule_.checkpoint_point(at) && p_.checkpointer) {
+    if (schedule_.checkpoint_point(at) && p_.metrics) {
       p_.metrics->sync();  // the rows up to this checkpoint on disk before it
       p_.checkpointer->save(p_.model, p_.optimizer, p_.state);
       p_.log.debug(line("checkpoint ", p_.dir.checkpoint_path(at), " written, and as ", p_.dir.latest_path()));

@@ -45,7 +45,7 @@ Trainer::Trainer(const RunConfig& config, Engine& engine, spdlog::logger& log, C
   model_ = std::make_unique<LanguageModel>(m);
   optimizer_ = std::make_unique<AdamW>(config_.train.adamw, model_->parameters());
   if (config_.train.deterministic_reduce && comm_.size() > 1)  // refused before the run directory is touched
-    GradientReducer(optimizer_->params(), comm_, true);
+    check_gathered_gradient_bytes(model_->n_params(), comm_.size());
 }
 
 double Trainer::validate() {
