@@ -14,6 +14,7 @@ PACKAGES=(
   clang libclang-rt-14-dev libomp-14-dev llvm  # sanitizer build and libFuzzer runs of the test suite (libomp: clang's OpenMP runtime)
   bible-kjv                                   # the default corpus (King James Bible)
   dict-gcide                                  # with it, the english corpus (scripts/prepare-corpora.sh)
+  libsentencepiece-dev                        # subword tokenizers (BPE, unigram) for prepare
   python3 python3-h5py python3-numpy python3-matplotlib  # plots (Debian's python3)
   libopenmpi-dev openmpi-bin openssh-client   # data-parallel training (mpirun; ssh reaches other nodes), and its tests
   jupyter-nbconvert python3-ipykernel python3-nbformat  # the analysis notebook, executed by the tests

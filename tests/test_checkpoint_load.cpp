@@ -135,11 +135,12 @@ TEST_CASE("Checkpoints record their tokenizer; those older than the record read 
   REQUIRE(H5File::open_read(s.path).get_attr_string("/", "tokenizer") == "bytes");
   reseal_after(s.path, "checkpoint", [](hid_t f) { REQUIRE(H5Adelete(f, "tokenizer") >= 0); });
   TrainState state;
-  state.tokenizer = "";
+  state.tokenizer.kind = "";
   load_model(s.path, &state);
-  REQUIRE(state.tokenizer == "bytes");
+  REQUIRE(state.tokenizer.kind == "bytes");
+  REQUIRE(state.tokenizer.model.empty());
   reseal_after(s.path, "checkpoint", [](hid_t f) { set_root_string(f, "tokenizer", "words"); });
   load_model(s.path, &state);
-  REQUIRE(state.tokenizer == "words");  // read as recorded; eval and sample refuse it (test_cli)
-  REQUIRE_THROWS_WITH(parse_tokenizer(state.tokenizer, s.path), Catch::Contains("unknown tokenizer \"words\""));
+  REQUIRE(state.tokenizer.kind == "words");  // read as recorded; eval and sample refuse it (test_cli)
+  REQUIRE_THROWS_WITH(Tokenizer(state.tokenizer, s.path), Catch::Contains("unknown tokenizer \"words\""));
 }

@@ -234,7 +234,7 @@ TEST_CASE("CLI: prepare reads gzip text, splits every --val-every bytes and refu
   INFO(r.err);
   REQUIRE(r.code == 0);
   // 7 segments of 4000 bytes and one of 2000 hold out 400 each and 200, the 10-byte file 1.
-  REQUIRE(r.out.find("27009 train tokens, 3001 validation tokens") != std::string::npos);
+  REQUIRE(r.out.find("27009 train tokens from 27009 bytes, 3001 validation tokens from 3001 bytes") != std::string::npos);
   REQUIRE(r.out.find("prepare: 0.0 of 0.0 MB read (more.txt)\n") != std::string::npos);
   const Corpus corpus = load_corpus(dir.file("d.h5"));
   REQUIRE(detokenize_bytes(corpus.val).substr(0, 400) == text.substr(3600, 400));

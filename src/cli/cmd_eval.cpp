@@ -15,8 +15,9 @@
 namespace tg {
 
 int cmd_eval(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log) {
-  cxxopts::Options options("tokengrow eval", "Loss (nats per token) and perplexity of a checkpoint on a corpus split "
-                                             "(--data) or a plain text file (--text), over consecutive "
+  cxxopts::Options options("tokengrow eval", "Loss (nats per token), perplexity and bits per byte of text of a "
+                                             "checkpoint on a corpus split (--data) or a plain text file (--text, "
+                                             "tokenized with the checkpoint's tokenizer), over consecutive "
                                              "non-overlapping windows of seq_len + 1 tokens.");
   options.add_options()
       ("ckpt", "Checkpoint file", cxxopts::value<std::string>())
@@ -40,14 +41,14 @@ int cmd_eval(int argc, const char* const* argv, std::ostream& out, spdlog::logge
   Engine engine(threads);
   TrainState state;
   auto model = load_model(ckpt, &state);
-  const Tokenizer tokenizer = parse_tokenizer(state.tokenizer, ckpt);
+  const Tokenizer tokenizer(state.tokenizer, ckpt);
   const int64_t vocab = model->config().vocab_size;
 
   std::vector<int32_t> tokens;
   std::string source;
   if (args.count("text")) {
     source = args["text"].as<std::string>();
-    tokens = tokenize(tokenizer, read_regular_file(source, "text file"));
+    tokens = tokenizer.encode(read_regular_file(source, "text file"));
     check_token_ids(tokens, vocab, source, "the model's");
   } else {
     source = args["data"].as<std::string>();
@@ -59,14 +60,18 @@ int cmd_eval(int argc, const char* const* argv, std::ostream& out, spdlog::logge
     tokens = split == "val" ? std::move(corpus.val) : std::move(corpus.train);
     source += " (" + split + ")";
   }
-  const EvalResult r = evaluate_windows(engine, *model, tokens, batch, args["max-windows"].as<int64_t>(), source);
+  const EvalResult r = evaluate_windows(engine, *model, tokens, batch, args["max-windows"].as<int64_t>(), source,
+                                        tokenizer.bytes_per_id());
   if (args.count("json")) {
-    out << nlohmann::json{{"checkpoint", ckpt}, {"source", source}, {"loss", r.loss}, {"ppl", std::exp(r.loss)},
-                          {"tokens", r.tokens}, {"windows", r.windows}}.dump()
+    out << nlohmann::json{{"checkpoint", ckpt}, {"source", source},  {"loss", r.loss},
+                          {"ppl", std::exp(r.loss)}, {"bpb", r.bits_per_byte()}, {"tokens", r.tokens},
+                          {"text_bytes", r.text_bytes}, {"windows", r.windows}, {"tokenizer", tokenizer.kind()}}
+               .dump()
         << "\n";
   } else {
-    out << source << ": loss " << r.loss << " nats/token, perplexity " << std::exp(r.loss) << " (" << r.tokens
-        << " tokens in " << r.windows << " windows)\n";
+    out << source << ": loss " << r.loss << " nats/token, perplexity " << std::exp(r.loss) << ", "
+        << r.bits_per_byte() << " bits/byte (" << r.tokens << " " << tokenizer.kind() << " tokens, " << r.text_bytes
+        << " bytes of text, in " << r.windows << " windows)\n";
   }
   return 0;
 }

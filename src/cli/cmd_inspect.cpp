@@ -6,6 +6,7 @@
 #include "cli/cli_options.h"
 #include "core/error.h"
 #include "train/checkpoint.h"
+#include "train/tokenizer.h"
 
 namespace tg {
 
@@ -26,6 +27,8 @@ int cmd_inspect(int argc, const char* const* argv, std::ostream& out, spdlog::lo
   out << "config:\n" << config.dump(2) << "\n";
   out << "state: step " << state.step << ", stage " << state.stage << ", tokens " << state.tokens << ", FLOPs "
       << state.flops << ", train time " << state.wall_s << " s\n";
+  out << "tokenizer: " << Tokenizer(state.tokenizer, path).describe()
+      << (state.tokenizer.model.empty() ? "" : ", its SentencePiece model in the checkpoint (/tokenizer_model)") << "\n";
   out << "parameters: " << model->n_params() << "\n";
   // Group parameter counts by layer ("layers/3/..." -> layer 3; others by their own name).
   std::map<std::string, int64_t> groups;

@@ -39,14 +39,15 @@ int cmd_sample(int argc, const char* const* argv, std::ostream& out, spdlog::log
   const std::string ckpt = args["ckpt"].as<std::string>();
   TrainState state;
   auto model = load_model(ckpt, &state);
-  const Tokenizer tokenizer = parse_tokenizer(state.tokenizer, ckpt);
+  const Tokenizer tokenizer(state.tokenizer, ckpt);
   const int64_t seq = model->config().seq_len;
-  std::vector<int32_t> context = tokenize(tokenizer, args["prompt"].as<std::string>());
+  std::vector<int32_t> context = tokenizer.encode(args["prompt"].as<std::string>());
+  if (context.empty()) throw UserError("tokengrow sample: --prompt must hold at least one token of text");
   check_token_ids(context, model->config().vocab_size, "tokengrow sample: --prompt", "the model's");
   // Only ids the tokenizer can print are drawn (a model's vocabulary may be larger
   // than its corpus's; those rows never trained).
   const int64_t model_vocab = model->config().vocab_size;
-  const int64_t vocab = std::min(model_vocab, vocab_size(tokenizer));  // the ids drawn from
+  const int64_t vocab = std::min(model_vocab, tokenizer.vocab_size());  // the ids drawn from
   Rng rng(static_cast<uint64_t>(args["seed"].as<int64_t>()));
   std::vector<int32_t> window(seq);
   Tensor logits;
@@ -79,7 +80,7 @@ int cmd_sample(int argc, const char* const* argv, std::ostream& out, spdlog::log
     }
     context.push_back(next);
   }
-  out << detokenize(tokenizer, context) << "\n";
+  out << tokenizer.decode(context) << "\n";
   return 0;
 }
 

@@ -84,7 +84,7 @@ int cmd_train(int argc, const char* const* argv, std::ostream& out, spdlog::logg
       std::isnan(r.final_train_loss) ? std::string("- (no step taken in this call)") : line(r.final_train_loss);
   log.info(line("done: ", r.steps, " steps, ", r.tokens, " tokens, ", r.flops / 1e12, " TFLOP, ", r.wall_s,
                 " s; final train loss ", train_loss, ", val loss ", r.final_val_loss, " (val ppl ",
-                std::exp(r.final_val_loss), ")"));
+                std::exp(r.final_val_loss), ", ", r.final_val_bpb, " bits per byte)"));
   return 0;
 }
 

@@ -56,10 +56,15 @@ int open_regular_file(const std::string& path, const std::string& what) {
   return fd;
 }
 
-std::string read_regular_file(const std::string& path, const std::string& what) {
+std::string read_regular_file(const std::string& path, const std::string& what, int64_t max_bytes) {
   const int fd = open_regular_file(path, what);
   struct stat st {};
   ::fstat(fd, &st);
+  if (static_cast<int64_t>(st.st_size) > max_bytes) {
+    ::close(fd);
+    throw UserError(path + ": " + what + " of " + std::to_string(st.st_size) + " bytes, more than the " +
+                    std::to_string(max_bytes) + " this reads");
+  }
   std::string bytes;
   bytes.reserve(static_cast<size_t>(st.st_size));
   char buffer[1 << 16];
@@ -73,6 +78,10 @@ std::string read_regular_file(const std::string& path, const std::string& what) 
     }
     if (n == 0) break;
     bytes.append(buffer, static_cast<size_t>(n));
+    if (static_cast<int64_t>(bytes.size()) > max_bytes) {  // it grew while read
+      ::close(fd);
+      throw UserError(path + ": " + what + " of more than " + std::to_string(max_bytes) + " bytes");
+    }
   }
   ::close(fd);
   return bytes;

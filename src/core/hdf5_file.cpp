@@ -319,6 +319,21 @@ void H5File::write_bytes_u8_at(const std::string& path, int64_t offset, const ui
     fail(path, "write failed (disk full?)");
 }
 
+std::vector<uint8_t> H5File::read_bytes_u8(const std::string& path) const {
+  if (shape(path).size() != 1) fail(path, "expected a 1-D byte dataset");
+  std::vector<uint8_t> out(element_count(path));
+  read_dataset(path, H5T_NATIVE_UINT8, true, out.data());
+  return out;
+}
+
+void H5File::write_token_ids(const std::string& path, const std::vector<int32_t>& ids, int64_t vocab_size) {
+  const hid_t file_type = vocab_size <= 256 ? H5T_STD_U8LE : vocab_size <= 65536 ? H5T_STD_U16LE : H5T_STD_U32LE;
+  for (int32_t id : ids)
+    if (id < 0 || id >= vocab_size)
+      fail(path, "token id " + std::to_string(id) + " outside the vocabulary [0, " + std::to_string(vocab_size) + ")");
+  write_dataset(path, H5T_NATIVE_INT32, file_type, {ids.size()}, ids.data());
+}
+
 std::vector<int32_t> H5File::read_tokens(const std::string& path) const {
   if (shape(path).size() != 1) fail(path, "expected a 1-D token dataset");
   std::vector<int32_t> out(element_count(path));

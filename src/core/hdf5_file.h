@@ -66,6 +66,10 @@ class H5File {
   // refused.
   void create_bytes_u8(const std::string& path, int64_t size);
   void write_bytes_u8_at(const std::string& path, int64_t offset, const uint8_t* data, size_t count);
+  std::vector<uint8_t> read_bytes_u8(const std::string& path) const;  // any 1-D integer dataset of bytes
+  // Token ids in [0, vocab_size), stored as the smallest unsigned type that holds
+  // every id below vocab_size (uint8 up to 256, uint16 up to 65536, else uint32).
+  void write_token_ids(const std::string& path, const std::vector<int32_t>& ids, int64_t vocab_size);
   // Any 1-D integer dataset, converted by HDF5 to int32 (token ids).
   std::vector<int32_t> read_tokens(const std::string& path) const;
 

@@ -6,7 +6,7 @@
 // Layout: a 512-byte text header, NUL-padded (`head -c 512 FILE` shows it)
 //   tokengrow journal 1
 //   kind metrics
-//   payload_bytes 96
+//   payload_bytes 104
 // then records of payload_bytes + 4 bytes: the payload, then the zlib CRC-32
 // (little-endian) of the record's index (8 bytes, little-endian) followed by the
 // payload, so that a record out of place fails its check as a damaged one does.

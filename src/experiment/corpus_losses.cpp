@@ -33,7 +33,7 @@ std::map<std::string, double> losses_on_corpora(Engine& engine, const std::strin
     const Corpus corpus = load_corpus(path);
     check_corpus_fits(corpus.info, path, state.tokenizer, model->config().vocab_size, checkpoint);
     losses[path] = evaluate_windows(engine, *model, corpus.val, train.batch_size, train.eval_batches * train.batch_size,
-                                    path + " (val)")
+                                    path + " (val)", corpus.tokenizer.bytes_per_id())
                        .loss;
   }
   return losses;

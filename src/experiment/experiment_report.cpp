@@ -83,6 +83,7 @@ void write_h5(const ExperimentConfig& config, const std::string& out_dir, const 
       file.set_attr(g, "n_params", r.n_params);
       file.set_attr(g, "final_val_loss", r.final_val_loss);
       file.set_attr(g, "final_val_ppl", std::exp(r.final_val_loss));
+      file.set_attr(g, "final_val_bpb", r.final_val_bpb);
       file.set_attr(g, "total_flops", r.total_flops);
       file.set_attr(g, "base_flops", r.base_flops);
       file.set_attr(g, "tokens", r.tokens);
@@ -110,7 +111,7 @@ void write_csv(const std::string& out_dir, const std::vector<RunResult>& results
   csv << "name,kind,recipe,seed,budget,n_params,final_val_loss,final_val_ppl,total_flops,base_flops,tokens,wall_s,"
          "compute_saved,compute_saved_without_base,compute_saved_conservative,compute_saved_conservative_without_base,"
          "frontier_extrapolated,size,budget_name,lr,tokens_per_param,compute_saved_vs_envelope,compute_saved_vs_law,"
-         "envelope_loss_at_flops,envelope_extrapolated\n";
+         "envelope_loss_at_flops,envelope_extrapolated,final_val_bpb\n";
   for (const RunResult& r : results)
     csv << r.plan->name << "," << r.plan->kind << "," << r.plan->recipe << "," << r.plan->seed << "," << r.plan->budget
         << "," << r.n_params << "," << r.final_val_loss << "," << std::exp(r.final_val_loss) << "," << r.total_flops
@@ -118,7 +119,7 @@ void write_csv(const std::string& out_dir, const std::vector<RunResult>& results
         << "," << r.conservative << "," << r.conservative_without_base << "," << (r.extrapolated ? 1 : 0) << ","
         << r.plan->size << "," << r.plan->budget_name << "," << r.plan->lr << "," << r.tokens_per_param() << ","
         << r.saved_vs_envelope << "," << r.saved_vs_law << "," << r.envelope_loss_at_flops << ","
-        << (r.envelope_extrapolated ? 1 : 0) << "\n";
+        << (r.envelope_extrapolated ? 1 : 0) << "," << r.final_val_bpb << "\n";
   write_file_durably((fs::path(out_dir) / "summary.csv").string(), csv.str());
   if (!scaling.sizes.empty()) write_file_durably((fs::path(out_dir) / "scaling.csv").string(), isoflop_csv(scaling));
 }
@@ -130,12 +131,12 @@ void write_markdown(const ExperimentConfig& config, const std::string& out_dir, 
   md << "# Experiment summary: " << config.file << "\n\n";
   if (!config.description.empty()) md << config.description << "\n\n";
   md << results.size() << " of " << planned << " runs finished.\n\n";
-  md << "## Runs\n\n| run | kind | params | final val loss | val ppl | FLOPs | tokens | tokens/param | wall s |\n"
-        "|---|---|---|---|---|---|---|---|---|\n";
+  md << "## Runs\n\n| run | kind | params | final val loss | val ppl | val bits/byte | FLOPs | tokens | tokens/param "
+        "| wall s |\n|---|---|---|---|---|---|---|---|---|---|\n";
   for (const RunResult& r : results)
     md << "| " << r.plan->name << " | " << r.plan->kind << " | " << r.n_params << " | " << fmt(r.final_val_loss) << " | "
-       << fmt(std::exp(r.final_val_loss), "%.3f") << " | " << fmt(r.total_flops, "%.3g") << " | " << r.tokens << " | "
-       << fmt(r.tokens_per_param(), "%.1f") << " | " << fmt(r.wall_s, "%.0f") << " |\n";
+       << fmt(std::exp(r.final_val_loss), "%.3f") << " | " << fmt(r.final_val_bpb) << " | " << fmt(r.total_flops, "%.3g")
+       << " | " << r.tokens << " | " << fmt(r.tokens_per_param(), "%.1f") << " | " << fmt(r.wall_s, "%.0f") << " |\n";
   md << "\n" << scaling_markdown(config, scaling, results);
   md << corpus_losses_markdown(config, corpus_losses);
   md << "## Compute saved by each recipe against the same-size frontier (mean ± std over seeds)\n\n"

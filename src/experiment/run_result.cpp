@@ -32,7 +32,10 @@ std::vector<RunResult> read_finished_runs(const std::string& out_dir, const std:
       }
     }
     for (const auto& row : r.rows)
-      if (std::isfinite(row.val_loss)) r.final_val_loss = row.val_loss;
+      if (std::isfinite(row.val_loss)) {
+        r.final_val_loss = row.val_loss;
+        r.final_val_bpb = row.val_bpb;  // NaN in logs from before val_bpb
+      }
     r.total_flops = r.rows.back().flops;
     r.tokens = r.rows.back().tokens;
     r.wall_s = r.rows.back().wall_s;

@@ -18,7 +18,7 @@ struct RunResult {
   const PlannedRun* plan = nullptr;
   std::vector<MetricsRow> rows;        // all stages, in order
   std::vector<nlohmann::json> growth;  // growth events
-  double final_val_loss = kNaN, total_flops = 0, base_flops = 0, wall_s = 0;
+  double final_val_loss = kNaN, final_val_bpb = kNaN, total_flops = 0, base_flops = 0, wall_s = 0;
   int64_t tokens = 0, n_params = 0;
   // Compute saved (recipes only): against the same-size frontier ...
   double saved = kNaN, saved_without_base = kNaN, conservative = kNaN, conservative_without_base = kNaN;

@@ -30,7 +30,7 @@ GrowReport grow_checkpoint(Engine& engine, const std::string& from_path, const s
   check_corpus_fits(corpus.info, config.data_path, state.tokenizer, config.model.vocab_size, from_path);
   auto validate = [&](LanguageModel& m) {
     return evaluate_windows(engine, m, corpus.val, config.train.batch_size,
-                            config.train.eval_batches * config.train.batch_size, config.data_path + " (val)")
+                            config.train.eval_batches * config.train.batch_size, config.data_path + " (val)", corpus.tokenizer.bytes_per_id())
         .loss;
   };
 

@@ -37,7 +37,7 @@ std::vector<char> checkpoint_bytes(const std::string& name, const nlohmann::json
     file.set_attr("/", "format", std::string(kFormat));
     file.set_attr("/", "format_version", int64_t{2});
     file.set_attr("/", "config", config.dump());
-    file.set_attr("/", "tokenizer", state.tokenizer);
+    write_tokenizer_spec(file, state.tokenizer, state.tokenizer_vocab_size);
     for (Parameter* p : model.parameters()) file.write_tensor(model_path(p->name), p->value);
     for (Pattention* p : model.pattentions()) {
       const std::string group = model_path(p->name());
@@ -161,7 +161,9 @@ void read_state(const H5File& file, TrainState& state) {
   }
   // Absent in checkpoints older than the record: all were trained on byte corpora
   // (no other tokenizer existed).
-  state.tokenizer = file.has_attr("/", "tokenizer") ? file.get_attr_string("/", "tokenizer") : "bytes";
+  state.tokenizer = file.has_attr("/", "tokenizer") ? read_tokenizer_spec(file, file.path()) : TokenizerSpec{};
+  state.tokenizer_vocab_size =
+      file.has_attr("/", "tokenizer_vocab_size") ? file.get_attr_int("/", "tokenizer_vocab_size") : int64_t{256};
   read_frozen_rows(file, state);
 }
 

@@ -10,7 +10,8 @@
 
 namespace tg {
 
-Corpus load_corpus(const std::string& path) {
+namespace {
+H5File open_corpus(const std::string& path) {
   H5File file = open_sealed(path, kCorpusSealKind);
   if (!file.has_attr("/", "format") || file.get_attr_string("/", "format") != kCorpusFormat)
     throw UserError(path + ": not a tokengrow corpus (no format = \"" + std::string(kCorpusFormat) +
@@ -18,16 +19,32 @@ Corpus load_corpus(const std::string& path) {
   if (file.has_attr("/", "format_version") && file.get_attr_int("/", "format_version") > kCorpusFormatVersion)
     throw UserError(path + ": corpus format version " + std::to_string(file.get_attr_int("/", "format_version")) +
                     " is newer than this tokengrow understands (" + std::to_string(kCorpusFormatVersion) + ")");
+  return file;
+}
+}  // namespace
+
+int64_t read_corpus_vocab_size(const std::string& path) { return open_corpus(path).get_attr_int("/", "vocab_size"); }
+
+Corpus load_corpus(const std::string& path) {
+  H5File file = open_corpus(path);
   Corpus c;
-  c.info.tokenizer = file.get_attr_string("/", "tokenizer");
-  parse_tokenizer(c.info.tokenizer, path);
+  c.info.tokenizer = read_tokenizer_spec(file, path);
   c.info.vocab_size = file.get_attr_int("/", "vocab_size");
+  c.tokenizer = Tokenizer(c.info.tokenizer, path);
+  if (c.info.vocab_size != c.tokenizer.vocab_size())
+    throw UserError(path + ": vocab_size " + std::to_string(c.info.vocab_size) + " is not the " +
+                    std::to_string(c.tokenizer.vocab_size()) + " of its " + c.info.tokenizer.kind + " tokenizer");
   for (const char* split : {"train", "val"})
     if (!file.exists(split)) throw UserError(path + ": corpus has no /" + std::string(split) + " dataset");
   c.train = file.read_tokens("train");
   c.val = file.read_tokens("val");
   c.info.train_tokens = static_cast<int64_t>(c.train.size());
   c.info.val_tokens = static_cast<int64_t>(c.val.size());
+  const bool bytes = c.info.tokenizer.kind == "bytes";  // v1 and v2 corpora record no text bytes
+  c.info.train_text_bytes = file.has_attr("/", "train_text_bytes") ? file.get_attr_int("/", "train_text_bytes")
+                                                                   : (bytes ? c.info.train_tokens : 0);
+  c.info.val_text_bytes = file.has_attr("/", "val_text_bytes") ? file.get_attr_int("/", "val_text_bytes")
+                                                               : (bytes ? c.info.val_tokens : 0);
   for (const auto* split : {&c.train, &c.val})
     for (int32_t t : *split)
       if (t < 0 || t >= c.info.vocab_size)
@@ -36,11 +53,15 @@ Corpus load_corpus(const std::string& path) {
   return c;
 }
 
-void check_corpus_fits(const CorpusInfo& corpus, const std::string& corpus_path, const std::string& model_tokenizer,
+void check_corpus_fits(const CorpusInfo& corpus, const std::string& corpus_path, const TokenizerSpec& model_tokenizer,
                        int64_t model_vocab, const std::string& model_path) {
-  if (corpus.tokenizer != model_tokenizer)
-    throw UserError(corpus_path + ": made by the \"" + corpus.tokenizer + "\" tokenizer, but the model in " + model_path +
-                    " was trained on \"" + shown(model_tokenizer) + "\" tokens");
+  if (corpus.tokenizer.kind != model_tokenizer.kind)
+    throw UserError(corpus_path + ": made by the \"" + corpus.tokenizer.kind + "\" tokenizer, but the model in " +
+                    model_path + " was trained on \"" + shown(model_tokenizer.kind) + "\" tokens");
+  if (corpus.tokenizer.model != model_tokenizer.model)
+    throw UserError(corpus_path + ": made by another " + corpus.tokenizer.kind + " tokenizer than the one the model in " +
+                    model_path + " was trained with (their SentencePiece models differ); prepare the text with "
+                    "--tokenizer-model set to the model's tokenizer (tokengrow inspect shows how)");
   if (corpus.vocab_size > model_vocab)
     throw UserError(corpus_path + ": corpus vocabulary has " + std::to_string(corpus.vocab_size) +
                     " tokens but the model in " + model_path + " has " + std::to_string(model_vocab));

@@ -2,13 +2,17 @@
 // Token corpora: `tokengrow prepare` writes them, training and eval read them.
 //
 // File layout (HDF5, sealed: core/sealed_file.h): datasets /train and /val (1-D
-// token ids; uint8 for the bytes tokenizer), root attributes format =
-// "tokengrow-corpus", format_version = 2 (2: sealed), tokenizer = "bytes",
-// vocab_size = 256, sources (JSON list of input files), val_fraction, and
-// (since prepare learned --val-every) val_rule, the split in words ("last 0.05 of
-// each file", "last 0.05 of every 1048576-byte segment of each file").
+// token ids, as the smallest unsigned type that holds vocab_size ids: uint8 for the
+// bytes tokenizer, uint16 up to 65536), root attributes format = "tokengrow-corpus",
+// format_version = 3 (2: sealed; 3: subword tokenizers), tokenizer ("bytes", "bpe",
+// "unigram"), vocab_size, sources (JSON list of input files), val_fraction, val_rule
+// (the split in words: "last 0.05 of each file", "last 0.05 of every 1048576-byte
+// segment of each file"), train_text_bytes and val_text_bytes (the text each split
+// was made from), and for a SentencePiece tokenizer the dataset /tokenizer_model
+// (uint8: the serialized model). Versions 1 and 2 (bytes only) still load.
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,11 +20,12 @@
 
 #include "core/rng.h"
 #include "train/tokenizer.h"
+#include "train/tokenizer_training.h"
 
 namespace tg {
 
 inline constexpr const char* kCorpusFormat = "tokengrow-corpus";
-inline constexpr int64_t kCorpusFormatVersion = 2;  // 2: sealed (core/sealed_file.h)
+inline constexpr int64_t kCorpusFormatVersion = 3;  // 2: sealed (core/sealed_file.h); 3: subword tokenizers
 inline constexpr const char* kCorpusSealKind = "corpus";
 
 // The most tokens (train + val) a corpus may hold: loading holds every token as an
@@ -29,14 +34,20 @@ inline constexpr const char* kCorpusSealKind = "corpus";
 inline constexpr int64_t kMaxCorpusTokens = int64_t{1} << 31;
 
 struct CorpusInfo {
-  std::string tokenizer;
+  TokenizerSpec tokenizer;
   int64_t vocab_size = 0;
   int64_t train_tokens = 0;
   int64_t val_tokens = 0;
+  int64_t train_text_bytes = 0;  // the text the splits were made from (equal to the
+  int64_t val_text_bytes = 0;    // token counts for bytes; 0 where a v2 corpus lacks them)
 };
+
+// Bytes of text sampled to train a tokenizer by default (about 10 s for BPE on 2 cores).
+inline constexpr int64_t kDefaultTokenizerSampleBytes = 8'000'000;
 
 struct Corpus {
   CorpusInfo info;
+  Tokenizer tokenizer;  // info.tokenizer, loaded
   std::vector<int32_t> train, val;
 };
 
@@ -50,12 +61,18 @@ struct PrepareOptions {
   // also if another process creates it meanwhile.
   bool overwrite = false;
   int64_t max_tokens = kMaxCorpusTokens;  // a larger input is refused (tests lower it)
+  // The tokenizer: bytes (the default); a SentencePiece model brought along
+  // (tokenizer.model set); or, with train_tokenizer, one trained on about
+  // tokenizer_sample_bytes of lines sampled evenly from the training parts.
+  TokenizerSpec tokenizer;
+  std::optional<TokenizerTraining> train_tokenizer;
+  int64_t tokenizer_sample_bytes = kDefaultTokenizerSampleBytes;
   spdlog::logger* log = nullptr;          // progress lines ("prepare: 20.0 of 44.3 MB read (f.dz)"), if given
 };
 
-// Byte-tokenises the files, each a document: in each file (or each val_every
-// segment of it) the first part is training, the last val_fraction
-// (floor(bytes * val_fraction) tokens) validation. /train is the concatenation of
+// Tokenises the files, each a document: in each file (or each val_every segment of
+// it) the first part is training, the last val_fraction (floor(bytes *
+// val_fraction) bytes) validation, each part encoded on its own. /train is the concatenation of
 // every file's training parts in order, /val of its validation parts. A gzip file
 // (dictzip, multi-member; told by its magic bytes) is read decompressed
 // (core/byte_reader.h); a damaged one is a UserError naming it.
@@ -64,6 +81,9 @@ struct PrepareOptions {
 // their size, before anything is allocated), and written into the datasets piece by
 // piece; peak memory is the file built in memory and its copy taken for sealing
 // (twice the output, which is the input's size plus ~2 kB) plus ~3 MiB of buffers.
+// A SentencePiece tokenizer reads the files once more to sample its training text
+// (holding the sample), and holds the ids as int32 before writing them (4 bytes a
+// token, and tokens are fewer than bytes).
 // Written sealed under a temporary name and renamed, so a failure never leaves a
 // half-written corpus or touches an existing one; an out_path that is one of the
 // text files is always refused.
@@ -75,12 +95,16 @@ CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std:
 // The split in words, as the val_rule attribute records it.
 std::string val_rule_text(double val_fraction, int64_t val_every);
 
-// Refuses an unknown tokenizer and token ids outside the corpus's vocabulary.
+// The vocab_size attribute of a corpus file (its seal checked), without reading its tokens.
+int64_t read_corpus_vocab_size(const std::string& path);
+
+// Refuses an unknown tokenizer, a tokenizer model that does not load or whose
+// vocabulary is not vocab_size, and token ids outside the vocabulary.
 Corpus load_corpus(const std::string& path);
 
 // A corpus a model can read: made by the tokenizer the model was trained with, its
 // ids below the model's vocabulary. UserError naming both files otherwise.
-void check_corpus_fits(const CorpusInfo& corpus, const std::string& corpus_path, const std::string& model_tokenizer,
+void check_corpus_fits(const CorpusInfo& corpus, const std::string& corpus_path, const TokenizerSpec& model_tokenizer,
                        int64_t model_vocab, const std::string& model_path);
 
 // Training batches: `batch` windows of seq_len + 1 tokens at uniformly random

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/sealed_file.h"
 #include "train/corpus.h"
+#include "train/tokenizer_training.h"
 
 namespace tg {
 
@@ -79,16 +80,25 @@ class SplitRule {
   int64_t val_every_;
 };
 
-// One split's dataset, filled front to back through a buffer. It is created at its
+// Where split_file sends the bytes of one split: appended in order, and told where
+// each run of them (one file's or one segment's part of the split) ends.
+class TextSink {
+ public:
+  virtual ~TextSink() = default;
+  virtual void append(const char* data, size_t count) = 0;
+  virtual void end_run() {}
+};
+
+// One split's dataset of bytes (the bytes tokenizer), filled front to back through a buffer. It is created at its
 // first write, after `before` has written, so the file is laid out as writing
 // /train whole and then /val whole lays it out (as prepare always wrote corpora).
-class SplitWriter {
+class SplitWriter : public TextSink {
  public:
   SplitWriter(H5File& file, std::string name, int64_t size, SplitWriter* before)
       : file_(file), name_(std::move(name)), size_(size), before_(before) {
     buffer_.reserve(kPieceBytes);
   }
-  void append(const char* data, size_t count) {
+  void append(const char* data, size_t count) override {
     while (count > 0) {
       const size_t take = std::min(count, kPieceBytes - buffer_.size());
       buffer_.insert(buffer_.end(), data, data + take);
@@ -118,18 +128,86 @@ class SplitWriter {
   std::vector<char> buffer_;
 };
 
+// One split's token ids (a SentencePiece tokenizer): its text encoded a piece at a
+// time, each piece ending at a line end (or at a run's end), so the ids are those of
+// encoding each run whole (the tokenizer's pieces never span a "\n"), in bounded memory.
+class EncodingSink : public TextSink {
+ public:
+  EncodingSink(const Tokenizer& tokenizer, std::vector<int32_t>& ids) : tokenizer_(tokenizer), ids_(ids) {}
+  void append(const char* data, size_t count) override {
+    pending_.append(data, count);
+    if (pending_.size() < kPieceBytes) return;
+    const size_t newline = pending_.rfind('\n');
+    // A run of 4 MiB without a line end is encoded as it is (cut anywhere: byte
+    // fallback keeps every byte, so decoding still gives the text back).
+    if (newline == std::string::npos && pending_.size() < 4 * kPieceBytes) return;
+    encode(newline == std::string::npos ? pending_.size() : newline + 1);
+  }
+  void end_run() override { encode(pending_.size()); }
+
+ private:
+  void encode(size_t bytes) {
+    const std::vector<int32_t> ids = tokenizer_.encode(std::string_view(pending_).substr(0, bytes));
+    ids_.insert(ids_.end(), ids.begin(), ids.end());
+    pending_.erase(0, bytes);
+  }
+  const Tokenizer& tokenizer_;
+  std::vector<int32_t>& ids_;
+  std::string pending_;
+};
+
+// Lines of the training text spread evenly over all of it, about `budget` bytes in
+// all: a line is kept while the bytes kept stay below budget / total of those seen.
+class SampleSink : public TextSink {
+ public:
+  SampleSink(int64_t budget, int64_t total, std::vector<std::string>& lines)
+      : keep_fraction_(total > 0 ? std::min(1.0, static_cast<double>(budget) / static_cast<double>(total)) : 1.0),
+        lines_(lines) {}
+  void append(const char* data, size_t count) override {
+    for (size_t i = 0; i < count; ++i) {
+      if (data[i] == '\n') end_line();
+      else line_.push_back(data[i]);
+    }
+  }
+  void end_run() override {
+    if (!line_.empty()) end_line();
+  }
+  int64_t kept_bytes() const { return kept_; }
+
+ private:
+  void end_line() {
+    const auto bytes = static_cast<int64_t>(line_.size()) + 1;
+    seen_ += bytes;
+    if (static_cast<double>(kept_) < keep_fraction_ * static_cast<double>(seen_)) {
+      kept_ += bytes;
+      if (!line_.empty()) lines_.push_back(line_);
+    }
+    line_.clear();
+  }
+  double keep_fraction_;
+  std::vector<std::string>& lines_;
+  std::string line_;
+  int64_t seen_ = 0, kept_ = 0;
+};
+
+class DiscardSink : public TextSink {
+ public:
+  void append(const char*, size_t) override {}
+};
+
 // "prepare: 20.0 of 44.3 MB read (gcide.dict.dz)" at every tenth of the input and
 // at least every few seconds.
 class ReadProgress {
  public:
-  ReadProgress(spdlog::logger* log, int64_t total) : log_(log), total_(total), last_(Clock::now()) {}
+  ReadProgress(spdlog::logger* log, int64_t total, std::string verb = "read")
+      : log_(log), total_(total), verb_(std::move(verb)), last_(Clock::now()) {}
   void add(int64_t bytes, const std::string& file) {
     done_ += bytes;
     const bool tenth = done_ * 10 >= next_tenth_ * total_;
     if (log_ == nullptr || !(tenth || Clock::now() - last_ >= std::chrono::seconds(3))) return;
     while (done_ * 10 >= next_tenth_ * total_) ++next_tenth_;
     last_ = Clock::now();
-    log_->info(line("prepare: ", megabytes(done_), " of ", megabytes(total_), " MB read (",
+    log_->info(line("prepare: ", megabytes(done_), " of ", megabytes(total_), " MB ", verb_, " (",
                     std::filesystem::path(file).filename().string(), ")"));
   }
 
@@ -142,6 +220,7 @@ class ReadProgress {
   }
   spdlog::logger* log_;
   int64_t total_, done_ = 0, next_tenth_ = 1;
+  std::string verb_;
   Clock::time_point last_;
 };
 
@@ -178,7 +257,7 @@ std::vector<int64_t> measure_inputs(const std::vector<std::string>& files, int64
 }
 
 // Streams one file into the two splits; it must still hold `size` bytes.
-void split_file(const std::string& file, int64_t size, const SplitRule& rule, SplitWriter& train, SplitWriter& val,
+void split_file(const std::string& file, int64_t size, const SplitRule& rule, TextSink& train, TextSink& val,
                 ReadProgress& progress, std::vector<char>& buffer) {
   ByteReader reader(file, "text file");
   int64_t pos = 0;
@@ -187,7 +266,9 @@ void split_file(const std::string& file, int64_t size, const SplitRule& rule, Sp
     for (size_t k = 0; k < n;) {
       const auto [is_val, run] = rule.run_at(pos + static_cast<int64_t>(k), size);
       const size_t take = static_cast<size_t>(std::min<int64_t>(run, static_cast<int64_t>(n - k)));
-      (is_val ? val : train).append(buffer.data() + k, take);
+      TextSink& sink = is_val ? val : train;
+      sink.append(buffer.data() + k, take);
+      if (static_cast<int64_t>(take) == run) sink.end_run();
       k += take;
     }
     pos += static_cast<int64_t>(n);
@@ -203,38 +284,108 @@ std::string val_rule_text(double val_fraction, int64_t val_every) {
               val_every > 0 ? "every " + std::to_string(val_every) + "-byte segment of each file" : "each file");
 }
 
+namespace {
+// The inputs, measured, and how they split: what every pass over them needs.
+struct PrepareInputs {
+  const std::vector<std::string>& files;
+  std::vector<int64_t> sizes;
+  SplitRule rule;
+  int64_t total_bytes = 0, val_bytes = 0;
+  int64_t train_bytes() const { return total_bytes - val_bytes; }
+};
+
+// One pass over every file, each split's bytes into its sink.
+void split_inputs(const PrepareInputs& in, TextSink& train, TextSink& val, ReadProgress& progress,
+                  std::vector<char>& buffer) {
+  for (size_t i = 0; i < in.files.size(); ++i) split_file(in.files[i], in.sizes[i], in.rule, train, val, progress, buffer);
+}
+
+void write_corpus_attributes(H5File& file, const CorpusInfo& info, const std::vector<std::string>& text_files,
+                             const PrepareOptions& options) {
+  file.set_attr("/", "format", std::string(kCorpusFormat));
+  file.set_attr("/", "format_version", kCorpusFormatVersion);
+  write_tokenizer_spec(file, info.tokenizer, info.vocab_size);
+  file.set_attr("/", "vocab_size", info.vocab_size);
+  file.set_attr("/", "sources", nlohmann::json(text_files).dump());
+  file.set_attr("/", "val_fraction", options.val_fraction);
+  file.set_attr("/", "val_rule", val_rule_text(options.val_fraction, options.val_every));
+  file.set_attr("/", "train_text_bytes", info.train_text_bytes);
+  file.set_attr("/", "val_text_bytes", info.val_text_bytes);
+}
+
+// The bytes tokenizer: bytes streamed straight into the datasets.
+CorpusInfo write_byte_corpus(const PrepareInputs& in, const std::string& out_path, const PrepareOptions& options,
+                             std::vector<char>& buffer) {
+  const CorpusInfo info{TokenizerSpec{}, 256, in.train_bytes(), in.val_bytes, in.train_bytes(), in.val_bytes};
+  write_sealed(out_path, kCorpusSealKind, [&](H5File& file) {
+    SplitWriter train(file, "train", in.train_bytes(), nullptr), val(file, "val", in.val_bytes, &train);
+    ReadProgress progress(options.log, in.total_bytes);
+    split_inputs(in, train, val, progress, buffer);
+    train.flush();
+    val.flush();
+    write_corpus_attributes(file, info, in.files, options);
+  }, options.overwrite ? Publish::Replace : Publish::Exclusive);
+  return info;
+}
+
+// A SentencePiece tokenizer trained on lines sampled evenly from the training text
+// (never the validation text).
+TokenizerSpec train_corpus_tokenizer(const PrepareInputs& in, const PrepareOptions& options, std::vector<char>& buffer) {
+  std::vector<std::string> lines;
+  SampleSink sample(options.tokenizer_sample_bytes, in.train_bytes(), lines);
+  DiscardSink val;
+  ReadProgress progress(options.log, in.total_bytes, "sampled for the tokenizer");
+  split_inputs(in, sample, val, progress, buffer);
+  const auto start = std::chrono::steady_clock::now();
+  TokenizerSpec spec = train_tokenizer(lines, *options.train_tokenizer);
+  if (options.log != nullptr)
+    options.log->info(line("prepare: trained a ", spec.kind, " tokenizer of ", options.train_tokenizer->vocab_size,
+                           " pieces on ", sample.kept_bytes(), " bytes (", lines.size(), " lines) in ",
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), " s"));
+  return spec;
+}
+
+// A SentencePiece tokenizer: the text encoded into memory (4 bytes per token, fewer
+// tokens than bytes), then written as the smallest integer type of the vocabulary.
+CorpusInfo write_subword_corpus(const PrepareInputs& in, const Tokenizer& tokenizer, const std::string& out_path,
+                                const PrepareOptions& options, std::vector<char>& buffer) {
+  std::vector<int32_t> train_ids, val_ids;
+  EncodingSink train(tokenizer, train_ids), val(tokenizer, val_ids);
+  ReadProgress progress(options.log, in.total_bytes, "encoded");
+  split_inputs(in, train, val, progress, buffer);
+  const CorpusInfo info{tokenizer.spec(), tokenizer.vocab_size(), static_cast<int64_t>(train_ids.size()),
+                        static_cast<int64_t>(val_ids.size()), in.train_bytes(), in.val_bytes};
+  write_sealed(out_path, kCorpusSealKind, [&](H5File& file) {
+    file.write_token_ids("train", train_ids, info.vocab_size);
+    file.write_token_ids("val", val_ids, info.vocab_size);
+    write_corpus_attributes(file, info, in.files, options);
+  }, options.overwrite ? Publish::Replace : Publish::Exclusive);
+  return info;
+}
+}  // namespace
+
 CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std::string& out_path,
                           const PrepareOptions& options) {
   check_options(options);
   if (text_files.empty()) throw UserError("no text files given");
   check_corpus_out(text_files, out_path, options.overwrite);
   std::vector<char> buffer(kPieceBytes);
-  const std::vector<int64_t> sizes = measure_inputs(text_files, options.max_tokens, buffer);
-  const SplitRule rule(options.val_fraction, options.val_every);
-  int64_t n_total = 0, n_val = 0;
-  for (int64_t size : sizes) {
-    n_total += size;
-    n_val += rule.val_bytes_of_file(size);
+  PrepareInputs in{text_files, measure_inputs(text_files, options.max_tokens, buffer),
+                   SplitRule(options.val_fraction, options.val_every)};
+  for (int64_t size : in.sizes) {
+    in.total_bytes += size;
+    in.val_bytes += in.rule.val_bytes_of_file(size);
   }
-  if (n_total == 0) throw UserError("the text files are empty; nothing to prepare");
+  if (in.total_bytes == 0) throw UserError("the text files are empty; nothing to prepare");
 
   // Sealed and published atomically: a failure (disk full, Ctrl-C, a damaged gzip
   // file) never leaves a half-written corpus or clobbers an existing one.
-  write_sealed(out_path, kCorpusSealKind, [&](H5File& file) {
-    SplitWriter train(file, "train", n_total - n_val, nullptr), val(file, "val", n_val, &train);
-    ReadProgress progress(options.log, n_total);
-    for (size_t i = 0; i < text_files.size(); ++i) split_file(text_files[i], sizes[i], rule, train, val, progress, buffer);
-    train.flush();
-    val.flush();
-    file.set_attr("/", "format", std::string(kCorpusFormat));
-    file.set_attr("/", "format_version", kCorpusFormatVersion);
-    file.set_attr("/", "tokenizer", std::string("bytes"));
-    file.set_attr("/", "vocab_size", int64_t{256});
-    file.set_attr("/", "sources", nlohmann::json(text_files).dump());
-    file.set_attr("/", "val_fraction", options.val_fraction);
-    file.set_attr("/", "val_rule", val_rule_text(options.val_fraction, options.val_every));
-  }, options.overwrite ? Publish::Replace : Publish::Exclusive);
-  return {"bytes", 256, n_total - n_val, n_val};
+  if (!options.train_tokenizer && options.tokenizer.kind == "bytes")
+    return write_byte_corpus(in, out_path, options, buffer);
+  const TokenizerSpec spec =
+      options.train_tokenizer ? train_corpus_tokenizer(in, options, buffer) : options.tokenizer;
+  const Tokenizer tokenizer(spec, options.train_tokenizer ? std::string("the trained tokenizer") : "--tokenizer-model");
+  return write_subword_corpus(in, tokenizer, out_path, options, buffer);
 }
 
 CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std::string& out_path, double val_fraction,

@@ -2,6 +2,8 @@
 
 #include <cstring>
 #include <filesystem>
+#include <limits>
+#include <algorithm>
 
 #include "core/durable_file.h"
 #include "core/error.h"
@@ -15,16 +17,20 @@ namespace {
 const char* const kFormat = "tokengrow-metrics";
 const char* const kSealKind = "metrics";
 const char* const kColumns[] = {"step", "tokens", "flops", "train_loss", "val_loss",
-                                "val_ppl", "lr", "wall_s", "n_params", "stage", "skipped_steps", "rollbacks"};
+                                "val_ppl", "lr", "wall_s", "n_params", "stage", "skipped_steps", "rollbacks",
+                                "val_bpb"};
 constexpr size_t kColumnCount = sizeof kColumns / sizeof kColumns[0];
 constexpr int64_t kRowBytes = kColumnCount * sizeof(double);  // a journal record's payload
+// Columns added after the first release: a metrics.h5 or journal without them reads NaN.
+constexpr size_t kFirstColumnCount = 12;
+constexpr int64_t kFirstRowBytes = kFirstColumnCount * sizeof(double);
 
 // Every column is float64 (one dataset type for plotting tools); the integer
 // columns are exact up to 2^53, far beyond any step, token or parameter count.
 std::vector<double> to_values(const MetricsRow& r) {
   return {static_cast<double>(r.step), static_cast<double>(r.tokens), r.flops, r.train_loss, r.val_loss, r.val_ppl,
           r.lr, r.wall_s, static_cast<double>(r.n_params), static_cast<double>(r.stage),
-          static_cast<double>(r.skipped_steps), static_cast<double>(r.rollbacks)};
+          static_cast<double>(r.skipped_steps), static_cast<double>(r.rollbacks), r.val_bpb};
 }
 
 MetricsRow from_values(const double* v) {
@@ -41,6 +47,7 @@ MetricsRow from_values(const double* v) {
   r.stage = static_cast<int64_t>(v[9]);
   r.skipped_steps = static_cast<int64_t>(v[10]);
   r.rollbacks = static_cast<int64_t>(v[11]);
+  r.val_bpb = v[12];
   return r;
 }
 
@@ -51,8 +58,15 @@ std::string to_record(const MetricsRow& row) {
 
 MetricsRow from_record(const std::string& record) {
   double values[kColumnCount];
-  std::memcpy(values, record.data(), kRowBytes);
+  std::fill(values, values + kColumnCount, std::numeric_limits<double>::quiet_NaN());
+  std::memcpy(values, record.data(), std::min<size_t>(record.size(), kRowBytes));
   return from_values(values);
+}
+
+// A journal of this tokengrow's rows, or of the first release's 12 columns.
+bool is_first_release_journal(const std::string& journal_path) {
+  return journal_problem(journal_path, kSealKind, kRowBytes) != "" &&
+         journal_problem(journal_path, kSealKind, kFirstRowBytes) == "";
 }
 
 std::vector<std::string> to_records(const std::vector<MetricsRow>& rows) {
@@ -68,6 +82,7 @@ std::string metrics_journal_path(const std::string& metrics_path) {
 }
 
 std::string metrics_journal_problem(const std::string& journal_path) {
+  if (is_first_release_journal(journal_path)) return "";
   return journal_problem(journal_path, kSealKind, kRowBytes);
 }
 
@@ -88,7 +103,8 @@ bool MetricsLog::exists() const { return fs::exists(journal_path_) || fs::exists
 std::vector<MetricsRow> MetricsLog::read() const {
   if (!fs::exists(journal_path_)) return read_h5();
   std::vector<MetricsRow> rows;
-  for (const std::string& record : read_journal(journal_path_, kSealKind, kRowBytes).records)
+  const int64_t row_bytes = is_first_release_journal(journal_path_) ? kFirstRowBytes : kRowBytes;
+  for (const std::string& record : read_journal(journal_path_, kSealKind, row_bytes).records)
     rows.push_back(from_record(record));
   return rows;
 }
@@ -99,6 +115,11 @@ std::vector<MetricsRow> MetricsLog::read_h5() const {
     throw UserError(path_ + ": not a tokengrow metrics file (no format = \"" + std::string(kFormat) + "\" attribute)");
   std::vector<std::vector<double>> cols;
   for (const char* c : kColumns) {
+    const bool added_later = cols.size() >= kFirstColumnCount;
+    if (added_later && !file.exists(c)) {
+      cols.emplace_back(cols.front().size(), std::numeric_limits<double>::quiet_NaN());
+      continue;
+    }
     cols.push_back(file.read_doubles(c));
     if (cols.back().size() != cols.front().size())
       throw UserError(path_ + ": column /" + c + " has " + std::to_string(cols.back().size()) + " rows, /step has " +
@@ -115,6 +136,8 @@ std::vector<MetricsRow> MetricsLog::read_h5() const {
 
 void MetricsLog::open_journal() {
   if (writer_) return;
+  if (fs::exists(journal_path_) && is_first_release_journal(journal_path_))
+    write_journal(journal_path_, kSealKind, kRowBytes, to_records(read()));  // rewritten with val_bpb (NaN)
   if (!fs::exists(journal_path_))
     write_journal(journal_path_, kSealKind, kRowBytes, fs::exists(path_) ? to_records(read_h5()) : std::vector<std::string>{});
   const JournalContents contents = read_journal(journal_path_, kSealKind, kRowBytes);

@@ -1,13 +1,14 @@
 #pragma once
 // A run's metrics: one row per log point with the columns step, tokens, flops,
 // train_loss, val_loss, val_ppl, lr, wall_s, n_params, stage, skipped_steps,
-// rollbacks (val_* are NaN where no validation ran; train_loss is NaN for a stage's
-// first row).
+// rollbacks, val_bpb (val_* are NaN where no validation ran; train_loss is NaN for a
+// stage's first row; val_bpb, bits per byte of text (train/evaluate.h), is NaN in
+// logs written before tokengrow recorded it).
 //
 // Two files, so that a row costs the same however many came before it:
 //   metrics.journal  while a run writes: an append-only journal of fixed-size rows
-//                    (core/record_journal.h: 12 float64 in the column order, each row
-//                    with its own CRC-32). A row is one write; rows are made durable
+//                    (core/record_journal.h: 13 float64 in the column order, each row
+//                    with its own CRC-32; journals of 12, before val_bpb, still read). A row is one write; rows are made durable
 //                    before every checkpoint (sync), which is all a resume needs: it
 //                    drops the rows after its checkpoint anyway.
 //   metrics.h5       what readers (h5py) use: one 1-D float64 dataset per column,
@@ -40,6 +41,7 @@ struct MetricsRow {
   int64_t stage = 0;
   int64_t skipped_steps = 0;  // cumulative steps skipped for non-finite loss or gradient
   int64_t rollbacks = 0;      // cumulative rollbacks
+  double val_bpb = 0;         // val_loss in bits per byte of text
 };
 
 class MetricsLog {

@@ -1,5 +1,9 @@
 #include "train/run_config.h"
 
+#include <filesystem>
+
+#include "train/corpus.h"
+
 #include "core/config_reader.h"
 #include "core/thread_count.h"
 
@@ -68,7 +72,12 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& file) 
   ConfigReader root(json, file, "");
   RunConfig c;
   c.data_path = root.get_path("data", std::nullopt, "a corpus file from `tokengrow prepare`");
-  c.model = parse_model_config(root.get_object("model"));
+  const ConfigReader model = root.get_object("model");
+  c.model = parse_model_config(model);
+  // Without model.vocab_size the corpus's vocabulary is the model's, so that moving a
+  // config from a byte corpus to a BPE one is the change of "data" alone.
+  if (!model.has("vocab_size") && std::filesystem::exists(c.data_path))
+    c.model.vocab_size = read_corpus_vocab_size(c.data_path);
   c.train = parse_train_config(root.get_object("train"));
   root.get_string("description", "");  // free text for the reader of the config
   if (root.has("growth")) c.growth = root.raw("growth");

@@ -6,10 +6,11 @@
 
 namespace tg {
 
-MetricsRow metrics_row(const TrainState& state, int64_t n_params, double train_loss, double val_loss, double lr) {
+MetricsRow metrics_row(const TrainState& state, int64_t n_params, double train_loss, double val_loss, double lr,
+                       double val_bpb_per_nat) {
   return {state.step,   state.tokens, state.flops,  train_loss,         val_loss,
           std::isnan(val_loss) ? val_loss : std::exp(val_loss), lr, state.wall_s, n_params, state.stage,
-          state.skipped_steps, state.rollbacks};
+          state.skipped_steps, state.rollbacks, val_loss * val_bpb_per_nat};
 }
 
 StepLoop::StepLoop(const StepLoopParts& parts, const TrainConfig& config, const StageSchedule& schedule,
@@ -122,12 +123,13 @@ void StepLoop::log_point(double lr, bool validate, StepLoopResult& result) {
   if (validate) {
     val_loss = p_.validate();
     char val[96];
-    std::snprintf(val, sizeof val, " | val loss %.4f | val ppl %.3f", val_loss, std::exp(val_loss));
+    std::snprintf(val, sizeof val, " | val loss %.4f | val ppl %.3f | val bpb %.4f", val_loss, std::exp(val_loss),
+                  val_loss * p_.val_bpb_per_nat);
     text += val;
     result.last_val_loss = val_loss;
   }
   p_.log.info(text);
-  if (p_.metrics) p_.metrics->append(metrics_row(s, n_params_, train_loss, val_loss, lr));
+  if (p_.metrics) p_.metrics->append(metrics_row(s, n_params_, train_loss, val_loss, lr, p_.val_bpb_per_nat));
   result.last_train_loss = train_loss;
   s.log_loss_sum = 0;
   s.log_loss_count = 0;

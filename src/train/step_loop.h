@@ -66,6 +66,9 @@ struct StepLoopParts {
   Communicator& comm;
   spdlog::logger& log;
   std::function<double()> validate;  // the validation loss of the model as it is
+  // val_bpb = val_loss * this: the validation windows are the same tokens every time,
+  // so their bytes are a constant of the run (train/evaluate.h).
+  double val_bpb_per_nat;
 };
 
 struct StepLoopResult {
@@ -75,7 +78,8 @@ struct StepLoopResult {
 };
 
 // The metrics row of the state as it is, with the row's losses and LR.
-MetricsRow metrics_row(const TrainState& state, int64_t n_params, double train_loss, double val_loss, double lr);
+MetricsRow metrics_row(const TrainState& state, int64_t n_params, double train_loss, double val_loss, double lr,
+                       double val_bpb_per_nat);
 
 class StepLoop {
  public:

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "train/corpus_checksum.h"
+#include "train/tokenizer.h"
 
 namespace tg {
 
@@ -36,8 +37,10 @@ struct TrainState {
   // The tokens the run trains on; absent in checkpoints of tokengrow before it was recorded.
   std::optional<CorpusChecksum> corpus;
   // The tokenizer of the corpus the model is trained on (train/tokenizer.h), so text
-  // given to eval and sample is tokenized the same way. Only "bytes" exists yet.
-  std::string tokenizer = "bytes";
+  // given to eval and sample is tokenized the same way; the trainer sets it from the
+  // corpus. Its vocabulary size is recorded for readers outside tokengrow.
+  TokenizerSpec tokenizer;
+  int64_t tokenizer_vocab_size = 256;
   // Frozen rows after a growth (growth options train_old, freeze_steps): the first
   // frozen_rows[name] rows of each named parameter take no update (nor weight decay,
   // moments or step count) while step < freeze_until_step.

@@ -42,6 +42,10 @@ Trainer::Trainer(const RunConfig& config, Engine& engine, spdlog::logger& log, C
     throw UserError(config_.data_path + ": the validation split has " + std::to_string(corpus_.val.size()) +
                     " tokens, fewer than one sequence of model.seq_len + 1 = " + std::to_string(need) +
                     " (prepare it with a larger --val-fraction or more text)");
+  const int64_t val_windows =
+      eval_window_count(static_cast<int64_t>(corpus_.val.size()), m.seq_len, config_.train.eval_batches * config_.train.batch_size);
+  val_bpb_per_nat_ = bits_per_byte(1.0, val_windows * m.seq_len,
+                                   window_target_bytes(corpus_.val, m.seq_len, val_windows, corpus_.tokenizer.bytes_per_id()));
   model_ = std::make_unique<LanguageModel>(m);
   optimizer_ = std::make_unique<AdamW>(config_.train.adamw, model_->parameters());
   if (config_.train.deterministic_reduce && comm_.size() > 1)  // refused before the run directory is touched
@@ -50,7 +54,7 @@ Trainer::Trainer(const RunConfig& config, Engine& engine, spdlog::logger& log, C
 
 double Trainer::validate() {
   return evaluate_windows(engine_, *model_, corpus_.val, config_.train.batch_size,
-                          config_.train.eval_batches * config_.train.batch_size, config_.data_path + " (val)")
+                          config_.train.eval_batches * config_.train.batch_size, config_.data_path + " (val)", corpus_.tokenizer.bytes_per_id())
       .loss;
 }
 
@@ -80,12 +84,13 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
   model_->set_step(state_.step);
   if (start != RunStart::Resume) result.first_val_loss = begin_stage(metrics_out, checkpoints_out, schedule);
   const StepLoopParts parts{engine_, *model_, *optimizer_, sampler, state_,    metrics_out,
-                            checkpoints_out, *dir, comm_, log_, [this] { return validate(); }};
+                            checkpoints_out, *dir, comm_, log_, [this] { return validate(); }, val_bpb_per_nat_};
   const StepLoopResult loop = train_steps(parts, schedule, metrics_out);
   result.interrupted = loop.interrupted;
   result.final_train_loss = loop.last_train_loss;
   if (loop.last_val_loss) result.final_val_loss = *loop.last_val_loss;
   else if (!result.interrupted) result.final_val_loss = validate();  // resumed a finished run
+  result.final_val_bpb = result.final_val_loss * val_bpb_per_nat_;
   result.steps = state_.step;
   result.tokens = state_.tokens;
   result.flops = state_.flops;
@@ -160,6 +165,7 @@ BatchSampler Trainer::start_model(RunStart start, const std::string& checkpoint)
     model_->init(init_rng);
   } else {
     load_checkpoint(checkpoint, *model_, optimizer_.get(), &state_);
+    check_corpus_fits(corpus_.info, config_.data_path, state_.tokenizer, config_.model.vocab_size, checkpoint);
     if (start == RunStart::Resume) {
       check_corpus(checkpoint);
       sampler.set_rng_state(state_.data_rng);
@@ -173,6 +179,8 @@ BatchSampler Trainer::start_model(RunStart start, const std::string& checkpoint)
   }
   state_.data_rng = sampler.rng_state();  // what the stage-start checkpoint records
   state_.corpus = corpus_checksum_;  // a new stage may train on new data
+  state_.tokenizer = corpus_.info.tokenizer;
+  state_.tokenizer_vocab_size = corpus_.info.vocab_size;
   return sampler;
 }
 
@@ -190,10 +198,11 @@ void Trainer::check_corpus(const std::string& checkpoint) {
 double Trainer::begin_stage(MetricsLog* metrics, const Checkpointer* checkpointer, const StageSchedule& schedule) {
   // The stage's starting point: step 0, or the grown model right after growth.
   const double v0 = validate();
-  log_.info(line("step ", state_.step, " | val loss ", v0, " | val ppl ", std::exp(v0)));
+  log_.info(line("step ", state_.step, " | val loss ", v0, " | val ppl ", std::exp(v0), " | val bpb ",
+                 v0 * val_bpb_per_nat_));
   if (!metrics) return v0;
   metrics->append(metrics_row(state_, model_->n_params(), std::numeric_limits<double>::quiet_NaN(), v0,
-                              schedule.lr_at(state_.step)));
+                              schedule.lr_at(state_.step), val_bpb_per_nat_));
   metrics->sync();
   checkpointer->save_latest(*model_, *optimizer_, state_);
   return v0;

@@ -34,6 +34,7 @@ struct TrainResult {
   // The last validation loss (one is run at the end if this call ran none); NaN
   // when the run was stopped before any.
   double final_val_loss = std::numeric_limits<double>::quiet_NaN();
+  double final_val_bpb = std::numeric_limits<double>::quiet_NaN();  // the same in bits per byte
   // Validation loss at a new stage's start (step 0, or after growth); NaN on resume.
   double first_val_loss = std::numeric_limits<double>::quiet_NaN();
   int64_t tokens = 0;
@@ -99,6 +100,7 @@ class Trainer {
   spdlog::logger& log_;
   Corpus corpus_;
   CorpusChecksum corpus_checksum_;  // of corpus_
+  double val_bpb_per_nat_ = 0;      // val_bpb = val_loss * this (StepLoopParts)
   std::unique_ptr<LanguageModel> model_;
   std::unique_ptr<AdamW> optimizer_;
   TrainState state_;
