@@ -355,3 +355,22 @@ TEST_CASE("Without model.vocab_size a run config takes its corpus's vocabulary",
   config["data"] = dir.file("absent.h5");  // no corpus yet: the default, and train names the missing file
   REQUIRE(parse_run_config(config, "c.json").model.vocab_size == 256);
 }
+
+TEST_CASE("tokengrow tokenize prints a corpus's or checkpoint's ids and decodes them back", "[tokenizer][cli]") {
+  TempDir dir("tokenize_cli");
+  const std::string text = make_word_text(9, 40000);
+  write_file(dir.file("text.txt"), text);
+  prepare_corpus({dir.file("text.txt")}, dir.file("bpe.h5"), subword_options("bpe", 300));
+  const Corpus corpus = load_corpus(dir.file("bpe.h5"));
+  write_file(dir.file("line.txt"), "kaost lotién 42.\n");
+  const auto ids = cli({"tokenize", "--data", dir.file("bpe.h5"), "--text", dir.file("line.txt")});
+  REQUIRE(ids.code == 0);
+  REQUIRE(nlohmann::json::parse(ids.out).get<std::vector<int32_t>>() == corpus.tokenizer.encode("kaost lotién 42.\n"));
+  write_file(dir.file("ids.json"), ids.out);
+  const auto back = cli({"tokenize", "--data", dir.file("bpe.h5"), "--text", dir.file("ids.json"), "--decode"});
+  REQUIRE(back.out == "kaost lotién 42.\n");
+  write_file(dir.file("bad.json"), "[1, 99999]");
+  expect_error(cli({"tokenize", "--data", dir.file("bpe.h5"), "--text", dir.file("bad.json"), "--decode"}),
+               "token 99999 at position 1 is outside the tokenizer's vocabulary [0, 300)");
+  expect_error(cli({"tokenize", "--text", dir.file("line.txt")}), "give exactly one of --ckpt or --data");
+}

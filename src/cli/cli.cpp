@@ -28,6 +28,9 @@ const char* kUsage =
     "  inspect   print a checkpoint's config, state and parameters per layer\n"
     "  grow      append parameter tokens to every Pattention layer of a checkpoint\n"
     "  experiment  run growth recipes against from-scratch baselines from one config\n"
+    "  tokenize  text to a checkpoint's or corpus's token ids (JSON), or back with --decode\n"
+    "  export    a checkpoint as a PyTorch state_dict (GPT-NeoX TokenFormer key names) and JSON config\n"
+    "  import    a PyTorch state_dict and its JSON config into a checkpoint\n"
     "  bench     time training steps on synthetic tokens: tokens/s, GFLOP/s, MFU, memory, breakdown\n";
 }  // namespace
 
@@ -68,6 +71,9 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
     if (command == "grow") return cmd_grow(argc - 1, argv + 1, out, log);
     if (command == "experiment") return cmd_experiment(argc - 1, argv + 1, out, log, comm);
     if (command == "bench") return cmd_bench(argc - 1, argv + 1, out, log, comm);
+    if (command == "tokenize") return cmd_tokenize(argc - 1, argv + 1, out, log);
+    if (command == "export") return cmd_export(argc - 1, argv + 1, out, log);
+    if (command == "import") return cmd_import(argc - 1, argv + 1, out, log);
     err << "error: unknown command \"" << shown(command) << "\"\n\n" << kUsage;
     return 2;
   } catch (const UserError& e) {

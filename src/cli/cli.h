@@ -25,6 +25,9 @@ int cmd_sample(int argc, const char* const* argv, std::ostream& out, spdlog::log
 int cmd_inspect(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
 int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
 int cmd_experiment(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log, Communicator& comm);
+int cmd_tokenize(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
+int cmd_export(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
+int cmd_import(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log);
 int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log, Communicator& comm);
 
 }  // namespace tg
