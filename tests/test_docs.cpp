@@ -43,3 +43,19 @@ TEST_CASE("docs/config.md documents exactly the keys the config parser accepts",
   REQUIRE(documented_keys(doc, "model") == json_keys(defaults.model.to_json()));
   REQUIRE(documented_keys(doc, "train") == json_keys(defaults.train.to_json()));
 }
+
+TEST_CASE("configs/quickstart-bpe.json is the quick start with only its corpus changed", "[docs][tokenizer]") {
+  auto read = [](const std::string& name) {
+    std::ifstream in(std::string(TOKENGROW_SOURCE_DIR) + "/configs/" + name);
+    REQUIRE(in.good());
+    return nlohmann::json::parse(in);
+  };
+  nlohmann::json bytes = read("quickstart.json"), bpe = read("quickstart-bpe.json");
+  REQUIRE(bytes["data"] == "data/kjv.h5");
+  REQUIRE(bpe["data"] == "data/kjv-bpe.h5");
+  for (auto* config : {&bytes, &bpe}) {
+    config->erase("data");
+    config->erase("description");
+  }
+  REQUIRE(bytes == bpe);
+}
