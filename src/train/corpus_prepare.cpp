@@ -128,9 +128,11 @@ class SplitWriter : public TextSink {
   std::vector<char> buffer_;
 };
 
-// One split's token ids (a SentencePiece tokenizer): its text encoded a piece at a
-// time, each piece ending at a line end (or at a run's end), so the ids are those of
-// encoding each run whole (the tokenizer's pieces never span a "\n"), in bounded memory.
+// One split's token ids (a SentencePiece tokenizer): its text cut into pieces of
+// about 1 MiB, each ending at a line end (or at a run's end), so the ids are those of
+// encoding each run whole (the tokenizer's pieces never span a "\n"). Pieces are
+// encoded a batch at a time, in parallel on the OpenMP threads, and appended in order:
+// memory stays bounded by the batch.
 class EncodingSink : public TextSink {
  public:
   EncodingSink(const Tokenizer& tokenizer, std::vector<int32_t>& ids) : tokenizer_(tokenizer), ids_(ids) {}
@@ -138,22 +140,44 @@ class EncodingSink : public TextSink {
     pending_.append(data, count);
     if (pending_.size() < kPieceBytes) return;
     const size_t newline = pending_.rfind('\n');
-    // A run of 4 MiB without a line end is encoded as it is (cut anywhere: byte
-    // fallback keeps every byte, so decoding still gives the text back).
+    // A run of 4 MiB without a line end is cut as it is (anywhere: byte fallback keeps
+    // every byte, so decoding still gives the text back).
     if (newline == std::string::npos && pending_.size() < 4 * kPieceBytes) return;
-    encode(newline == std::string::npos ? pending_.size() : newline + 1);
+    cut(newline == std::string::npos ? pending_.size() : newline + 1);
+    if (pieces_.size() >= kBatchPieces) encode_pieces();
   }
-  void end_run() override { encode(pending_.size()); }
+  void end_run() override {
+    if (!pending_.empty()) cut(pending_.size());
+    encode_pieces();
+  }
 
  private:
-  void encode(size_t bytes) {
-    const std::vector<int32_t> ids = tokenizer_.encode(std::string_view(pending_).substr(0, bytes));
-    ids_.insert(ids_.end(), ids.begin(), ids.end());
+  static constexpr size_t kBatchPieces = 8;
+  void cut(size_t bytes) {
+    pieces_.push_back(pending_.substr(0, bytes));
     pending_.erase(0, bytes);
+  }
+  void encode_pieces() {
+    std::vector<std::vector<int32_t>> ids(pieces_.size());
+    std::vector<std::string> errors(pieces_.size());
+#pragma omp parallel for schedule(dynamic)
+    for (size_t i = 0; i < pieces_.size(); ++i) {
+      try {  // nothing may leave an OpenMP region by an exception
+        ids[i] = tokenizer_.encode(pieces_[i]);
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    }
+    for (size_t i = 0; i < pieces_.size(); ++i) {
+      if (!errors[i].empty()) throw UserError(errors[i]);
+      ids_.insert(ids_.end(), ids[i].begin(), ids[i].end());
+    }
+    pieces_.clear();
   }
   const Tokenizer& tokenizer_;
   std::vector<int32_t>& ids_;
   std::string pending_;
+  std::vector<std::string> pieces_;  // cut, not yet encoded
 };
 
 // Lines of the training text spread evenly over all of it, about `budget` bytes in
