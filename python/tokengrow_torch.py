@@ -927,7 +927,8 @@ def main(argv):
             pt, config_path, ckpt = argv[1], argv[2], argv[3]
             with open(config_path) as f:
                 config = json.load(f)
-            model = from_neox_state_dict(torch.load(pt, map_location="cpu"), config)
+            # weights_only: a state_dict from elsewhere is data, never code to unpickle.
+            model = from_neox_state_dict(torch.load(pt, map_location="cpu", weights_only=True), config)
             if model.tokenizer_kind != "bytes":
                 sidecar = os.path.splitext(config_path)[0] + ".model"
                 if not os.path.exists(sidecar):
@@ -935,7 +936,6 @@ def main(argv):
                 with open(sidecar, "rb") as f:
                     model.tokenizer_model = f.read()
             save_checkpoint(model, ckpt)
-            print(f"wrote {ckpt}: weights only, with a fresh optimizer state")
             return 0
     except (NotImplementedError, ValueError, OSError, RuntimeError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)

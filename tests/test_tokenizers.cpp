@@ -86,7 +86,8 @@ void expect_error(const CliResult& r, const std::string& needle) {
 TEST_CASE("A BPE corpus: uint16 ids below its vocabulary, decoding gives the text back, the ids' bytes sum to "
           "the text's", "[tokenizer][corpus]") {
   TempDir dir("bpe_corpus");
-  const std::string text = make_word_text(1, 150000);
+  // 700 kB: the training part is encoded in several 256 KiB pieces, batched and in parallel.
+  const std::string text = make_word_text(1, 700000);
   write_file(dir.file("text.txt"), text);
   const CorpusInfo info = prepare_corpus({dir.file("text.txt")}, dir.file("bpe.h5"), subword_options("bpe", 400));
   REQUIRE(info.tokenizer.kind == "bpe");
@@ -104,9 +105,18 @@ TEST_CASE("A BPE corpus: uint16 ids below its vocabulary, decoding gives the tex
   // The ids of the streamed encoding (pieces of about 1 MiB at line ends) are those of
   // encoding the split whole; and BPE compresses this text.
   REQUIRE(corpus.tokenizer.encode(val_text) == corpus.val);
+  const std::vector<int32_t> head = corpus.tokenizer.encode(train_text.substr(0, train_text.find('\n', 300000) + 1));
+  REQUIRE(std::equal(head.begin(), head.end(), corpus.train.begin()));  // past the first 256 KiB piece
+  // Tokenizer::encode takes a long text in pieces at line ends: the ids of the whole.
+  const std::string long_text = train_text + train_text;  // 1.26 MB, past the 1 MiB piece
+  const size_t cut = long_text.find('\n', 600000) + 1;
+  std::vector<int32_t> halves = corpus.tokenizer.encode(std::string_view(long_text).substr(0, cut));
+  const std::vector<int32_t> rest = corpus.tokenizer.encode(std::string_view(long_text).substr(cut));
+  halves.insert(halves.end(), rest.begin(), rest.end());
+  REQUIRE(corpus.tokenizer.encode(long_text) == halves);
   REQUIRE(static_cast<double>(train_text.size()) / static_cast<double>(corpus.train.size()) > 2.0);
   // Bytes that are not UTF-8 (Latin-1, a character cut in two) come back too, as byte pieces.
-  const std::string latin1 = "caf\xE9 na\xEFve \xFF\xC3 end\n";
+  const std::string latin1 = "caf\xE9 na\xEFve \xFF\xC3 a\xE2\x96\x81b \xE2\x96\x81 end\n";  // and literal U+2581
   const std::vector<int32_t> ids = corpus.tokenizer.encode(latin1);
   REQUIRE(corpus.tokenizer.decode(ids) == latin1);
   REQUIRE(sum_bytes(corpus.tokenizer, ids) == static_cast<int64_t>(latin1.size()));

@@ -37,7 +37,9 @@ int cmd_export(int argc, const char* const* argv, std::ostream& out, spdlog::log
     throw UserError("tokengrow export: --format must be torch, got \"" + shown(args["format"].as<std::string>()) + "\"");
   const std::string ckpt = args["ckpt"].as<std::string>(), pt = args["out"].as<std::string>();
   read_checkpoint_config(ckpt);  // a damaged or foreign file is refused here, in tokengrow's words
-  refuse_existing(pt, args.count("force") > 0, "export");
+  const std::filesystem::path base = std::filesystem::path(pt).replace_extension();
+  for (const std::string& out_file : {pt, base.string() + ".json", base.string() + ".model"})
+    refuse_existing(out_file, args.count("force") > 0, "export");
   return run_torch_tool({"export", ckpt, pt});
 }
 
@@ -59,9 +61,23 @@ int cmd_import(int argc, const char* const* argv, std::ostream& out, spdlog::log
   const std::string config = args.count("config") ? args["config"].as<std::string>()
                                                   : std::filesystem::path(pt).replace_extension(".json").string();
   refuse_existing(ckpt, args.count("force") > 0, "import");
-  const int code = run_torch_tool({"import", pt, config, ckpt});
-  if (code == 0) read_checkpoint_config(ckpt);  // what python wrote, checked by tokengrow's own reader
-  return code;
+  // Written under a temporary name, checked by tokengrow's own reader, then renamed:
+  // a failed import leaves no file and never replaces an existing one.
+  const std::string written = ckpt + ".importing";
+  const int code = run_torch_tool({"import", pt, config, written});
+  if (code != 0) {
+    std::filesystem::remove(written);
+    return code;
+  }
+  try {
+    load_model(written);
+  } catch (const UserError&) {
+    std::filesystem::remove(written);
+    throw;
+  }
+  std::filesystem::rename(written, ckpt);
+  out << "wrote " << ckpt << ": weights only, with a fresh optimizer state\n";
+  return 0;
 }
 
 }  // namespace tg

@@ -23,7 +23,7 @@ void tokenizer_options(const cxxopts::ParseResult& args, PrepareOptions& prepare
     prepare.tokenizer.kind = facts.model_type;
     if (!facts.keeps_bytes())
       log.warn(line(path, ": its normalisation (", facts.normalization, facts.add_dummy_prefix ? ", dummy prefix" : "",
-                    ") changes the text, so decoding may not give it back and bits per byte count the normalised "
+                    facts.remove_extra_whitespaces ? ", extra whitespace removed" : "", ") changes the text, so decoding may not give it back and bits per byte count the normalised "
                     "bytes (docs/tokenizers.md)"));
     if (args.count("tokenizer") && kind != prepare.tokenizer.kind)
       throw UserError("--tokenizer " + kind + ": " + path + " is a " + prepare.tokenizer.kind + " model");

@@ -57,7 +57,9 @@ int cmd_train(int argc, const char* const* argv, std::ostream& out, spdlog::logg
   refuse_run_inside_experiment("tokengrow train", out_dir);  // its stages must match the experiment's plan
   RunConfig config;
   if (args.count("config")) {
-    config = load_run_config(args["config"].as<std::string>());
+    nlohmann::json json = read_json_file(args["config"].as<std::string>());
+    if (args.count("data") && json.is_object()) json["data"] = args["data"].as<std::string>();  // before a vocab_size follows it
+    config = parse_run_config(json, args["config"].as<std::string>());
     if (!start_checkpoint.empty()) {
       const nlohmann::json stored = read_checkpoint_config(start_checkpoint);
       const ModelConfig stored_model =

@@ -23,7 +23,11 @@ H5File open_corpus(const std::string& path) {
 }
 }  // namespace
 
-int64_t read_corpus_vocab_size(const std::string& path) { return open_corpus(path).get_attr_int("/", "vocab_size"); }
+int64_t read_corpus_vocab_size(const std::string& path) {
+  if (!H5File::is_hdf5(path)) return 0;
+  const H5File file = H5File::open_read(path);
+  return file.has_attr("/", "vocab_size") ? file.get_attr_int("/", "vocab_size") : 0;
+}
 
 Corpus load_corpus(const std::string& path) {
   H5File file = open_corpus(path);

@@ -82,8 +82,9 @@ struct PrepareOptions {
 // piece; peak memory is the file built in memory and its copy taken for sealing
 // (twice the output, which is the input's size plus ~2 kB) plus ~3 MiB of buffers.
 // A SentencePiece tokenizer reads the files once more to sample its training text
-// (holding the sample), and holds the ids as int32 before writing them (4 bytes a
-// token, and tokens are fewer than bytes).
+// (holding the sample), holds the ids as int32 before writing them (4 bytes a token,
+// and tokens are fewer than bytes), and its encoder ~155 bytes per byte of the 8
+// pieces of 256 KiB it encodes at a time (about 320 MB).
 // Written sealed under a temporary name and renamed, so a failure never leaves a
 // half-written corpus or touches an existing one; an out_path that is one of the
 // text files is always refused.
@@ -95,7 +96,8 @@ CorpusInfo prepare_corpus(const std::vector<std::string>& text_files, const std:
 // The split in words, as the val_rule attribute records it.
 std::string val_rule_text(double val_fraction, int64_t val_every);
 
-// The vocab_size attribute of a corpus file (its seal checked), without reading its tokens.
+// The vocab_size attribute of a corpus file, read without a pass over its tokens (nor
+// the seal's CRC: loading the corpus checks that); 0 when the file is not a corpus.
 int64_t read_corpus_vocab_size(const std::string& path);
 
 // Refuses an unknown tokenizer, a tokenizer model that does not load or whose

@@ -77,7 +77,8 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& file) 
   // Without model.vocab_size the corpus's vocabulary is the model's, so that moving a
   // config from a byte corpus to a BPE one is the change of "data" alone.
   if (!model.has("vocab_size") && std::filesystem::exists(c.data_path))
-    c.model.vocab_size = read_corpus_vocab_size(c.data_path);
+    if (const int64_t corpus_vocab = read_corpus_vocab_size(c.data_path); corpus_vocab >= 2 && corpus_vocab <= kMaxVocabSize)
+      c.model.vocab_size = corpus_vocab;  // else the trainer names what is wrong with the file
   c.train = parse_train_config(root.get_object("train"));
   root.get_string("description", "");  // free text for the reader of the config
   if (root.has("growth")) c.growth = root.raw("growth");

@@ -2,6 +2,7 @@
 
 #include <sentencepiece_processor.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <stdexcept>
@@ -131,10 +132,11 @@ SentencePieceFacts read_sentencepiece_facts(std::string_view proto, const std::s
       each_field(f.bytes, "trainer_spec", [&](const WireReader::Field& t) {
         if (t.number == 3) type = t.value;
       });
-    if (f.number == 3)  // ModelProto.normalizer_spec; its name = 1, add_dummy_prefix = 3
+    if (f.number == 3)  // ModelProto.normalizer_spec: name = 1, add_dummy_prefix = 3, remove_extra_whitespaces = 4
       each_field(f.bytes, "normalizer_spec", [&](const WireReader::Field& n) {
         if (n.number == 1) facts.normalization = std::string(n.bytes);
         if (n.number == 3) facts.add_dummy_prefix = n.value != 0;
+        if (n.number == 4) facts.remove_extra_whitespaces = n.value != 0;
       });
   });
   if (!has_pieces) throw UserError(where + ": not a SentencePiece model (it has no pieces)");
@@ -203,14 +205,35 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
     encode_valid(text);
     return out;
   }
-  // SentencePiece turns bytes that are not UTF-8 into U+FFFD; they go in as byte
-  // pieces instead, so that every byte comes back (a character cut at a split, a
-  // Latin-1 file).
+  // SentencePiece takes ~155 bytes of memory per byte it encodes at once: a long text
+  // goes in pieces of ~256 KiB cut after a line end (pieces never span one, so the ids
+  // are the same), or at 1 MiB without one.
+  constexpr size_t kPiece = size_t{256} << 10, kMaxPiece = size_t{1} << 20;
+  if (text.size() > kMaxPiece) {
+    for (size_t pos = 0; pos < text.size();) {
+      size_t end = std::min(text.size(), pos + kPiece);
+      if (end < text.size()) {
+        const size_t newline = text.substr(0, std::min(text.size(), pos + kMaxPiece)).find('\n', end - 1);
+        end = newline != std::string_view::npos ? newline + 1 : std::min(text.size(), pos + kMaxPiece);
+      }
+      const std::vector<int32_t> ids = encode(text.substr(pos, end - pos));
+      out.insert(out.end(), ids.begin(), ids.end());
+      pos = end;
+    }
+    return out;
+  }
+  // SentencePiece turns bytes that are not UTF-8 into U+FFFD, and reads a "▁" (U+2581)
+  // in the text as its space marker; both go in as byte pieces instead, so that every
+  // byte comes back (a character cut at a split, a Latin-1 file, a literal "▁").
+  static constexpr std::string_view kSpaceMarker = "\xE2\x96\x81";
   for (size_t pos = 0; pos < text.size();) {
-    const size_t valid = valid_utf8_prefix(text.substr(pos));
+    size_t valid = valid_utf8_prefix(text.substr(pos));
+    const size_t marker = text.substr(pos, valid).find(kSpaceMarker);
+    if (marker != std::string_view::npos) valid = marker;
     if (valid > 0) encode_valid(text.substr(pos, valid));
     pos += valid;
-    if (pos < text.size()) out.push_back(byte_ids_[static_cast<unsigned char>(text[pos++])]);
+    const size_t raw = marker != std::string_view::npos ? kSpaceMarker.size() : 1;
+    for (size_t k = 0; k < raw && pos < text.size(); ++k) out.push_back(byte_ids_[static_cast<unsigned char>(text[pos++])]);
   }
   return out;
 }

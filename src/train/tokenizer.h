@@ -80,9 +80,10 @@ struct SentencePieceFacts {
   std::string model_type;                 // "unigram", "bpe", "word", "char"
   std::string normalization = "nmt_nfkc";  // SentencePiece's defaults where unset
   bool add_dummy_prefix = true;
+  bool remove_extra_whitespaces = true;
   // Whether encoding keeps the text's bytes, so that decoding piece by piece gives
   // them back and bytes_per_id sums to the text's length (models prepare trains).
-  bool keeps_bytes() const { return normalization == "identity" && !add_dummy_prefix; }
+  bool keeps_bytes() const { return normalization == "identity" && !add_dummy_prefix && !remove_extra_whitespaces; }
 };
 SentencePieceFacts read_sentencepiece_facts(std::string_view proto, const std::string& where);
 

@@ -37,8 +37,8 @@ import torch  # noqa: E402
 
 import tokengrow_torch as tt  # noqa: E402
 
-EVAL_RTOL = 1e-5        # Python forward vs tokengrow eval
-ROUND_TRIP_RTOL = 1e-6  # tokengrow eval of a saved copy vs of the original
+EVAL_RTOL = 1e-6        # Python forward vs tokengrow eval (measured: fp32 <= 1.6e-9, bf16 <= 1.2e-7)
+ROUND_TRIP_RTOL = 0.0   # tokengrow eval of a saved copy vs of the original: the same weights, the same loss
 STEPS = 8
 THREADS = "1"  # one thread: tiny models, and OpenMP teams of 2 crawl on a busy 2-core machine
 
