@@ -116,7 +116,7 @@ TEST_CASE("A BPE corpus: uint16 ids below its vocabulary, decoding gives the tex
   REQUIRE(corpus.tokenizer.encode(long_text) == halves);
   REQUIRE(static_cast<double>(train_text.size()) / static_cast<double>(corpus.train.size()) > 2.0);
   // Bytes that are not UTF-8 (Latin-1, a character cut in two) come back too, as byte pieces.
-  const std::string latin1 = "caf\xE9 na\xEFve \xFF\xC3 a\xE2\x96\x81b \xE2\x96\x81 end\n";  // and literal U+2581
+  const std::string latin1 = "caf\xE9 na\xEFve \xFF\xC3 a\xE2\x96\x81" "b \xE2\x96\x81 end\n";  // and literal U+2581
   const std::vector<int32_t> ids = corpus.tokenizer.encode(latin1);
   REQUIRE(corpus.tokenizer.decode(ids) == latin1);
   REQUIRE(sum_bytes(corpus.tokenizer, ids) == static_cast<int64_t>(latin1.size()));
