@@ -81,7 +81,8 @@ def fill_model_defaults(model_config):
     d = int(c["d_model"])
     defaults = {"architecture": "tokenformer", "vocab_size": 256, "qkv_tokens": d, "proj_tokens": d,
                 "ffn_tokens": 4 * d, "ffn_hidden": 4 * d, "rotary_fraction": 0.25, "rotary_base": 10000.0,
-                "normalization": "l2_norm_gelu", "tau_mode": "fixed", "init_std": 0.02, "precision": "fp32"}
+                "normalization": "l2_norm_gelu", "tau_mode": "fixed", "init_std": 0.02, "precision": "fp32",
+                "weights": "float"}
     for key, value in defaults.items():
         c.setdefault(key, value)
     if c["architecture"] not in ("tokenformer", "transformer"):
@@ -92,6 +93,9 @@ def fill_model_defaults(model_config):
         raise ValueError(f"model.tau_mode: \"{c['tau_mode']}\" (expected fixed or dynamic)")
     if c["precision"] not in ("fp32", "bf16"):
         raise ValueError(f"model.precision: \"{c['precision']}\" (expected fp32 or bf16)")
+    if c["weights"] != "float":
+        raise ValueError(f"model.weights: \"{c['weights']}\": this module runs float weights only; BitNet "
+                         "(binary/ternary) models run in tokengrow itself (docs/bitnet.md)")
     if d % int(c["n_heads"]) != 0:
         raise ValueError(f"model.n_heads: d_model {d} is not divisible by n_heads {c['n_heads']}")
     return c

@@ -11,8 +11,10 @@
 
 namespace tg::testing {
 
-inline ModelConfig small_model(Architecture arch, PattentionNorm norm = PattentionNorm::L2NormGelu) {
+inline ModelConfig small_model(Architecture arch, PattentionNorm norm = PattentionNorm::L2NormGelu,
+                               WeightFormat weights = WeightFormat::Float) {
   ModelConfig c;
+  c.weights = weights;
   c.architecture = arch;
   c.vocab_size = 13;
   c.d_model = 8;
@@ -40,9 +42,9 @@ struct Fixture {
 
 // A model after two AdamW steps (so it has moments), and a batch.
 inline Fixture make_fixture(Engine& engine, Architecture arch, PattentionNorm norm = PattentionNorm::L2NormGelu,
-                            const AdamWConfig& adam = {}) {
+                            const AdamWConfig& adam = {}, WeightFormat weights = WeightFormat::Float) {
   Fixture f;
-  f.config = small_model(arch, norm);
+  f.config = small_model(arch, norm, weights);
   f.model = std::make_unique<LanguageModel>(f.config);
   Rng rng(7);
   f.model->init(rng);

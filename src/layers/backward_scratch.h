@@ -6,7 +6,8 @@
 //
 // Who uses what (never two users of one buffer at once):
 //   Pattention::backward     scores_grad(_bf16), output_grad_bf16
-//   Linear::backward         output_grad_bf16
+//   Linear::backward         output_grad_bf16, weight_dequantized
+//   (Pattention also weight_dequantized: V~, then K~, never both at once)
 //   CausalSelfAttention      scores_grad(_bf16), output_grad_bf16, heads_*
 #include "core/bf16.h"
 #include "core/engine.h"
@@ -21,6 +22,7 @@ struct LayerBackwardScratch {
   Bf16Buffer scores_grad_bf16;  // its bf16 copy (bf16 precision)
   Bf16Buffer output_grad_bf16;  // the incoming dY of a mapping / attention in bf16
   Tensor heads_dout, heads_dq, heads_dk, heads_dv;  // attention, (B*H) x T x hd each
+  Tensor weight_dequantized;  // a BitNet layer's W~ = diag(s) Q for its straight-through dX
 };
 
 inline LayerBackwardScratch& layer_backward_scratch(Engine& engine) {

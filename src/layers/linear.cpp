@@ -2,14 +2,17 @@
 
 #include "layers/backward_scratch.h"
 #include "layers/gelu.h"
+#include "layers/quantized_matmul.h"
 #include "layers/step_parts.h"
 
 namespace tg {
 
-Linear::Linear(const std::string& name, int64_t d_in, int64_t d_out, Precision precision, Axis in_axis, Axis out_axis)
+Linear::Linear(const std::string& name, int64_t d_in, int64_t d_out, Precision precision, Axis in_axis, Axis out_axis,
+               WeightFormat weights)
     : d_in_(d_in),
       d_out_(d_out),
       precision_(precision),
+      weights_(weights),
       weight_(name + "/weight", {d_out, d_in}, {out_axis, in_axis}, OptimizerGroup::Decay, 1) {}
 
 void Linear::init(Rng& rng, float std) {
@@ -23,7 +26,14 @@ void Linear::forward(Engine& engine, const Tensor& x, Tensor& y) {
   PartScope scope(engine.part_timer(), step_part::kPattentionMatmul);
   // Y (T x d_out) = X (T x d_in) W^T (d_in x d_out)
   const MatmulInput x_in = matmul_input(precision_, x.data(), x.numel(), x_bf_);
-  engine.matmul_weight(x_in, Trans::No, weight_.value.data(), Trans::Yes, y.data(), T, d_out_, d_in_);
+  if (weights_ == WeightFormat::Float) {
+    engine.matmul_weight(x_in, Trans::No, weight_.value.data(), Trans::Yes, y.data(), T, d_out_, d_in_);
+    return;
+  }
+  // Y = X~ W~^T: W~'s row scales index Y's columns.
+  quantized_.update(weights_, weight_.value);
+  quantized_product(engine, precision_, x.data(), T, d_in_, quantized_.levels, Trans::Yes, quantized_.scales.data(),
+                    y.data(), d_out_);
 }
 
 void Linear::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) {
@@ -34,15 +44,21 @@ void Linear::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumul
   const MatmulInput dy_in = matmul_input(precision_, dy.data(), dy.numel(), dy_bf);
   engine.matmul(dy_in, Trans::Yes, matmul_input_again(precision_, x_->data(), x_bf_), Trans::No, weight_.grad.data(),
                 d_out_, d_in_, T, 1.0f, 1.0f);
-  // dX (T x d_in) (+)= dY (T x d_out) W (d_out x d_in)
+  // dX (T x d_in) (+)= dY (T x d_out) W (d_out x d_in); quantised: W~ (straight-through,
+  // and dW above reads the float X: the quantisers count as the identity in the backward).
   if (!accumulate_dx) dx.resize({T, d_in_});
-  engine.matmul_weight(dy_in, Trans::No, weight_.value.data(), Trans::No, dx.data(), T, d_in_, d_out_, 1.0f,
-                       accumulate_dx ? 1.0f : 0.0f);
+  const float* w = weight_.value.data();
+  if (weights_ != WeightFormat::Float) {
+    Tensor& dequantized = layer_backward_scratch(engine).weight_dequantized;
+    quantized_.dequantize(dequantized);
+    w = dequantized.data();
+  }
+  engine.matmul_weight(dy_in, Trans::No, w, Trans::No, dx.data(), T, d_in_, d_out_, 1.0f, accumulate_dx ? 1.0f : 0.0f);
 }
 
-Mlp::Mlp(const std::string& name, int64_t d, int64_t hidden, Precision precision)
-    : up_(name + "/up", d, hidden, precision, Axis::Model, Axis::Hidden),
-      down_(name + "/down", hidden, d, precision, Axis::Hidden, Axis::Model) {}
+Mlp::Mlp(const std::string& name, int64_t d, int64_t hidden, Precision precision, WeightFormat weights)
+    : up_(name + "/up", d, hidden, precision, Axis::Model, Axis::Hidden, weights),
+      down_(name + "/down", hidden, d, precision, Axis::Hidden, Axis::Model, weights) {}
 
 void Mlp::init(Rng& rng, float up_std, float down_std) {
   up_.init(rng, up_std);

@@ -1,21 +1,23 @@
 #pragma once
 // The Transformer baseline's mappings: a bias-free Linear and a GELU MLP.
 //   Linear: Y = X W^T, W: d_out x d_in (PyTorch layout)
+//           binary/ternary weights: Y = X~ W~^T, W~ quantised per output row (layers/weight_quantization.h)
 //   MLP:    Y = GELU(X W_up^T) W_down^T, W_up: hidden x d, W_down: d x hidden
 #include <string>
 
 #include "core/precision.h"
 #include "core/rng.h"
 #include "layers/mapping.h"
+#include "layers/weight_quantization.h"
 
 namespace tg {
 
 class Linear : public Mapping {
  public:
   // Parameter name + "/weight" (d_out x d_in, its axes {out_axis, in_axis}).
-  // precision: of the matmuls (core/precision.h).
+  // precision: of the matmuls (core/precision.h); weights: float or BitNet-quantised.
   Linear(const std::string& name, int64_t d_in, int64_t d_out, Precision precision = Precision::FP32,
-         Axis in_axis = Axis::Model, Axis out_axis = Axis::Model);
+         Axis in_axis = Axis::Model, Axis out_axis = Axis::Model, WeightFormat weights = WeightFormat::Float);
   void init(Rng& rng, float std);
   void init(Rng& rng, const InitScales& scales, bool writes_residual) override {
     init(rng, writes_residual ? scales.residual_std : scales.std);
@@ -29,7 +31,9 @@ class Linear : public Mapping {
  private:
   int64_t d_in_, d_out_;
   Precision precision_;
+  WeightFormat weights_;
   Parameter weight_;
+  QuantizedWeight quantized_;  // binary/ternary: Q and its row scales, from the last forward
   const Tensor* x_ = nullptr;
   Bf16Buffer x_bf_;  // bf16 precision only
 };
@@ -37,7 +41,8 @@ class Linear : public Mapping {
 class Mlp : public Mapping {
  public:
   // Parameters name + "/up/weight" and name + "/down/weight".
-  Mlp(const std::string& name, int64_t d, int64_t hidden, Precision precision = Precision::FP32);
+  Mlp(const std::string& name, int64_t d, int64_t hidden, Precision precision = Precision::FP32,
+      WeightFormat weights = WeightFormat::Float);
   void init(Rng& rng, float up_std, float down_std);
   // The up projection reads the block's input, the down projection writes its output.
   void init(Rng& rng, const InitScales& scales, bool /*writes_residual*/) override {

@@ -9,6 +9,12 @@
 //                                                     matching the reference's softmax * n)
 //   Y = S V                                     T x d_out
 //
+// binary/ternary weights (docs/bitnet.md): K~ and V~ quantised per parameter token (row),
+// inputs of both products quantised to 8 bits per row:
+//   A = X~ K~^T,   Y = Q8(S diag(s_V)) Q_V    (V's per-token scales s_V folded into S, so
+//   every scale stays per token and appending tokens leaves the old ones unchanged)
+// Straight-through backward: the float backward with K~, V~ in place of K, V.
+//
 // Row norms carry eps inside the square root: ||a|| = sqrt(sum a^2 + eps), so an
 // all-zero score row gives zeros instead of NaN. tau is stored per layer: sqrt(n)
 // at creation. Growth may keep it (with zero keys exact for l2_norm_gelu and gelu_l2_norm,
@@ -19,6 +25,7 @@
 #include "core/precision.h"
 #include "core/rng.h"
 #include "layers/mapping.h"
+#include "layers/weight_quantization.h"
 
 namespace tg {
 
@@ -33,7 +40,8 @@ class Pattention : public Mapping {
   // name: checkpoint group, e.g. "layers/0/ffn"; parameters are name + "/keys" and "/values".
   // precision: of the four matmuls (core/precision.h); the normalisation is float32 always.
   Pattention(const std::string& name, int64_t d_in, int64_t d_out, int64_t n_tokens,
-             PattentionNorm norm, float eps = 1e-6f, Precision precision = Precision::FP32);
+             PattentionNorm norm, float eps = 1e-6f, Precision precision = Precision::FP32,
+             WeightFormat weights = WeightFormat::Float);
 
   // keys ~ N(0, key_std), values ~ N(0, value_std).
   void init(Rng& rng, float key_std, float value_std);
@@ -51,6 +59,7 @@ class Pattention : public Mapping {
   int64_t d_in() const { return d_in_; }
   int64_t d_out() const { return d_out_; }
   PattentionNorm norm() const { return norm_; }
+  WeightFormat weights() const { return weights_; }
   float tau() const { return tau_; }
   void set_tau(float tau) {
     tau_ = tau;
@@ -76,14 +85,21 @@ class Pattention : public Mapping {
   Parameter& values() { return values_; }
 
  private:
+  // Quantised weights: Y = Q8(S diag(s_V)) Q_V from act_ (S).
+  void values_forward_quantized(Engine& engine, Tensor& y);
+  // The weight the backward multiplies by: W, or W~ in the shared scratch.
+  const float* backward_weight(Engine& engine, const Parameter& w, const QuantizedWeight& q) const;
+
   std::string name_;
   int64_t d_in_, d_out_;
   PattentionNorm norm_;
   float eps_;
   Precision precision_;
+  WeightFormat weights_;
   float tau_;
   TauAnneal anneal_;
   Parameter keys_, values_;
+  QuantizedWeight keys_q_, values_q_;  // binary/ternary: from the last forward
 
   // Saved by forward for backward.
   const Tensor* x_ = nullptr;

@@ -17,7 +17,7 @@ BlockMappings make_mappings(const ModelConfig& c, int64_t layer, std::vector<Pat
   BlockMappings m;
   if (c.architecture == Architecture::TokenFormer) {
     auto make = [&](const std::string& name, int64_t n) {
-      auto p = std::make_unique<Pattention>(prefix + name, d, d, n, c.normalization, 1e-6f, c.precision);
+      auto p = std::make_unique<Pattention>(prefix + name, d, d, n, c.normalization, 1e-6f, c.precision, c.weights);
       pattentions.push_back(p.get());
       return p;
     };
@@ -27,11 +27,14 @@ BlockMappings make_mappings(const ModelConfig& c, int64_t layer, std::vector<Pat
     m.proj = make("/attn/proj", c.proj_tokens);
     m.ffn = make("/ffn", c.ffn_tokens);
   } else {
-    m.query = std::make_unique<Linear>(prefix + "/attn/query", d, d, c.precision);
-    m.key = std::make_unique<Linear>(prefix + "/attn/key", d, d, c.precision);
-    m.value = std::make_unique<Linear>(prefix + "/attn/value", d, d, c.precision);
-    m.proj = std::make_unique<Linear>(prefix + "/attn/proj", d, d, c.precision);
-    m.ffn = std::make_unique<Mlp>(prefix + "/ffn", d, c.ffn_hidden, c.precision);
+    auto linear = [&](const std::string& name) {
+      return std::make_unique<Linear>(prefix + name, d, d, c.precision, Axis::Model, Axis::Model, c.weights);
+    };
+    m.query = linear("/attn/query");
+    m.key = linear("/attn/key");
+    m.value = linear("/attn/value");
+    m.proj = linear("/attn/proj");
+    m.ffn = std::make_unique<Mlp>(prefix + "/ffn", d, c.ffn_hidden, c.precision, c.weights);
   }
   return m;
 }

@@ -31,6 +31,7 @@ ModelConfig parse_model_config(ConfigReader r) {
   c.tau_mode = r.get_string("tau_mode", "fixed", {"fixed", "dynamic"}) == "fixed" ? TauMode::Fixed : TauMode::Dynamic;
   c.init_std = r.get_double("init_std", 0.02, 0.0, 10.0);
   c.precision = parse_precision(r.get_string("precision", "fp32", {"fp32", "bf16"}));
+  c.weights = parse_weight_format(r.get_string("weights", "float", {"float", "binary", "ternary"}));
   r.finish();
   return c;
 }
@@ -51,7 +52,8 @@ nlohmann::json ModelConfig::to_json() const {
           {"normalization", to_string(normalization)},
           {"tau_mode", to_string(tau_mode)},
           {"init_std", init_std},
-          {"precision", to_string(precision)}};
+          {"precision", to_string(precision)},
+          {"weights", to_string(weights)}};
 }
 
 }  // namespace tg

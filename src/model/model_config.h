@@ -9,6 +9,7 @@
 #include "core/config_reader.h"
 #include "core/precision.h"
 #include "layers/pattention.h"
+#include "layers/weight_quantization.h"
 
 namespace tg {
 
@@ -43,6 +44,9 @@ struct ModelConfig {
   TauMode tau_mode = TauMode::Fixed;
   double init_std = 0.02;
   Precision precision = Precision::FP32;  // of the matmuls (core/precision.h)
+  // Pattention keys/values and the Transformer's linears: float, or BitNet binary/ternary
+  // (docs/bitnet.md); the embedding (and so the logits) and the norms stay float.
+  WeightFormat weights = WeightFormat::Float;
 
   int64_t head_dim() const { return d_model / n_heads; }
   nlohmann::json to_json() const;
