@@ -47,6 +47,7 @@ BenchResult run_train_bench(Engine& engine, const RunConfig& config, const Bench
   const int64_t rows = result.batch * result.seq;
 
   LanguageModel model(mc);
+  model.set_recompute(tc.recompute);
   Rng rng(options.seed);
   model.init(rng);
   AdamW optimizer(tc.adamw, model.parameters());

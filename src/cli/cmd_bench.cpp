@@ -24,6 +24,7 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logg
       ("config", "Run config (JSON); its model and train.batch_size, lr, AdamW and clip settings are used",
        cxxopts::value<std::string>())
       ("precision", "fp32 or bf16 (overrides model.precision)", cxxopts::value<std::string>())
+      ("recompute", "none or block (overrides train.recompute)", cxxopts::value<std::string>())
       ("steps", "Timed steps", cxxopts::value<int64_t>()->default_value("20"))
       ("warmup", "Untimed steps before them", cxxopts::value<int64_t>()->default_value("3"))
       ("threads", "Threads (0: OMP_NUM_THREADS or all cores)", cxxopts::value<int64_t>()->default_value("0"))
@@ -53,6 +54,13 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logg
       throw UserError(std::string("tokengrow bench: --precision: ") + e.what());
     }
   }
+  if (args.count("recompute")) {
+    try {
+      config.train.recompute = parse_recompute(args["recompute"].as<std::string>());
+    } catch (const UserError& e) {
+      throw UserError(std::string("tokengrow bench: --recompute: ") + e.what());
+    }
+  }
   const bool bf16 = config.model.precision == Precision::BF16;
   BenchOptions bench;
   bench.steps = args["steps"].as<int64_t>();
@@ -68,6 +76,9 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logg
   const BenchResult r = run_train_bench(engine, config, bench);
   // Read before the peak measurement, whose large matrices are not part of training.
   const int64_t peak_rss = peak_resident_bytes();
+  // Weights, gradients and AdamW's two moments: four float32 per parameter. The rest of
+  // the peak is activations, backward scratch, logits and the runtime's own memory.
+  const int64_t state_bytes = 4 * static_cast<int64_t>(sizeof(float)) * r.n_params;
   const bool measure_peak = !args.count("skip-peak") && comm.size() == 1;
   if (comm.rank() != 0) return 0;  // rank 0 reports the job
   const double peak_gflops = measure_peak ? measure_peak_gflops(engine, bf16 ? MatmulType::BF16 : MatmulType::F32) : 0.0;
@@ -78,6 +89,8 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logg
   if (args.count("json")) {
     nlohmann::json j = {{"config", args["config"].as<std::string>()},
                         {"precision", to_string(config.model.precision)},
+                        {"recompute", to_string(config.train.recompute)},
+                        {"state_bytes", state_bytes},
                         {"threads", engine.threads()},
                         {"batch", r.batch},
                         {"seq", r.seq},
@@ -104,9 +117,9 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logg
     return 0;
   }
   char line[256];
-  std::snprintf(line, sizeof line, "model: %ld parameters, batch %ld x seq %ld, %s, %d threads\n",
+  std::snprintf(line, sizeof line, "model: %ld parameters, batch %ld x seq %ld, %s, recompute %s, %d threads\n",
                 static_cast<long>(r.n_params), static_cast<long>(r.batch), static_cast<long>(r.seq),
-                to_string(config.model.precision).c_str(), engine.threads());
+                to_string(config.model.precision).c_str(), to_string(config.train.recompute).c_str(), engine.threads());
   out << line;
   std::snprintf(line, sizeof line, "%ld steps: median %.1f ms/step, %.0f tokens/s\n", static_cast<long>(bench.steps),
                 r.median_step_s * 1e3, r.tokens_per_s);
@@ -125,7 +138,12 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logg
                   r.ranks, static_cast<double>(r.reduced_bytes) / 1e6, r.median_reduce_s * 1e3);
     out << line;
   }
-  std::snprintf(line, sizeof line, "peak memory %.1f MiB\n", static_cast<double>(peak_rss) / (1 << 20));
+  const double mib = 1 << 20;
+  std::snprintf(line, sizeof line,
+                "peak memory %.1f MiB: weights, gradients and AdamW moments %.1f MiB, activations, scratch, "
+                "logits and runtime %.1f MiB\n",
+                static_cast<double>(peak_rss) / mib, static_cast<double>(state_bytes) / mib,
+                static_cast<double>(peak_rss - state_bytes) / mib);
   out << line << "time per step (mean):\n";
   double total = 0;
   for (const auto& part : r.part_seconds) total += part.second;

@@ -44,13 +44,14 @@ void write_json_atomically(const fs::path& path, const nlohmann::json& j) {
   write_file_durably(path.string(), j.dump(2) + "\n");
 }
 
-// What a run trains: every stage's run config and growth options. Threads are left
-// out: they change the speed (and the last bits), not the experiment.
+// What a run trains: every stage's run config and growth options. Threads and recompute
+// are left out: they change the speed and memory (threads the last bits), not the experiment.
 nlohmann::json plan_of(const PlannedRun& run) {
   nlohmann::json stages = nlohmann::json::array();
   for (size_t k = 0; k < run.stages.size(); ++k) {
     nlohmann::json stage = run.stages[k].to_json();
     stage["train"].erase("threads");
+    stage["train"].erase("recompute");
     if (k > 0) stage["growth"] = run.growth[k].to_json();
     stages.push_back(std::move(stage));
   }

@@ -150,6 +150,11 @@ void CausalSelfAttention::softmax_backward_rows(Tensor& d_scores, Bf16Buffer& d_
   });
 }
 
+void CausalSelfAttention::release_saved() {
+  for (Tensor* t : {&qh_, &kh_, &vh_, &probs_, &out_heads_}) t->release();
+  for (Bf16Buffer* b : {&qh_bf_, &kh_bf_, &vh_bf_, &probs_bf_}) b->release();
+}
+
 void CausalSelfAttention::forward(Engine& engine, const Tensor& q, const Tensor& k, const Tensor& v, int64_t batch,
                                   int64_t seq, Tensor& out) {
   if (batch <= 0 || seq <= 0) throw std::invalid_argument("CausalSelfAttention: batch and seq must be positive");

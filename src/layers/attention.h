@@ -59,6 +59,8 @@ class CausalSelfAttention {
                Tensor& out);
   // dout -> dq, dk, dv (resized and overwritten) for the q, k, v of the last forward.
   void backward(Engine& engine, const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv);
+  // Frees q', k', v, P and their bf16 copies (train.recompute block).
+  void release_saved();
 
   int64_t rotary_dims() const { return rot_dims_; }
 

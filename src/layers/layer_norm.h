@@ -18,6 +18,11 @@ class LayerNorm {
 
   void forward(const Tensor& x, Tensor& y);                   // x, y: rows x dim
   void backward(const Tensor& dy, Tensor& dx, bool accumulate_dx);
+  // Frees what forward saved for backward.
+  void release_saved() {
+    xhat_.release();
+    rstd_.release();
+  }
   void collect_parameters(std::vector<Parameter*>& out);
 
   bool affine() const { return weight_.has_value(); }

@@ -70,6 +70,14 @@ void Mlp::collect_parameters(std::vector<Parameter*>& out) {
   down_.collect_parameters(out);
 }
 
+void Mlp::release_saved() {
+  up_.release_saved();
+  down_.release_saved();
+  pre_.release();
+  act_.release();
+  d_act_.release();
+}
+
 void Mlp::forward(Engine& engine, const Tensor& x, Tensor& y) {
   up_.forward(engine, x, pre_);
   act_.resize(pre_.shape());

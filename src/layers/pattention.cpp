@@ -47,6 +47,15 @@ void Pattention::collect_parameters(std::vector<Parameter*>& out) {
   out.push_back(&values_);
 }
 
+void Pattention::release_saved() {
+  scores_.release();
+  act_.release();
+  row_norm_.release();
+  norm_rows_.release();
+  x_bf_.release();
+  act_bf_.release();
+}
+
 void Pattention::forward(Engine& engine, const Tensor& x, Tensor& y) {
   const int64_t T = x.rows(), n = n_tokens();
   x_ = &x;

@@ -1,5 +1,6 @@
 #include "model/block.h"
 
+#include "core/error.h"
 #include "layers/step_parts.h"
 
 namespace tg {
@@ -10,8 +11,17 @@ namespace {
 // output, the attention output, q, k, v and the LN1 output.
 struct BlockBackwardScratch {
   Tensor dh, d_ln2, d_attn, dq, dk, dv, d_ln1;
+  Tensor recomputed_out;  // recompute block: the output of the forward run again (unused)
 };
 }  // namespace
+
+std::string to_string(Recompute r) { return r == Recompute::None ? "none" : "block"; }
+
+Recompute parse_recompute(const std::string& name) {
+  if (name == "none") return Recompute::None;
+  if (name == "block") return Recompute::Block;
+  throw UserError("unknown recompute mode \"" + name + "\" (expected none or block)");
+}
 
 Block::Block(int64_t d_model, int64_t n_heads, double rotary_fraction, double rotary_base, BlockMappings mappings,
              Precision precision)
@@ -33,6 +43,24 @@ void Block::collect_parameters(std::vector<Parameter*>& out) {
 }
 
 void Block::forward(Engine& engine, const Tensor& x, Tensor& out, int64_t batch, int64_t seq) {
+  x_ = &x;
+  batch_ = batch;
+  seq_ = seq;
+  forward_saved(engine, x, out, batch, seq);
+  released_ = false;
+  if (recompute_ == Recompute::Block) release_saved();
+}
+
+void Block::release_saved() {
+  for (Tensor* t : {&ln1_out_, &q_, &k_, &v_, &attn_out_, &proj_out_, &h_, &ln2_out_, &ffn_out_}) t->release();
+  ln1_.release_saved();
+  ln2_.release_saved();
+  attention_.release_saved();
+  for (Mapping* m : {m_.query.get(), m_.key.get(), m_.value.get(), m_.proj.get(), m_.ffn.get()}) m->release_saved();
+  released_ = true;
+}
+
+void Block::forward_saved(Engine& engine, const Tensor& x, Tensor& out, int64_t batch, int64_t seq) {
   PartTimer* timer = engine.part_timer();
   {
     PartScope scope(timer, step_part::kNorms);
@@ -61,6 +89,7 @@ void Block::backward(Engine& engine, const Tensor& dout, Tensor& dx) {
   // out = h + F(LN2(h)):  dh = dout + LN2'(F'(dout))
   PartTimer* timer = engine.part_timer();
   BlockBackwardScratch& scratch = engine.workspace().get<BlockBackwardScratch>();
+  if (released_) forward_saved(engine, *x_, scratch.recomputed_out, batch_, seq_);
   Tensor& d_h = scratch.dh, &d_ln2 = scratch.d_ln2, &d_attn = scratch.d_attn;
   Tensor &d_q = scratch.dq, &d_k = scratch.dk, &d_v = scratch.dv, &d_ln1 = scratch.d_ln1;
   d_h = dout;
@@ -76,8 +105,11 @@ void Block::backward(Engine& engine, const Tensor& dout, Tensor& dx) {
   m_.key->backward(engine, d_k, d_ln1, true);
   m_.value->backward(engine, d_v, d_ln1, true);
   dx = d_h;
-  PartScope scope(timer, step_part::kNorms);
-  ln1_.backward(d_ln1, dx, true);
+  {
+    PartScope scope(timer, step_part::kNorms);
+    ln1_.backward(d_ln1, dx, true);
+  }
+  if (recompute_ == Recompute::Block) release_saved();
 }
 
 }  // namespace tg

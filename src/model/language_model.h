@@ -40,6 +40,10 @@ class LanguageModel {
   // Moves step-dependent state (annealed Pattention tau) to the given global step.
   void set_step(int64_t step);
   void zero_grad();
+  // Activation checkpointing of every block (model/block.h).
+  void set_recompute(Recompute r) {
+    for (auto& b : blocks_) b->set_recompute(r);
+  }
   const std::vector<Parameter*>& parameters() { return parameters_; }
   Parameter* find_parameter(const std::string& name);
   // Pattention layers with their checkpoint group names (empty for the Transformer).

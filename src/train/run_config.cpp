@@ -26,6 +26,7 @@ TrainConfig parse_train_config(ConfigReader r) {
   c.grad_clip = r.get_double("grad_clip", 1.0, 0.0, 1e9);
   c.seed = static_cast<uint64_t>(r.get_int("seed", 0, 0, int64_t{1} << 53));
   c.threads = r.get_int("threads", 0, 0, kMaxThreads);
+  c.recompute = parse_recompute(r.get_string("recompute", "none", {"none", "block"}));
   c.log_every = r.get_int("log_every", 10, 1, big);
   c.eval_every = r.get_int("eval_every", 100, 0, big);
   c.eval_batches = r.get_int("eval_batches", 8, 1, 1 << 20);
@@ -52,7 +53,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"warmup_steps", warmup_steps}, {"beta1", adamw.beta1},
           {"beta2", adamw.beta2},   {"adam_eps", adamw.eps},
           {"weight_decay", adamw.weight_decay}, {"grad_clip", grad_clip},
-          {"seed", seed},           {"threads", threads},
+          {"seed", seed},           {"threads", threads}, {"recompute", to_string(recompute)},
           {"log_every", log_every}, {"eval_every", eval_every},
           {"eval_batches", eval_batches}, {"checkpoint_every", checkpoint_every},
           {"keep_checkpoints", keep_checkpoints}, {"schedule", schedule},   {"global_steps", global_steps},

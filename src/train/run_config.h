@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/block.h"
 #include "model/model_config.h"
 #include "train/adamw.h"
 
@@ -22,6 +23,8 @@ struct TrainConfig {
   double grad_clip = 1.0;    // global-norm clip; 0 disables
   uint64_t seed = 0;
   int64_t threads = 0;       // 0: OMP_NUM_THREADS or all cores
+  // Activation checkpointing (model/block.h): memory for time, the same numbers.
+  Recompute recompute = Recompute::None;
   int64_t log_every = 10;
   int64_t eval_every = 100;  // 0: only at the end
   int64_t eval_batches = 8;  // validation = first eval_batches * batch_size windows of the val split

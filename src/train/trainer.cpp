@@ -47,6 +47,7 @@ Trainer::Trainer(const RunConfig& config, Engine& engine, spdlog::logger& log, C
   val_bpb_per_nat_ = bits_per_byte(1.0, val_windows * m.seq_len,
                                    window_target_bytes(corpus_.val, m.seq_len, val_windows, corpus_.tokenizer.bytes_per_id()));
   model_ = std::make_unique<LanguageModel>(m);
+  model_->set_recompute(config_.train.recompute);
   optimizer_ = std::make_unique<AdamW>(config_.train.adamw, model_->parameters());
   if (config_.train.deterministic_reduce && comm_.size() > 1)  // refused before the run directory is touched
     check_gathered_gradient_bytes(model_->n_params(), comm_.size());
