@@ -407,3 +407,90 @@ TEST_CASE("Attention in bf16, in blocks or whole, gives the fp32 output and grad
     }
   }
 }
+
+TEST_CASE("Attention with recomputed probabilities: the same output, gradients to rounding, finite differences",
+          "[attention][recompute]") {
+  // train.recompute attention keeps no T x T matrix: the forward runs one query block at a
+  // time through a shared buffer (same products, same softmax arithmetic: the same output
+  // to the bit), the backward forms S and P again per block and sums dk', dv over the
+  // blocks (another order of the same sums: equal to rounding). The backward scratch is
+  // filled with NaN first: a read of an entry no block wrote shows up.
+  Engine engine(2);
+  const int64_t d = 16, H = 2;
+  for (int64_t block : {1, 3, 4, 64})
+    for (auto [batch, seq] : {std::pair<int64_t, int64_t>{2, 5}, {1, 13}, {2, 16}}) {
+      const int64_t B = batch, T = seq;  // the lambda below captures them (clang 14: no structured bindings)
+      DYNAMIC_SECTION("block " << block << ", B " << B << ", T " << T) {
+        Rng rng(31);
+        Tensor q({B * T, d}), k({B * T, d}), v({B * T, d}), r({B * T, d});
+        for (Tensor* x : {&q, &k, &v, &r}) fill_normal(*x, rng);
+        CausalSelfAttention kept(d, H, 0.5, 10000.0, Precision::FP32, block);
+        CausalSelfAttention recomputed(d, H, 0.5, 10000.0, Precision::FP32, block);
+        recomputed.set_recompute_probs(true);
+        Tensor out_kept, dq_kept, dk_kept, dv_kept, out, dq, dk, dv;
+        kept.forward(engine, q, k, v, B, T, out_kept);
+        kept.backward(engine, r, dq_kept, dk_kept, dv_kept);
+        recomputed.forward(engine, q, k, v, B, T, out);
+        layer_backward_scratch(engine).scores_grad.fill(std::numeric_limits<float>::quiet_NaN());
+        recomputed.backward(engine, r, dq, dk, dv);
+        REQUIRE(out.shape() == out_kept.shape());
+        for (int64_t i = 0; i < out.numel(); ++i) REQUIRE(out[i] == out_kept[i]);
+        for (auto [got, want] : {std::pair<Tensor*, Tensor*>{&dq, &dq_kept}, {&dk, &dk_kept}, {&dv, &dv_kept}}) {
+          REQUIRE(got->shape() == want->shape());
+          const double err = relative_l2(*got, *want);
+          INFO("relative L2 difference " << err);
+          REQUIRE(err < 1e-6);
+        }
+        Tensor o;
+        auto loss = [&] { recomputed.forward(engine, q, k, v, B, T, o); return dot(o, r); };
+        check_gradient("dq", q.data(), dq.data(), q.numel(), loss, 1e-2, 1e-3, 1e-2, 3);
+        check_gradient("dk", k.data(), dk.data(), k.numel(), loss, 1e-2, 1e-3, 1e-2, 3);
+        check_gradient("dv", v.data(), dv.data(), v.numel(), loss, 1e-2, 1e-3, 1e-2, 3);
+      }
+    }
+}
+
+TEST_CASE("Attention with recomputed probabilities multiplies one more q k^T per backward, and in bf16 matches fp32",
+          "[attention][recompute][flops]") {
+  Engine engine(2);
+  const int64_t B = 2, d = 16, H = 2;
+  for (int64_t block : {3, 64})
+    for (int64_t T : {4, 13}) {
+      INFO("block " << block << " T " << T);
+      int64_t pairs = 0;
+      for (int64_t i = 0; i < T; ++i)
+        for (int64_t j = 0; j < T; ++j) pairs += j < std::min(T, (i / block + 1) * block);
+      CausalSelfAttention attn(d, H, 0.5, 10000.0, Precision::FP32, block);
+      attn.set_recompute_probs(true);
+      Tensor q({B * T, d}), out, dq, dk, dv;
+      Rng rng(5);
+      fill_normal(q, rng);
+      MatmulFlopCounter counter;
+      engine.set_flop_counter(&counter);
+      attn.forward(engine, q, q, q, B, T, out);
+      REQUIRE(counter.flops == 4 * B * d * pairs);
+      counter.flops = 0;
+      attn.backward(engine, q, dq, dk, dv);
+      REQUIRE(counter.flops == 10 * B * d * pairs);  // dP, dq, dv, dk and S again
+      engine.set_flop_counter(nullptr);
+    }
+  if (!bf16_runs_here(engine)) return;
+  const int64_t T = 13;
+  Rng rng(8);
+  Tensor q({B * T, d}), k({B * T, d}), v({B * T, d}), dout({B * T, d});
+  for (Tensor* x : {&q, &k, &v, &dout}) fill_normal(*x, rng);
+  Tensor out32, dq32, dk32, dv32, out, dqb, dkb, dvb;
+  CausalSelfAttention reference(d, H, 0.5);
+  reference.forward(engine, q, k, v, B, T, out32);
+  reference.backward(engine, dout, dq32, dk32, dv32);
+  CausalSelfAttention attn(d, H, 0.5, 10000.0, Precision::BF16, 4);
+  attn.set_recompute_probs(true);
+  attn.forward(engine, q, k, v, B, T, out);
+  attn.backward(engine, dout, dqb, dkb, dvb);
+  for (auto [got, want] : {std::pair<Tensor*, Tensor*>{&out, &out32}, {&dqb, &dq32}, {&dkb, &dk32}, {&dvb, &dv32}}) {
+    const double err = relative_l2(*got, *want);
+    INFO("relative L2 error " << err);
+    REQUIRE(err > 0);
+    REQUIRE(err < 1e-2);  // bf16 rounding, as in the kept-probabilities bf16 test above
+  }
+}

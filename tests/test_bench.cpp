@@ -83,6 +83,7 @@ TEST_CASE("bench: JSON fields are present and consistent", "[bench][cli]") {
   REQUIRE(j.at("mfu").get<double>() == Approx(j.at("achieved_gflops").get<double>() / j.at("peak_gflops").get<double>()));
   REQUIRE(j.at("n_params") == model.n_params());
   REQUIRE(j.at("peak_rss_bytes").get<int64_t>() > 1 << 20);
+  REQUIRE(j.at("page_faults_per_step").get<double>() >= 0);
   // Every part is reported, each took time, and none is negative: a negative "other"
   // would mean a part was timed twice (nested scopes).
   require_parts(j);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/cli.h"
+#include "core/engine.h"
 #include "test_data.h"
 #include "train/corpus.h"
 #include "train/gradient_reducer.h"
@@ -157,4 +158,8 @@ TEST_CASE("tokengrow --version says whether it was built with MPI", "[cli][paral
 #else
   REQUIRE(out.str().find("built without MPI") != std::string::npos);
 #endif
+  // ... and whether this CPU runs bf16 matmuls (the interop test reads it).
+  Engine engine(1);
+  REQUIRE(out.str().find(engine.supports_bf16() ? "bf16 matmuls available on this CPU"
+                                                : "bf16 matmuls not available on this CPU") != std::string::npos);
 }

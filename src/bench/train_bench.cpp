@@ -4,6 +4,7 @@
 #include <chrono>
 #include <optional>
 
+#include "core/memory_usage.h"
 #include "core/rng.h"
 #include "layers/step_parts.h"
 #include "model/language_model.h"
@@ -77,6 +78,7 @@ BenchResult run_train_bench(Engine& engine, const RunConfig& config, const Bench
     timer.reset();
     engine.set_part_timer(timed ? &timer : nullptr);
     const auto t0 = std::chrono::steady_clock::now();
+    const int64_t faults0 = minor_page_faults();
     model.zero_grad();
     const double loss = model.forward(engine, inputs, targets, result.batch, result.seq, true);
     model.backward(engine);
@@ -97,6 +99,7 @@ BenchResult run_train_bench(Engine& engine, const RunConfig& config, const Bench
     result.last_loss = loss;
     if (!timed) continue;
     result.step_seconds.push_back(seconds);
+    result.page_faults_per_step += static_cast<double>(minor_page_faults() - faults0) / static_cast<double>(options.steps);
     add_parts(timer, seconds, result.part_seconds);
   }
   const double n = static_cast<double>(std::max<int64_t>(options.steps, 1));

@@ -36,6 +36,9 @@ struct BenchResult {
   int ranks = 1;                      // tokens_per_s counts every rank's batch
   int64_t reduced_bytes = 0;          // gradient bytes each rank all-reduces per step
   double median_reduce_s = 0;         // of the all-reduce alone
+  // Minor page faults per timed step: pages touched for the first time (memory freed and
+  // allocated again faults again; buffers kept across steps do not).
+  double page_faults_per_step = 0;
   // Mean seconds per step of each part: step_part::kAll's (layers/step_parts.h) in its
   // order, then any other part timed. "other" is the step time not in any timed part.
   std::vector<std::pair<std::string, double>> part_seconds;

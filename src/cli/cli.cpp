@@ -7,6 +7,7 @@
 #include <cxxopts.hpp>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "core/engine.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "dist/process_group.h"
@@ -38,6 +39,8 @@ std::string version_text() {
   const dnnl_version_t* dnnl = dnnl_version();
   return line("tokengrow: oneDNN ", dnnl->major, ".", dnnl->minor, ".", dnnl->patch, "; built ",
               ProcessGroup::built_with_mpi() ? "with " + ProcessGroup::mpi_description() : std::string("without MPI"),
+              "; bf16 matmuls ",
+              Engine(1).supports_bf16() ? "available on this CPU" : "not available on this CPU (oneDNN needs AVX-512)",
               "\n");
 }
 

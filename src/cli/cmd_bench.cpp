@@ -24,7 +24,7 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logg
       ("config", "Run config (JSON); its model and train.batch_size, lr, AdamW and clip settings are used",
        cxxopts::value<std::string>())
       ("precision", "fp32 or bf16 (overrides model.precision)", cxxopts::value<std::string>())
-      ("recompute", "none or block (overrides train.recompute)", cxxopts::value<std::string>())
+      ("recompute", "none, attention or block (overrides train.recompute)", cxxopts::value<std::string>())
       ("steps", "Timed steps", cxxopts::value<int64_t>()->default_value("20"))
       ("warmup", "Untimed steps before them", cxxopts::value<int64_t>()->default_value("3"))
       ("threads", "Threads (0: OMP_NUM_THREADS or all cores)", cxxopts::value<int64_t>()->default_value("0"))
@@ -103,6 +103,7 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logg
                         {"executed_gflop_per_step", r.executed_gflop_per_step},
                         {"achieved_gflops", r.achieved_gflops},
                         {"peak_rss_bytes", peak_rss},
+                        {"page_faults_per_step", r.page_faults_per_step},
                         {"first_loss", r.first_loss},
                         {"last_loss", r.last_loss},
                         {"part_seconds", parts},
@@ -141,9 +142,9 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logg
   const double mib = 1 << 20;
   std::snprintf(line, sizeof line,
                 "peak memory %.1f MiB: weights, gradients and AdamW moments %.1f MiB, activations, scratch, "
-                "logits and runtime %.1f MiB\n",
+                "logits and runtime %.1f MiB; %.0f page faults per step\n",
                 static_cast<double>(peak_rss) / mib, static_cast<double>(state_bytes) / mib,
-                static_cast<double>(peak_rss - state_bytes) / mib);
+                static_cast<double>(peak_rss - state_bytes) / mib, r.page_faults_per_step);
   out << line << "time per step (mean):\n";
   double total = 0;
   for (const auto& part : r.part_seconds) total += part.second;

@@ -50,11 +50,6 @@ class Bf16Buffer {
     }
     size_ = n;
   }
-  // Frees the storage (see Tensor::release).
-  void release() {
-    data_.reset();
-    size_ = capacity_ = 0;
-  }
   // Resizes to n and converts src into it.
   void assign(const float* src, int64_t n) {
     resize(n);

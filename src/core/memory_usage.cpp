@@ -1,5 +1,7 @@
 #include "core/memory_usage.h"
 
+#include <sys/resource.h>
+
 #include <fstream>
 #include <string>
 
@@ -11,6 +13,11 @@ int64_t peak_resident_bytes() {
   while (std::getline(status, line))
     if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // "VmHWM:  1234 kB"
   return 0;
+}
+
+int64_t minor_page_faults() {
+  rusage usage{};
+  return getrusage(RUSAGE_SELF, &usage) == 0 ? static_cast<int64_t>(usage.ru_minflt) : 0;
 }
 
 }  // namespace tg

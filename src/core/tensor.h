@@ -63,9 +63,6 @@ class Tensor {
   }
   void resize(std::initializer_list<int64_t> shape) { resize(std::vector<int64_t>(shape)); }
 
-  // Frees the storage (train.recompute: a block's saved activations between its forward
-  // and its backward); the tensor is then empty, as if default-constructed.
-  void release() { *this = Tensor(); }
   void zero() { if (numel_ > 0) std::memset(data_.get(), 0, bytes()); }
   void fill(float v) { for (int64_t i = 0; i < numel_; ++i) data_[i] = v; }
 

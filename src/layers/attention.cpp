@@ -116,43 +116,76 @@ MatmulOperand scores_view(MatmulInput x, int64_t row, int64_t col, Trans trans, 
 }
 }  // namespace
 
+// One query block's probabilities with train.recompute attention: (B*H) x bt x T and its
+// bf16 copy, shared by every layer (one forward or backward at a time).
+struct AttentionBlockScratch {
+  Tensor probs;
+  Bf16Buffer probs_bf16;
+};
+
+// Where query block r0's rows sit in a one-block buffer of `rows` x T per problem. Row i of
+// problem g is at g * stride + first + (i - r0) * T; stride and first are chosen congruent,
+// modulo 16 floats (64 bytes), to the whole T x T's g * T * T + i * T, so that every row
+// has the alignment it has in the whole matrix. Eigen's vectorised exp and sums peel
+// unaligned heads onto a scalar path, so alignment decides the rounding: with the same
+// alignment the softmax is the same arithmetic, and the loss equals none's to the bit.
+struct BlockLayout {
+  static constexpr int64_t kAlign = 16;
+  int64_t T, stride;
+  BlockLayout(int64_t seq, int64_t rows)
+      : T(seq), stride(rows * seq + ((seq * seq - rows * seq) % kAlign + kAlign) % kAlign) {}
+  int64_t first(int64_t r0) const { return (r0 * T) % kAlign; }
+  int64_t elements(int64_t problems) const { return problems * stride + kAlign; }
+};
+
 template <class RowFn>
-void CausalSelfAttention::for_each_causal_row(Tensor& scores, Bf16Buffer& copy, RowFn row_fn) const {
+void CausalSelfAttention::for_each_causal_row(const ScoreRows& rows, RowFn row_fn) const {
   const int64_t BH = batch_ * n_heads_, T = seq_;
-  const bool to_bf16 = precision_ == Precision::BF16;
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t g = 0; g < BH; ++g)
-    for (int64_t i = 0; i < T; ++i) {
-      const int64_t offset = (g * T + i) * T, end = block_end(i);
-      float* row = scores.data() + offset;
-      row_fn(offset, Row(row, i + 1));
+    for (int64_t i = rows.r0; i < rows.r0 + rows.m; ++i) {
+      const int64_t offset = g * rows.batch_stride + (i - rows.r0) * T, end = block_end(i);
+      float* row = rows.data + offset;
+      row_fn(offset, g * T + i, Row(row, i + 1));
       std::fill(row + i + 1, row + end, 0.0f);
       // The row is still in L1: its bf16 copy costs no extra trip to memory.
-      if (to_bf16) convert_row_to_bf16(row, copy.data() + offset, end);
+      if (rows.copy) convert_row_to_bf16(row, rows.copy + offset, end);
     }
 }
 
-void CausalSelfAttention::softmax_rows() {
+void CausalSelfAttention::softmax_rows(const ScoreRows& rows) {
   // P_ij = exp(S_ij - max_j S) / sum over j <= i, vectorised (Eigen's exp, within a few ulp).
-  for_each_causal_row(probs_, probs_bf_, [](int64_t, Row p) {
-    p = (p - p.maxCoeff()).exp();
-    p *= 1.0f / p.sum();  // sum >= 1: the max entry contributes exp(0)
+  for_each_causal_row(rows, [&](int64_t, int64_t r, Row p) {
+    const float max = p.maxCoeff();
+    p = (p - max).exp();
+    const float inv_sum = 1.0f / p.sum();  // sum >= 1: the max entry contributes exp(0)
+    p *= inv_sum;
+    row_max_[r] = max;
+    row_inv_sum_[r] = inv_sum;
   });
 }
 
-void CausalSelfAttention::softmax_backward_rows(Tensor& d_scores, Bf16Buffer& d_scores_bf16) const {
+void CausalSelfAttention::recompute_probs_rows(const ScoreRows& rows) const {
+  // softmax_rows' arithmetic with its saved max and 1 / sum: the same S gives the same P.
+  for_each_causal_row(rows, [&](int64_t, int64_t r, Row p) {
+    p = (p - row_max_[r]).exp();
+    p *= row_inv_sum_[r];
+  });
+}
+
+void CausalSelfAttention::softmax_backward_rows(const ScoreRows& d_scores, const float* probs) const {
   // dS_ij = P_ij (dP_ij - sum_k dP_ik P_ik) in place for j <= i. The zeroed masked entries
   // matter here: dP is dense there, and dS must not leak into dq'/dk'.
-  for_each_causal_row(d_scores, d_scores_bf16, [&](int64_t offset, Row ds) {
-    const ConstRow p(probs_.data() + offset, ds.size());
+  for_each_causal_row(d_scores, [&](int64_t offset, int64_t, Row ds) {
+    const ConstRow p(probs + offset, ds.size());
     const float dot = (ds * p).sum();
     ds = p * (ds - dot);
   });
 }
 
-void CausalSelfAttention::release_saved() {
-  for (Tensor* t : {&qh_, &kh_, &vh_, &probs_, &out_heads_}) t->release();
-  for (Bf16Buffer* b : {&qh_bf_, &kh_bf_, &vh_bf_, &probs_bf_}) b->release();
+void CausalSelfAttention::swap_saved(SavedSwap& swap) {
+  for (Tensor* t : {&qh_, &kh_, &vh_, &probs_, &out_heads_, &row_max_, &row_inv_sum_}) swap(*t);
+  for (Bf16Buffer* b : {&qh_bf_, &kh_bf_, &vh_bf_, &probs_bf_}) swap(*b);
 }
 
 void CausalSelfAttention::forward(Engine& engine, const Tensor& q, const Tensor& k, const Tensor& v, int64_t batch,
@@ -174,24 +207,30 @@ void CausalSelfAttention::forward(Engine& engine, const Tensor& q, const Tensor&
   const MatmulInput q_in = matmul_input(p, qh_.data(), qh_.numel(), qh_bf_);
   const MatmulInput k_in = matmul_input(p, kh_.data(), kh_.numel(), kh_bf_);
   const MatmulInput v_in = matmul_input(p, vh_.data(), vh_.numel(), vh_bf_);
-  probs_.resize({BH, T, T});
-  if (p == Precision::BF16) probs_bf_.resize(BH * T * T);
-  const MatmulInput probs_in = matmul_input_again(p, probs_.data(), probs_bf_);
+  row_max_.resize({BH, T});
+  row_inv_sum_.resize({BH, T});
+  // P lives whole in probs_ ((B*H) x T x T), or one query block at a time in the scratch
+  // with recompute_probs_ (BlockLayout): block r0's rows start at r0 * T or at first(r0).
+  AttentionBlockScratch& block_scratch = engine.workspace().get<AttentionBlockScratch>();
+  Tensor& probs = recompute_probs_ ? block_scratch.probs : probs_;
+  Bf16Buffer& probs_bf = recompute_probs_ ? block_scratch.probs_bf16 : probs_bf_;
+  const BlockLayout layout(T, std::min(bt, T));
+  const int64_t stride = recompute_probs_ ? layout.stride : T * T;
+  probs.resize({recompute_probs_ ? layout.elements(BH) : BH * T * T});
+  if (p == Precision::BF16) probs_bf.resize(probs.numel());
+  const MatmulInput probs_in = matmul_input_again(p, probs.data(), probs_bf);
 
-  // Query block rows [r0, r0 + m) meet keys [0, n), n = r0 + m:
-  //   S[r0:r0+m, 0:n] (m x n) = q'[r0:r0+m] (m x hd) k'[0:n]^T (hd x n) / sqrt(hd)
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  for (int64_t r0 = 0; r0 < T; r0 += bt) {
-    const int64_t m = std::min(bt, T - r0), n = r0 + m;
-    engine.matmul(heads_view(q_in, r0, Trans::No, T, hd), heads_view(k_in, 0, Trans::Yes, T, hd),
-                  MatmulOutput{probs_.data() + r0 * T, T, T * T}, m, n, hd, scale, 0.0f, BH);
-  }
-  softmax_rows();
-  //   out[r0:r0+m] (m x hd) = P[r0:r0+m, 0:n] (m x n) v[0:n] (n x hd)
   out_heads_.resize({BH, T, hd});
   for (int64_t r0 = 0; r0 < T; r0 += bt) {
-    const int64_t m = std::min(bt, T - r0), n = r0 + m;
-    engine.matmul(scores_view(probs_in, r0, 0, Trans::No, T), heads_view(v_in, 0, Trans::No, T, hd),
+    const int64_t m = std::min(bt, T - r0), n = r0 + m, first = recompute_probs_ ? layout.first(r0) : r0 * T;
+    // Query block rows [r0, r0 + m) meet keys [0, n), n = r0 + m:
+    //   S[r0:r0+m, 0:n] (m x n) = q'[r0:r0+m] (m x hd) k'[0:n]^T (hd x n) / sqrt(hd)
+    engine.matmul(heads_view(q_in, r0, Trans::No, T, hd), heads_view(k_in, 0, Trans::Yes, T, hd),
+                  MatmulOutput{probs.data() + first, T, stride}, m, n, hd, scale, 0.0f, BH);
+    softmax_rows({probs.data() + first, p == Precision::BF16 ? probs_bf.data() + first : nullptr, stride, r0, m});
+    //   out[r0:r0+m] (m x hd) = P[r0:r0+m, 0:n] (m x n) v[0:n] (n x hd)
+    engine.matmul(MatmulOperand{probs_in.at(first), Trans::No, T, stride}, heads_view(v_in, 0, Trans::No, T, hd),
                   MatmulOutput{out_heads_.data() + r0 * hd, hd, T * hd}, m, hd, n, 1.0f, 0.0f, BH);
   }
   from_heads(out_heads_, out, false);
@@ -201,13 +240,27 @@ void CausalSelfAttention::backward(Engine& engine, const Tensor& dout, Tensor& d
   if (seq_ == 0) throw std::logic_error("CausalSelfAttention: backward before forward");
   require_shape(dout, batch_ * seq_, d_model_, "dout");
   PartScope scope(engine.part_timer(), step_part::kAttention);
+  LayerBackwardScratch& scratch = layer_backward_scratch(engine);
+  to_heads(dout, scratch.heads_dout, false);
+  const MatmulInput dout_in =
+      matmul_input(precision_, scratch.heads_dout.data(), scratch.heads_dout.numel(), scratch.output_grad_bf16);
+  Tensor &dq_heads = scratch.heads_dq, &dk_heads = scratch.heads_dk, &dv_heads = scratch.heads_dv;
+  for (Tensor* t : {&dq_heads, &dk_heads, &dv_heads}) t->resize({batch_ * n_heads_, seq_, head_dim_});
+  if (recompute_probs_)
+    backward_recomputed_probs(engine, dout_in, dq_heads, dk_heads, dv_heads);
+  else
+    backward_kept_probs(engine, dout_in, dq_heads, dk_heads, dv_heads);
+  from_heads(dq_heads, dq, true);
+  from_heads(dk_heads, dk, true);
+  from_heads(dv_heads, dv, false);
+}
+
+void CausalSelfAttention::backward_kept_probs(Engine& engine, const MatmulInput& dout_in, Tensor& dq_heads,
+                                              Tensor& dk_heads, Tensor& dv_heads) {
   const int64_t BH = batch_ * n_heads_, T = seq_, hd = head_dim_, bt = block_;
   const Precision p = precision_;
   LayerBackwardScratch& scratch = layer_backward_scratch(engine);
-  Tensor& d_heads = scratch.heads_dout, &d_scores = scratch.scores_grad;
-  Tensor &dq_heads = scratch.heads_dq, &dk_heads = scratch.heads_dk, &dv_heads = scratch.heads_dv;
-  to_heads(dout, d_heads, false);
-  const MatmulInput dout_in = matmul_input(p, d_heads.data(), d_heads.numel(), scratch.output_grad_bf16);
+  Tensor& d_scores = scratch.scores_grad;
   const MatmulInput q_in = matmul_input_again(p, qh_.data(), qh_bf_);
   const MatmulInput k_in = matmul_input_again(p, kh_.data(), kh_bf_);
   const MatmulInput v_in = matmul_input_again(p, vh_.data(), vh_bf_);
@@ -223,12 +276,11 @@ void CausalSelfAttention::backward(Engine& engine, const Tensor& dout, Tensor& d
     engine.matmul(heads_view(dout_in, r0, Trans::No, T, hd), heads_view(v_in, 0, Trans::Yes, T, hd),
                   MatmulOutput{d_scores.data() + r0 * T, T, T * T}, m, n, hd, 1.0f, 0.0f, BH);
   }
-  softmax_backward_rows(d_scores, scratch.scores_grad_bf16);
+  softmax_backward_rows({d_scores.data(), p == Precision::BF16 ? scratch.scores_grad_bf16.data() : nullptr, T * T,
+                         0, T},
+                        probs_.data());
   // S = q' k'^T * scale:  dq'[r0:r0+m] (m x hd) = dS[r0:r0+m, 0:n] (m x n) k'[0:n] (n x hd) * scale
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  dq_heads.resize({BH, T, hd});
-  dk_heads.resize({BH, T, hd});
-  dv_heads.resize({BH, T, hd});
   for (int64_t r0 = 0; r0 < T; r0 += bt) {
     const int64_t m = std::min(bt, T - r0), n = r0 + m;
     engine.matmul(scores_view(ds_in, r0, 0, Trans::No, T), heads_view(k_in, 0, Trans::No, T, hd),
@@ -244,9 +296,55 @@ void CausalSelfAttention::backward(Engine& engine, const Tensor& dout, Tensor& d
     engine.matmul(scores_view(ds_in, c0, c0, Trans::Yes, T), heads_view(q_in, c0, Trans::No, T, hd),
                   MatmulOutput{dk_heads.data() + c0 * hd, hd, T * hd}, w, hd, rows, scale, 0.0f, BH);
   }
-  from_heads(dq_heads, dq, true);
-  from_heads(dk_heads, dk, true);
-  from_heads(dv_heads, dv, false);
+}
+
+void CausalSelfAttention::backward_recomputed_probs(Engine& engine, const MatmulInput& dout_in, Tensor& dq_heads,
+                                                    Tensor& dk_heads, Tensor& dv_heads) {
+  const int64_t BH = batch_ * n_heads_, T = seq_, hd = head_dim_, bt = block_;
+  const Precision p = precision_;
+  const bool bf = p == Precision::BF16;
+  LayerBackwardScratch& scratch = layer_backward_scratch(engine);
+  AttentionBlockScratch& block_scratch = engine.workspace().get<AttentionBlockScratch>();
+  Tensor &probs = block_scratch.probs, &d_scores = scratch.scores_grad;
+  // One query block of P and of dP / dS, both laid out as the forward's P (BlockLayout).
+  const BlockLayout layout(T, std::min(bt, T));
+  probs.resize({layout.elements(BH)});
+  d_scores.resize({layout.elements(BH)});
+  if (bf) {
+    block_scratch.probs_bf16.resize(probs.numel());
+    scratch.scores_grad_bf16.resize(d_scores.numel());
+  }
+  const MatmulInput q_in = matmul_input_again(p, qh_.data(), qh_bf_);
+  const MatmulInput k_in = matmul_input_again(p, kh_.data(), kh_bf_);
+  const MatmulInput v_in = matmul_input_again(p, vh_.data(), vh_bf_);
+  const int64_t stride = layout.stride;
+  // dk' and dv sum over the query blocks that meet each key.
+  dk_heads.zero();
+  dv_heads.zero();
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  for (int64_t r0 = 0; r0 < T; r0 += bt) {
+    const int64_t m = std::min(bt, T - r0), n = r0 + m, first = layout.first(r0);
+    const MatmulInput probs_in = matmul_input_again(p, probs.data(), block_scratch.probs_bf16).at(first);
+    const MatmulInput ds_in = matmul_input_again(p, d_scores.data(), scratch.scores_grad_bf16).at(first);
+    const MatmulOutput probs_out{probs.data() + first, T, stride}, ds_out{d_scores.data() + first, T, stride};
+    // S and P of rows [r0, r0 + m), keys [0, n), as the forward formed them.
+    engine.matmul(heads_view(q_in, r0, Trans::No, T, hd), heads_view(k_in, 0, Trans::Yes, T, hd), probs_out, m, n,
+                  hd, scale, 0.0f, BH);
+    recompute_probs_rows({probs_out.data, bf ? block_scratch.probs_bf16.data() + first : nullptr, stride, r0, m});
+    //   dP (m x n) = dout[r0:r0+m] (m x hd) v[0:n]^T (hd x n), then dS in place
+    engine.matmul(heads_view(dout_in, r0, Trans::No, T, hd), heads_view(v_in, 0, Trans::Yes, T, hd), ds_out, m, n,
+                  hd, 1.0f, 0.0f, BH);
+    softmax_backward_rows({ds_out.data, bf ? scratch.scores_grad_bf16.data() + first : nullptr, stride, r0, m},
+                          probs_out.data);
+    //   dq'[r0:r0+m] (m x hd) = dS (m x n) k'[0:n] (n x hd) * scale
+    engine.matmul(MatmulOperand{ds_in, Trans::No, T, stride}, heads_view(k_in, 0, Trans::No, T, hd),
+                  MatmulOutput{dq_heads.data() + r0 * hd, hd, T * hd}, m, hd, n, scale, 0.0f, BH);
+    //   dv[0:n] (n x hd) += P^T (n x m) dout[r0:r0+m] (m x hd);  dk'[0:n] += dS^T q'[r0:r0+m] * scale
+    engine.matmul(MatmulOperand{probs_in, Trans::Yes, T, stride}, heads_view(dout_in, r0, Trans::No, T, hd),
+                  MatmulOutput{dv_heads.data(), hd, T * hd}, n, hd, m, 1.0f, 1.0f, BH);
+    engine.matmul(MatmulOperand{ds_in, Trans::Yes, T, stride}, heads_view(q_in, r0, Trans::No, T, hd),
+                  MatmulOutput{dk_heads.data(), hd, T * hd}, n, hd, m, scale, 1.0f, BH);
+  }
 }
 
 }  // namespace tg

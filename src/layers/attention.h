@@ -33,11 +33,21 @@
 // blocks that skips 6 of 16 blocks. Inside a diagonal block the j > i entries are
 // written as zeros. The whole T x T buffer is still allocated (rows are T apart), but
 // only the blocks on or below the diagonal are touched.
+//
+// Recomputed probabilities (train.recompute attention, FlashAttention's way): forward
+// keeps no T x T matrix. It runs one query block at a time through a (B*H) x bt x T
+// buffer shared by every layer and saves, per row, the softmax's max and 1 / sum. The
+// backward, again one query block at a time, forms S for the block anew, P from the saved
+// row statistics (the same arithmetic as the forward: the same P to the bit), then
+//   dP = dout v^T,  dS as above,  dq' = dS k' / sqrt(hd)     (the block's rows, whole)
+//   dv += P^T dout,  dk' += dS^T q' / sqrt(hd)             (keys [0, n), summed over blocks)
+// so memory is linear in T; the price is one more q' k'^T product per backward.
 #include <algorithm>
 #include <cstdint>
 
 #include "core/engine.h"
 #include "core/precision.h"
+#include "core/saved_swap.h"
 #include "core/tensor.h"
 
 namespace tg {
@@ -59,8 +69,10 @@ class CausalSelfAttention {
                Tensor& out);
   // dout -> dq, dk, dv (resized and overwritten) for the q, k, v of the last forward.
   void backward(Engine& engine, const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv);
-  // Frees q', k', v, P and their bf16 copies (train.recompute block).
-  void release_saved();
+  // Trades q', k', v, P and their bf16 copies with a stash (train.recompute block).
+  void swap_saved(SavedSwap& swap);
+  // true: keep no T x T probabilities, recompute them in backward (see above).
+  void set_recompute_probs(bool on) { recompute_probs_ = on; }
 
   int64_t rotary_dims() const { return rot_dims_; }
 
@@ -71,15 +83,30 @@ class CausalSelfAttention {
   // cos/sin for positions [0, seq); grows only, since position t's row never changes.
   void ensure_rotary_tables(int64_t seq);
 
-  // For every row i of the (B*H) x T x T `scores`: row_fn(offset of the row, its causal
-  // part [0, i] as an Eigen array), then zeros for the masked rest of its block
-  // (i, block_end(i)), which the next block matmul reads, and in bf16 the row's copy into
-  // `copy` up to block_end(i).
+  // Rows [r0, r0 + m) of every (b, h) problem of a score buffer: row i of problem g
+  // starts at g * batch_stride + (i - r0) * T (the whole T x T: r0 0, m T, stride T * T;
+  // a query block's buffer: stride m_max * T).
+  struct ScoreRows {
+    float* data;
+    bf16* copy;  // its bf16 copy at the same offsets (bf16 precision), else null
+    int64_t batch_stride, r0, m;
+  };
+  // For every row i of `rows`: row_fn(offset of the row, g * T + i, its causal part
+  // [0, i] as an Eigen array), then zeros for the masked rest of its block
+  // (i, block_end(i)), which the next block matmul reads, and in bf16 the row's copy up
+  // to block_end(i).
   template <class RowFn>
-  void for_each_causal_row(Tensor& scores, Bf16Buffer& copy, RowFn row_fn) const;
-  // Causal softmax and its backward on the rows of the blocks computed.
-  void softmax_rows();
-  void softmax_backward_rows(Tensor& d_scores, Bf16Buffer& d_scores_bf16) const;
+  void for_each_causal_row(const ScoreRows& rows, RowFn row_fn) const;
+  // Causal softmax in place, saving each row's max and 1 / sum; the same P again from
+  // S and those statistics; the softmax backward (dP -> dS in place) given P's buffer.
+  void softmax_rows(const ScoreRows& rows);
+  void recompute_probs_rows(const ScoreRows& rows) const;
+  void softmax_backward_rows(const ScoreRows& d_scores, const float* probs) const;
+  // The two backwards: from the kept P, or with P recomputed block by block.
+  void backward_kept_probs(Engine& engine, const MatmulInput& dout_in, Tensor& dq_heads, Tensor& dk_heads,
+                           Tensor& dv_heads);
+  void backward_recomputed_probs(Engine& engine, const MatmulInput& dout_in, Tensor& dq_heads, Tensor& dk_heads,
+                                 Tensor& dv_heads);
   // Last row + 1 of the block holding row i: the keys its query block meets.
   int64_t block_end(int64_t i) const { return std::min(seq_, (i / block_ + 1) * block_); }
 
@@ -90,7 +117,10 @@ class CausalSelfAttention {
   int64_t table_positions_ = 0;
   Tensor cos_, sin_;          // table_positions_ x rot_dims/2
   Tensor qh_, kh_, vh_;       // (B*H) x T x hd: q', k', v
-  Tensor probs_;              // (B*H) x T x T: P (blocks on or below the diagonal)
+  bool recompute_probs_ = false;
+  Tensor probs_;              // (B*H) x T x T: P (blocks on or below the diagonal); not
+                              // with recompute_probs_, which uses AttentionBlockScratch
+  Tensor row_max_, row_inv_sum_;  // (B*H) x T: each softmax row's max and 1 / sum
   Tensor out_heads_;          // (B*H) x T x hd
   // Backward works in the engine's LayerBackwardScratch: heads_dout (dout rearranged),
   // scores_grad ((B*H) x T x T: dP, then dS in place), heads_dq/dk/dv.

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/parameter.h"
+#include "core/saved_swap.h"
 #include "core/tensor.h"
 
 namespace tg {
@@ -18,10 +19,10 @@ class LayerNorm {
 
   void forward(const Tensor& x, Tensor& y);                   // x, y: rows x dim
   void backward(const Tensor& dy, Tensor& dx, bool accumulate_dx);
-  // Frees what forward saved for backward.
-  void release_saved() {
-    xhat_.release();
-    rstd_.release();
+  // Trades what forward saved for backward with a stash (core/saved_swap.h).
+  void swap_saved(SavedSwap& swap) {
+    swap(xhat_);
+    swap(rstd_);
   }
   void collect_parameters(std::vector<Parameter*>& out);
 

@@ -70,12 +70,10 @@ void Mlp::collect_parameters(std::vector<Parameter*>& out) {
   down_.collect_parameters(out);
 }
 
-void Mlp::release_saved() {
-  up_.release_saved();
-  down_.release_saved();
-  pre_.release();
-  act_.release();
-  d_act_.release();
+void Mlp::swap_saved(SavedSwap& swap) {
+  up_.swap_saved(swap);
+  down_.swap_saved(swap);
+  for (Tensor* t : {&pre_, &act_, &d_act_}) swap(*t);
 }
 
 void Mlp::forward(Engine& engine, const Tensor& x, Tensor& y) {

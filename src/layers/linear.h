@@ -26,7 +26,7 @@ class Linear : public Mapping {
   void forward(Engine& engine, const Tensor& x, Tensor& y) override;
   void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) override;
   void collect_parameters(std::vector<Parameter*>& out) override { out.push_back(&weight_); }
-  void release_saved() override { x_bf_.release(); }
+  void swap_saved(SavedSwap& swap) override { swap(x_bf_); }
   Parameter& weight() { return weight_; }
 
  private:
@@ -53,7 +53,7 @@ class Mlp : public Mapping {
   void forward(Engine& engine, const Tensor& x, Tensor& y) override;
   void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) override;
   void collect_parameters(std::vector<Parameter*>& out) override;
-  void release_saved() override;
+  void swap_saved(SavedSwap& swap) override;
 
  private:
   Linear up_, down_;

@@ -9,6 +9,7 @@
 #include "core/engine.h"
 #include "core/parameter.h"
 #include "core/rng.h"
+#include "core/saved_swap.h"
 #include "core/tensor.h"
 
 namespace tg {
@@ -30,9 +31,9 @@ class Mapping {
   // accumulate_dx is set (Q, K and V read the same normalised input).
   virtual void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) = 0;
   virtual void collect_parameters(std::vector<Parameter*>& out) = 0;
-  // Frees what forward saved for backward (train.recompute block: the block runs its
-  // forward again before its backward).
-  virtual void release_saved() = 0;
+  // Trades what forward saved for backward with a stash shared by the blocks
+  // (train.recompute block: the block runs its forward again before its backward).
+  virtual void swap_saved(SavedSwap& swap) = 0;
   // Draws the weights from `rng`. `writes_residual`: the mapping's output is added to the
   // residual stream (a block's output projection and FFN).
   virtual void init(Rng& rng, const InitScales& scales, bool writes_residual) = 0;

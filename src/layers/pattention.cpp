@@ -47,13 +47,9 @@ void Pattention::collect_parameters(std::vector<Parameter*>& out) {
   out.push_back(&values_);
 }
 
-void Pattention::release_saved() {
-  scores_.release();
-  act_.release();
-  row_norm_.release();
-  norm_rows_.release();
-  x_bf_.release();
-  act_bf_.release();
+void Pattention::swap_saved(SavedSwap& swap) {
+  for (Tensor* t : {&scores_, &act_, &row_norm_, &norm_rows_}) swap(*t);
+  for (Bf16Buffer* b : {&x_bf_, &act_bf_}) swap(*b);
 }
 
 void Pattention::forward(Engine& engine, const Tensor& x, Tensor& y) {

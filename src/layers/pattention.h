@@ -53,7 +53,7 @@ class Pattention : public Mapping {
   void forward(Engine& engine, const Tensor& x, Tensor& y) override;
   void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) override;
   void collect_parameters(std::vector<Parameter*>& out) override;
-  void release_saved() override;
+  void swap_saved(SavedSwap& swap) override;
 
   const std::string& name() const { return name_; }
   int64_t n_tokens() const { return keys_.value.dim(0); }

@@ -15,12 +15,19 @@ struct BlockBackwardScratch {
 };
 }  // namespace
 
-std::string to_string(Recompute r) { return r == Recompute::None ? "none" : "block"; }
+std::string to_string(Recompute r) {
+  switch (r) {
+    case Recompute::None: return "none";
+    case Recompute::Attention: return "attention";
+    case Recompute::Block: return "block";
+  }
+  return "?";
+}
 
 Recompute parse_recompute(const std::string& name) {
-  if (name == "none") return Recompute::None;
-  if (name == "block") return Recompute::Block;
-  throw UserError("unknown recompute mode \"" + name + "\" (expected none or block)");
+  for (Recompute r : {Recompute::None, Recompute::Attention, Recompute::Block})
+    if (name == to_string(r)) return r;
+  throw UserError("unknown recompute mode \"" + name + "\" (expected none, attention or block)");
 }
 
 Block::Block(int64_t d_model, int64_t n_heads, double rotary_fraction, double rotary_base, BlockMappings mappings,
@@ -46,18 +53,20 @@ void Block::forward(Engine& engine, const Tensor& x, Tensor& out, int64_t batch,
   x_ = &x;
   batch_ = batch;
   seq_ = seq;
+  const bool recompute = recompute_ == Recompute::Block;
+  if (recompute) swap_saved(engine);  // borrow the stash's buffers...
   forward_saved(engine, x, out, batch, seq);
-  released_ = false;
-  if (recompute_ == Recompute::Block) release_saved();
+  if (recompute) swap_saved(engine);  // ...and hand them on to the next block
+  recompute_pending_ = recompute;
 }
 
-void Block::release_saved() {
-  for (Tensor* t : {&ln1_out_, &q_, &k_, &v_, &attn_out_, &proj_out_, &h_, &ln2_out_, &ffn_out_}) t->release();
-  ln1_.release_saved();
-  ln2_.release_saved();
-  attention_.release_saved();
-  for (Mapping* m : {m_.query.get(), m_.key.get(), m_.value.get(), m_.proj.get(), m_.ffn.get()}) m->release_saved();
-  released_ = true;
+void Block::swap_saved(Engine& engine) {
+  SavedSwap swap(engine.workspace().get<SavedStash>());
+  for (Tensor* t : {&ln1_out_, &q_, &k_, &v_, &attn_out_, &proj_out_, &h_, &ln2_out_, &ffn_out_}) swap(*t);
+  ln1_.swap_saved(swap);
+  ln2_.swap_saved(swap);
+  attention_.swap_saved(swap);
+  for (Mapping* m : {m_.query.get(), m_.key.get(), m_.value.get(), m_.proj.get(), m_.ffn.get()}) m->swap_saved(swap);
 }
 
 void Block::forward_saved(Engine& engine, const Tensor& x, Tensor& out, int64_t batch, int64_t seq) {
@@ -89,7 +98,10 @@ void Block::backward(Engine& engine, const Tensor& dout, Tensor& dx) {
   // out = h + F(LN2(h)):  dh = dout + LN2'(F'(dout))
   PartTimer* timer = engine.part_timer();
   BlockBackwardScratch& scratch = engine.workspace().get<BlockBackwardScratch>();
-  if (released_) forward_saved(engine, *x_, scratch.recomputed_out, batch_, seq_);
+  if (recompute_pending_) {
+    swap_saved(engine);
+    forward_saved(engine, *x_, scratch.recomputed_out, batch_, seq_);
+  }
   Tensor& d_h = scratch.dh, &d_ln2 = scratch.d_ln2, &d_attn = scratch.d_attn;
   Tensor &d_q = scratch.dq, &d_k = scratch.dk, &d_v = scratch.dv, &d_ln1 = scratch.d_ln1;
   d_h = dout;
@@ -109,7 +121,8 @@ void Block::backward(Engine& engine, const Tensor& dout, Tensor& dx) {
     PartScope scope(timer, step_part::kNorms);
     ln1_.backward(d_ln1, dx, true);
   }
-  if (recompute_ == Recompute::Block) release_saved();
+  if (recompute_pending_) swap_saved(engine);
+  recompute_pending_ = false;
 }
 
 }  // namespace tg

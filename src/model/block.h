@@ -19,9 +19,14 @@ namespace tg {
 // What a block keeps between its forward and its backward (train.recompute).
 //   none:  every activation the backward reads (today's memory: all blocks' at once)
 //   block: only its input x (held by the model); the backward runs the block's forward
-//          again first, so one block's activations are alive at a time. The same
-//          arithmetic on the same input: losses and gradients equal none's bit for bit.
-enum class Recompute { None, Block };
+//          again first, so one block's activations are alive at a time (in buffers the
+//          blocks pass on through a stash: core/saved_swap.h). The same arithmetic on
+//          the same input: losses and gradients equal none's bit for bit.
+//   attention: every activation but attention's T x T probabilities, which the backward
+//          forms again one query block at a time from the saved row max and sum
+//          (layers/attention.h): attention's memory linear in T. The loss equals none's bit
+//          for bit; dk and dv are summed block by block, so gradients match to rounding.
+enum class Recompute { None, Attention, Block };
 
 std::string to_string(Recompute r);
 // Throws UserError naming the valid values if `name` is not one.
@@ -38,7 +43,10 @@ class Block {
 
   // Keeps a pointer to x for backward: x must stay unchanged until then.
   void forward(Engine& engine, const Tensor& x, Tensor& out, int64_t batch, int64_t seq);
-  void set_recompute(Recompute r) { recompute_ = r; }
+  void set_recompute(Recompute r) {
+    recompute_ = r;
+    attention_.set_recompute_probs(r == Recompute::Attention);
+  }
   // dout -> dx (overwritten); accumulates parameter gradients.
   void backward(Engine& engine, const Tensor& dout, Tensor& dx);
   void collect_parameters(std::vector<Parameter*>& out);
@@ -55,7 +63,8 @@ class Block {
  private:
   // The forward itself, saving what backward reads.
   void forward_saved(Engine& engine, const Tensor& x, Tensor& out, int64_t batch, int64_t seq);
-  void release_saved();
+  // Trades every saved buffer of the block and its layers with the engine's stash.
+  void swap_saved(Engine& engine);
 
   LayerNorm ln1_, ln2_;
   CausalSelfAttention attention_;
@@ -63,7 +72,7 @@ class Block {
   Recompute recompute_ = Recompute::None;
   const Tensor* x_ = nullptr;  // the last forward's input and shape
   int64_t batch_ = 0, seq_ = 0;
-  bool released_ = false;      // saved activations freed: backward recomputes them
+  bool recompute_pending_ = false;  // saved activations handed on: backward recomputes them
   // Activations kept for backward.
   Tensor ln1_out_, q_, k_, v_, attn_out_, proj_out_, h_, ln2_out_, ffn_out_;
   // Backward works in buffers shared by all blocks (BlockBackwardScratch, block.cpp).
