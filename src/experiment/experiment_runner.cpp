@@ -45,7 +45,8 @@ void write_json_atomically(const fs::path& path, const nlohmann::json& j) {
 }
 
 // What a run trains: every stage's run config and growth options. Threads and recompute
-// are left out: they change the speed and memory (threads the last bits), not the experiment.
+// are left out: they change the speed and memory (threads and recompute attention the last
+// bits of the gradients), not the experiment.
 nlohmann::json plan_of(const PlannedRun& run) {
   nlohmann::json stages = nlohmann::json::array();
   for (size_t k = 0; k < run.stages.size(); ++k) {

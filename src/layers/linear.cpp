@@ -19,19 +19,23 @@ void Linear::init(Rng& rng, float std) {
   for (int64_t i = 0; i < weight_.value.numel(); ++i) weight_.value[i] = std * static_cast<float>(rng.normal());
 }
 
+MatmulInput Linear::save_input(const Tensor& x) {
+  x_ = &x;
+  if (weights_ != WeightFormat::Float) quantized_.update(weights_, weight_.value);
+  return matmul_input(precision_, x.data(), x.numel(), x_bf_);
+}
+
 void Linear::forward(Engine& engine, const Tensor& x, Tensor& y) {
   const int64_t T = x.rows();
-  x_ = &x;
   y.resize({T, d_out_});
   PartScope scope(engine.part_timer(), step_part::kPattentionMatmul);
   // Y (T x d_out) = X (T x d_in) W^T (d_in x d_out)
-  const MatmulInput x_in = matmul_input(precision_, x.data(), x.numel(), x_bf_);
+  const MatmulInput x_in = save_input(x);
   if (weights_ == WeightFormat::Float) {
     engine.matmul_weight(x_in, Trans::No, weight_.value.data(), Trans::Yes, y.data(), T, d_out_, d_in_);
     return;
   }
   // Y = X~ W~^T: W~'s row scales index Y's columns.
-  quantized_.update(weights_, weight_.value);
   quantized_product(engine, precision_, x.data(), T, d_in_, quantized_.levels, Trans::Yes, quantized_.scales.data(),
                     y.data(), d_out_);
 }
@@ -77,6 +81,11 @@ void Mlp::swap_saved(SavedSwap& swap) {
 }
 
 void Mlp::forward(Engine& engine, const Tensor& x, Tensor& y) {
+  forward_for_backward(engine, x);
+  down_.forward(engine, act_, y);
+}
+
+void Mlp::forward_for_backward(Engine& engine, const Tensor& x) {
   up_.forward(engine, x, pre_);
   act_.resize(pre_.shape());
   const int64_t n = pre_.numel();
@@ -85,7 +94,7 @@ void Mlp::forward(Engine& engine, const Tensor& x, Tensor& y) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) act_[i] = gelu(pre_[i]);
   }
-  down_.forward(engine, act_, y);
+  down_.forward_for_backward(engine, act_);
 }
 
 void Mlp::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) {

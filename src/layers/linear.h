@@ -24,12 +24,16 @@ class Linear : public Mapping {
   }
 
   void forward(Engine& engine, const Tensor& x, Tensor& y) override;
+  void forward_for_backward(Engine& engine, const Tensor& x) override { save_input(x); }
   void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) override;
   void collect_parameters(std::vector<Parameter*>& out) override { out.push_back(&weight_); }
   void swap_saved(SavedSwap& swap) override { swap(x_bf_); }
   Parameter& weight() { return weight_; }
 
  private:
+  // Keeps x (and its bf16 copy, and the quantised weight) for backward; returns x as
+  // the product's input.
+  MatmulInput save_input(const Tensor& x);
   int64_t d_in_, d_out_;
   Precision precision_;
   WeightFormat weights_;
@@ -51,6 +55,7 @@ class Mlp : public Mapping {
   }
 
   void forward(Engine& engine, const Tensor& x, Tensor& y) override;
+  void forward_for_backward(Engine& engine, const Tensor& x) override;
   void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) override;
   void collect_parameters(std::vector<Parameter*>& out) override;
   void swap_saved(SavedSwap& swap) override;

@@ -27,6 +27,10 @@ class Mapping {
   // x: rows x d_in -> y: rows x d_out (resized). Keeps a pointer to x for backward:
   // the caller must leave x unchanged until backward has run.
   virtual void forward(Engine& engine, const Tensor& x, Tensor& y) = 0;
+  // The forward as far as the backward needs it: saves everything backward reads, forms no
+  // y. train.recompute block runs a block's FFN so: no backward reads the FFN's output,
+  // so its last product need not run again.
+  virtual void forward_for_backward(Engine& engine, const Tensor& x) = 0;
   // Accumulates parameter gradients; writes dL/dx into dx, or adds it when
   // accumulate_dx is set (Q, K and V read the same normalised input).
   virtual void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) = 0;

@@ -52,7 +52,7 @@ void Pattention::swap_saved(SavedSwap& swap) {
   for (Bf16Buffer* b : {&x_bf_, &act_bf_}) swap(*b);
 }
 
-void Pattention::forward(Engine& engine, const Tensor& x, Tensor& y) {
+void Pattention::form_scores(Engine& engine, const Tensor& x) {
   const int64_t T = x.rows(), n = n_tokens();
   x_ = &x;
   const Precision p = precision_;
@@ -82,15 +82,19 @@ void Pattention::forward(Engine& engine, const Tensor& x, Tensor& y) {
   scope.emplace(timer, step_part::kPattentionNorm);
   pattention_norm_forward({norm_, tau_, eps_}, scores_.data(), bf16_only ? nullptr : act_.data(),
                           p == Precision::BF16 ? act_bf_.data() : nullptr, norm_rows_.data(), row_norm_.data(), T, n);
+}
 
-  scope.emplace(timer, step_part::kPattentionMatmul);
+void Pattention::forward(Engine& engine, const Tensor& x, Tensor& y) {
+  form_scores(engine, x);
+  const int64_t T = x.rows(), n = n_tokens();
+  PartScope scope(engine.part_timer(), step_part::kPattentionMatmul);
   // Y (T x d_out) = S (T x n) V (n x d_out)
   y.resize({T, d_out_});
-  if (quantized) {
+  if (weights_ != WeightFormat::Float) {
     values_forward_quantized(engine, y);
     return;
   }
-  const MatmulInput act_in = matmul_input_again(p, act_.data(), act_bf_);
+  const MatmulInput act_in = matmul_input_again(precision_, act_.data(), act_bf_);
   engine.matmul_weight(act_in, Trans::No, values_.value.data(), Trans::No, y.data(), T, d_out_, n);
 }
 

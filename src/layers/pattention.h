@@ -51,6 +51,7 @@ class Pattention : public Mapping {
   }
 
   void forward(Engine& engine, const Tensor& x, Tensor& y) override;
+  void forward_for_backward(Engine& engine, const Tensor& x) override { form_scores(engine, x); }
   void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) override;
   void collect_parameters(std::vector<Parameter*>& out) override;
   void swap_saved(SavedSwap& swap) override;
@@ -87,6 +88,8 @@ class Pattention : public Mapping {
 
  private:
   // Quantised weights: Y = Q8(S diag(s_V)) Q_V from act_ (S).
+  // The forward up to S = norm(X K^T) (saved, with everything backward reads).
+  void form_scores(Engine& engine, const Tensor& x);
   void values_forward_quantized(Engine& engine, Tensor& y);
   // The weight the backward multiplies by: W, or W~ in the shared scratch.
   const float* backward_weight(Engine& engine, const Parameter& w, const QuantizedWeight& q) const;

@@ -11,7 +11,6 @@ namespace {
 // output, the attention output, q, k, v and the LN1 output.
 struct BlockBackwardScratch {
   Tensor dh, d_ln2, d_attn, dq, dk, dv, d_ln1;
-  Tensor recomputed_out;  // recompute block: the output of the forward run again (unused)
 };
 }  // namespace
 
@@ -55,7 +54,7 @@ void Block::forward(Engine& engine, const Tensor& x, Tensor& out, int64_t batch,
   seq_ = seq;
   const bool recompute = recompute_ == Recompute::Block;
   if (recompute) swap_saved(engine);  // borrow the stash's buffers...
-  forward_saved(engine, x, out, batch, seq);
+  forward_saved(engine, x, &out, batch, seq);
   if (recompute) swap_saved(engine);  // ...and hand them on to the next block
   recompute_pending_ = recompute;
 }
@@ -69,7 +68,7 @@ void Block::swap_saved(Engine& engine) {
   for (Mapping* m : {m_.query.get(), m_.key.get(), m_.value.get(), m_.proj.get(), m_.ffn.get()}) m->swap_saved(swap);
 }
 
-void Block::forward_saved(Engine& engine, const Tensor& x, Tensor& out, int64_t batch, int64_t seq) {
+void Block::forward_saved(Engine& engine, const Tensor& x, Tensor* out, int64_t batch, int64_t seq) {
   PartTimer* timer = engine.part_timer();
   {
     PartScope scope(timer, step_part::kNorms);
@@ -88,10 +87,14 @@ void Block::forward_saved(Engine& engine, const Tensor& x, Tensor& out, int64_t 
     PartScope scope(timer, step_part::kNorms);
     ln2_.forward(h_, ln2_out_);
   }
+  if (!out) {  // recompute: no backward reads the FFN's output or the block's
+    m_.ffn->forward_for_backward(engine, ln2_out_);
+    return;
+  }
   m_.ffn->forward(engine, ln2_out_, ffn_out_);
-  out.resize(x.shape());
+  out->resize(x.shape());
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) out[i] = h_[i] + ffn_out_[i];
+  for (int64_t i = 0; i < n; ++i) (*out)[i] = h_[i] + ffn_out_[i];
 }
 
 void Block::backward(Engine& engine, const Tensor& dout, Tensor& dx) {
@@ -100,7 +103,7 @@ void Block::backward(Engine& engine, const Tensor& dout, Tensor& dx) {
   BlockBackwardScratch& scratch = engine.workspace().get<BlockBackwardScratch>();
   if (recompute_pending_) {
     swap_saved(engine);
-    forward_saved(engine, *x_, scratch.recomputed_out, batch_, seq_);
+    forward_saved(engine, *x_, nullptr, batch_, seq_);
   }
   Tensor& d_h = scratch.dh, &d_ln2 = scratch.d_ln2, &d_attn = scratch.d_attn;
   Tensor &d_q = scratch.dq, &d_k = scratch.dk, &d_v = scratch.dv, &d_ln1 = scratch.d_ln1;

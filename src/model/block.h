@@ -61,8 +61,10 @@ class Block {
   Mapping& ffn() { return *m_.ffn; }
 
  private:
-  // The forward itself, saving what backward reads.
-  void forward_saved(Engine& engine, const Tensor& x, Tensor& out, int64_t batch, int64_t seq);
+  // The forward itself, saving what backward reads. out null: the forward again for the
+  // backward (recompute block), which stops where no backward reads on: without the FFN's
+  // last product and the block's output.
+  void forward_saved(Engine& engine, const Tensor& x, Tensor* out, int64_t batch, int64_t seq);
   // Trades every saved buffer of the block and its layers with the engine's stash.
   void swap_saved(Engine& engine);
 
