@@ -1,5 +1,9 @@
 #include "layers/quantized_matmul.h"
 
+#include <cmath>
+#include <stdexcept>
+
+#include "core/int8_matmul.h"
 #include "layers/weight_quantization.h"
 
 namespace tg {
@@ -13,6 +17,31 @@ void quantized_product(Engine& engine, Precision precision, const float* x, int6
   // Integers of magnitude <= 127 are exact in bf16, so bf16 changes nothing but speed.
   const MatmulInput q = matmul_input(precision, scratch.levels.data(), m * k, scratch.levels_bf16);
   engine.matmul_weight(q, Trans::No, levels.data(), trans_levels, y, m, n, k);
+  scale_product(y, m, n, scratch.scales.data(), col_scales);
+}
+
+void quantized_product_int8(Engine& engine, const float* x, int64_t m, int64_t k, const Int8Weight& weight,
+                            Trans trans_levels, const float* col_scales, float* y, int64_t n) {
+  const bool shapes_match = trans_levels == Trans::Yes ? weight.rows == n && weight.cols == k
+                                                       : weight.rows == k && weight.cols == n;
+  if (!weight.frozen || !shapes_match) throw std::logic_error("quantized_product_int8: " + weight.name + ": not frozen or wrong shape");
+  QuantizedForwardScratch& scratch = quantized_forward_scratch(engine);
+  scratch.levels.resize({m, k});
+  scratch.scales.resize({m});
+  // The training forward's quantiser, so q and its scales are the same numbers.
+  quantize_activation_rows(x, m, k, scratch.levels.data(), scratch.scales.data());
+  scratch.levels_s8.resize(static_cast<size_t>(m * k));
+  scratch.acc.resize(static_cast<size_t>(m * n));
+  const float* q = scratch.levels.data();
+  int8_t* q8 = scratch.levels_s8.data();
+  // A NaN row (q NaN) becomes 0 here; its scale stays NaN, so its outputs are NaN as in
+  // the training forward.
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < m * k; ++i) q8[i] = std::isnan(q[i]) ? int8_t{0} : static_cast<int8_t>(q[i]);
+  matmul_s8s8s32(engine, q8, weight.levels.data(), trans_levels, scratch.acc.data(), m, n, k);
+  const int32_t* acc = scratch.acc.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < m * n; ++i) y[i] = static_cast<float>(acc[i]);
   scale_product(y, m, n, scratch.scales.data(), col_scales);
 }
 
