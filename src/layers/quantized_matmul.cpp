@@ -8,6 +8,29 @@
 
 namespace tg {
 
+namespace {
+// Below this many elements an elementwise loop runs on one thread.
+constexpr int64_t kParallelElements = int64_t{1} << 15;
+
+// y (m x n) = float(acc) scaled exactly as scale_product scales a float32 product:
+// (float(acc_ij) * row_scale_i) * col_scale_j, the same operations in the same order, so
+// the result equals the training forward's bit for bit (tests/test_packed_kernels.cpp).
+// float(acc) is exact: |acc| <= 127 k < 2^24.
+void scale_int_product(const int32_t* acc, int64_t m, int64_t n, const float* row_scale, const float* col_scale,
+                       float* y) {
+#pragma omp parallel for schedule(static) if (m * n >= kParallelElements)
+  for (int64_t i = 0; i < m; ++i) {
+    const float r = row_scale[i];
+    const int32_t* a = acc + i * n;
+    float* row = y + i * n;
+    if (col_scale)
+      for (int64_t j = 0; j < n; ++j) row[j] = static_cast<float>(a[j]) * r * col_scale[j];
+    else
+      for (int64_t j = 0; j < n; ++j) row[j] = static_cast<float>(a[j]) * r;
+  }
+}
+}  // namespace
+
 void quantized_product(Engine& engine, Precision precision, const float* x, int64_t m, int64_t k,
                        const Tensor& levels, Trans trans_levels, const float* col_scales, float* y, int64_t n) {
   QuantizedForwardScratch& scratch = quantized_forward_scratch(engine);
@@ -35,14 +58,11 @@ void quantized_product_int8(Engine& engine, const float* x, int64_t m, int64_t k
   const float* q = scratch.levels.data();
   int8_t* q8 = scratch.levels_s8.data();
   // A NaN row (q NaN) becomes 0 here; its scale stays NaN, so its outputs are NaN as in
-  // the training forward.
-#pragma omp parallel for schedule(static)
+  // the training forward. (Small loops run on one thread: a fork and join costs more.)
+#pragma omp parallel for schedule(static) if (m * k >= kParallelElements)
   for (int64_t i = 0; i < m * k; ++i) q8[i] = std::isnan(q[i]) ? int8_t{0} : static_cast<int8_t>(q[i]);
   matmul_s8s8s32(engine, q8, weight.levels.data(), trans_levels, scratch.acc.data(), m, n, k);
-  const int32_t* acc = scratch.acc.data();
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < m * n; ++i) y[i] = static_cast<float>(acc[i]);
-  scale_product(y, m, n, scratch.scales.data(), col_scales);
+  scale_int_product(scratch.acc.data(), m, n, scratch.scales.data(), col_scales, y);
 }
 
 }  // namespace tg
