@@ -24,15 +24,17 @@ const char* kUsage =
     "commands:\n"
     "  prepare   tokenize text files into an HDF5 corpus with train/val splits\n"
     "  train     train a model from a config file, logging metrics and checkpoints\n"
-    "  eval      loss and perplexity of a checkpoint on a corpus split or a text file\n"
-    "  sample    generate text from a checkpoint\n"
+    "  eval      loss and perplexity of a checkpoint (or packed model) on a corpus split or a text file\n"
+    "  sample    generate text from a checkpoint (or packed model)\n"
     "  inspect   print a checkpoint's config, state and parameters per layer\n"
     "  grow      append parameter tokens to every Pattention layer of a checkpoint\n"
     "  experiment  run growth recipes against from-scratch baselines from one config\n"
     "  tokenize  text to a checkpoint's or corpus's token ids (JSON), or back with --decode\n"
-    "  export    a checkpoint as a PyTorch state_dict (GPT-NeoX TokenFormer key names) and JSON config\n"
+    "  export    a checkpoint as a PyTorch state_dict (GPT-NeoX TokenFormer key names) and JSON config,\n"
+    "            or a ternary/binary model as a packed inference file (--format packed)\n"
     "  import    a PyTorch state_dict and its JSON config into a checkpoint\n"
-    "  bench     time training steps on synthetic tokens: tokens/s, GFLOP/s, MFU, memory, breakdown\n";
+    "  bench     time training steps on synthetic tokens: tokens/s, GFLOP/s, MFU, memory, breakdown;\n"
+    "            --inference: training vs packed int8 forward of a ternary/binary model\n";
 }  // namespace
 
 std::string version_text() {

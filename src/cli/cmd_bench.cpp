@@ -3,6 +3,7 @@
 #include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 
+#include "bench/inference_bench.h"
 #include "bench/peak_flops.h"
 #include "bench/train_bench.h"
 #include "cli/bench_scaling.h"
@@ -13,6 +14,64 @@
 #include "train/run_config.h"
 
 namespace tg {
+
+namespace {
+// bench --inference: forward-only tokens/s, training forward against packed int8 forward,
+// and the file sizes (docs/bench.md, "Inference").
+int report_inference_bench(Engine& engine, const RunConfig& config, const BenchOptions& bench, bool json,
+                           const std::string& config_path, std::ostream& out) {
+  const InferenceBenchResult r = run_inference_bench(engine, config, bench);
+  const double speedup = r.packed.tokens_per_s / r.training.tokens_per_s;
+  if (json) {
+    out << nlohmann::json{{"config", config_path},
+                          {"inference", true},
+                          {"weights", to_string(config.model.weights)},
+                          {"precision", to_string(config.model.precision)},
+                          {"threads", engine.threads()},
+                          {"batch", r.batch},
+                          {"seq", r.seq},
+                          {"n_params", r.n_params},
+                          {"steps", bench.steps},
+                          {"training_forward_s", r.training.forward_seconds},
+                          {"training_median_forward_s", r.training.median_forward_s},
+                          {"training_tokens_per_s", r.training.tokens_per_s},
+                          {"packed_forward_s", r.packed.forward_seconds},
+                          {"packed_median_forward_s", r.packed.median_forward_s},
+                          {"packed_tokens_per_s", r.packed.tokens_per_s},
+                          {"packed_speedup", speedup},
+                          {"training_loss", r.training.loss},
+                          {"packed_loss", r.packed.loss},
+                          {"same_loss", r.same_loss},
+                          {"checkpoint_weight_bytes", r.checkpoint_weight_bytes},
+                          {"checkpoint_file_bytes", r.checkpoint_file_bytes},
+                          {"packed_file_bytes", r.packed_file_bytes},
+                          {"packed_level_bytes", r.packed_level_bytes}}
+               .dump()
+        << "\n";
+    return 0;
+  }
+  char line[256];
+  std::snprintf(line, sizeof line, "model: %ld parameters, %s weights, batch %ld x seq %ld, %s, %d threads\n",
+                static_cast<long>(r.n_params), to_string(config.model.weights).c_str(), static_cast<long>(r.batch),
+                static_cast<long>(r.seq), to_string(config.model.precision).c_str(), engine.threads());
+  out << line;
+  std::snprintf(line, sizeof line, "training forward: median %.2f ms, %.0f tokens/s\n",
+                r.training.median_forward_s * 1e3, r.training.tokens_per_s);
+  out << line;
+  std::snprintf(line, sizeof line, "packed int8 forward: median %.2f ms, %.0f tokens/s (%.2fx)\n",
+                r.packed.median_forward_s * 1e3, r.packed.tokens_per_s, speedup);
+  out << line;
+  out << "losses " << (r.same_loss ? "equal bit for bit" : "DIFFER") << " (" << r.training.loss << ", "
+      << r.packed.loss << ")\n";
+  std::snprintf(line, sizeof line,
+                "bytes: float32 weights %ld, weights-only checkpoint %ld, packed file %ld (of which packed levels "
+                "and scales %ld)\n",
+                static_cast<long>(r.checkpoint_weight_bytes), static_cast<long>(r.checkpoint_file_bytes),
+                static_cast<long>(r.packed_file_bytes), static_cast<long>(r.packed_level_bytes));
+  out << line;
+  return 0;
+}
+}  // namespace
 
 int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log, Communicator& comm) {
   cxxopts::Options options("tokengrow bench",
@@ -30,6 +89,8 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logg
       ("threads", "Threads (0: OMP_NUM_THREADS or all cores)", cxxopts::value<int64_t>()->default_value("0"))
       ("seed", "Seed of the initial weights and the synthetic tokens", cxxopts::value<int64_t>()->default_value("0"))
       ("skip-peak", "Do not measure the matmul peak (no MFU)")
+      ("inference", "Forward passes only of a binary/ternary config's model: the training forward against the packed "
+                    "int8 forward (tokens/s), and the checkpoint and packed file sizes")
       ("ranks", "Data-parallel scaling: 1 process x N threads, 1 x 1 thread and mpirun -np N x 1 thread, "
                 "one after the other, with their efficiency and the all-reduce's cost", cxxopts::value<int64_t>())
       ("json", "Print the result as one JSON object");
@@ -71,6 +132,11 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logg
   if (seed < 0) throw UserError("tokengrow bench: --seed must be >= 0");
   bench.seed = static_cast<uint64_t>(seed);
   bench.comm = &comm;
+  if (args.count("inference")) {
+    if (comm.size() > 1) throw UserError("tokengrow bench: --inference runs as one process, not under mpirun");
+    Engine engine(threads);
+    return report_inference_bench(engine, config, bench, args.count("json") > 0, args["config"].as<std::string>(), out);
+  }
 
   Engine engine(threads_per_rank(threads, comm, log));
   const BenchResult r = run_train_bench(engine, config, bench);

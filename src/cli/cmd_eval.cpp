@@ -5,7 +5,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_options.h"
-#include "train/checkpoint.h"
+#include "cli/inference_model.h"
 #include "core/error.h"
 #include "core/file_status.h"
 #include "train/corpus.h"
@@ -16,11 +16,13 @@ namespace tg {
 
 int cmd_eval(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log) {
   cxxopts::Options options("tokengrow eval", "Loss (nats per token), perplexity and bits per byte of text of a "
-                                             "checkpoint on a corpus split (--data) or a plain text file (--text, "
+                                             "checkpoint (or packed model) on a corpus split (--data) or a plain text file (--text, "
                                              "tokenized with the checkpoint's tokenizer), over consecutive "
                                              "non-overlapping windows of seq_len + 1 tokens.");
   options.add_options()
       ("ckpt", "Checkpoint file", cxxopts::value<std::string>())
+      ("packed", "Packed model file (`tokengrow export --format packed`), run on int8 kernels, instead of --ckpt",
+       cxxopts::value<std::string>())
       ("data", "Corpus file from `tokengrow prepare`", cxxopts::value<std::string>())
       ("split", "Corpus split: val or train", cxxopts::value<std::string>()->default_value("val"))
       ("text", "Plain text file to evaluate instead of --data", cxxopts::value<std::string>())
@@ -31,16 +33,16 @@ int cmd_eval(int argc, const char* const* argv, std::ostream& out, spdlog::logge
   cxxopts::ParseResult args;
   if (!parse_options(options, argc, argv, args, out, log)) return 0;
   const int threads = threads_flag(args, "eval");
-  require_flag(args, "eval", "ckpt");
   if (args.count("data") == args.count("text"))
     throw UserError("tokengrow eval: give exactly one of --data or --text");
   const int64_t batch = args["batch-size"].as<int64_t>();
   if (batch < 1) throw UserError("tokengrow eval: --batch-size must be at least 1");
 
-  const std::string ckpt = args["ckpt"].as<std::string>();
   Engine engine(threads);
-  TrainState state;
-  auto model = load_model(ckpt, &state);
+  InferenceModel loaded = load_inference_model(args, "eval");
+  const std::string& ckpt = loaded.path;
+  const TrainState& state = loaded.state;
+  LanguageModel* model = loaded.model.get();
   const Tokenizer tokenizer(state.tokenizer, ckpt);
   const int64_t vocab = model->config().vocab_size;
 
@@ -63,7 +65,7 @@ int cmd_eval(int argc, const char* const* argv, std::ostream& out, spdlog::logge
   const EvalResult r = evaluate_windows(engine, *model, tokens, batch, args["max-windows"].as<int64_t>(), source,
                                         tokenizer.bytes_per_id());
   if (args.count("json")) {
-    out << nlohmann::json{{"checkpoint", ckpt}, {"source", source},  {"loss", r.loss},
+    out << nlohmann::json{{"checkpoint", ckpt}, {"packed", loaded.packed}, {"source", source},  {"loss", r.loss},
                           {"ppl", std::exp(r.loss)}, {"bpb", r.bits_per_byte()}, {"tokens", r.tokens},
                           {"text_bytes", r.text_bytes}, {"windows", r.windows}, {"tokenizer", tokenizer.kind()}}
                .dump()

@@ -1,6 +1,7 @@
 // `tokengrow export` and `tokengrow import`: checkpoints to and from PyTorch state_dicts
 // with the key names of the public GPT-NeoX TokenFormer (docs/interop.md), through
-// python/tokengrow_torch.py.
+// python/tokengrow_torch.py; and `export --format packed`, a binary/ternary model's packed
+// inference file (train/packed_model.h, docs/bitnet.md).
 #include <filesystem>
 
 #include <cxxopts.hpp>
@@ -10,6 +11,7 @@
 #include "cli/python_tool.h"
 #include "core/error.h"
 #include "train/checkpoint.h"
+#include "train/packed_model.h"
 
 namespace tg {
 
@@ -18,24 +20,39 @@ void refuse_existing(const std::string& path, bool force, const std::string& com
   if (!force && std::filesystem::exists(path))
     throw UserError(path + ": already exists; tokengrow " + command + " never overwrites a file unless given --force");
 }
+
+// --format packed: checked like the torch export, written by tokengrow itself (temporary
+// file, rename; without --force an `out` appearing meanwhile is not replaced either).
+int export_packed(const std::string& ckpt, const std::string& out_file, bool force, std::ostream& out) {
+  refuse_existing(out_file, force, "export");
+  write_packed_model(ckpt, out_file, force ? Publish::Replace : Publish::Exclusive);
+  out << "wrote " << out_file << ": " << std::filesystem::file_size(out_file)
+      << " bytes, binary/ternary weights packed at 2 bits each (checkpoint " << std::filesystem::file_size(ckpt)
+      << " bytes)\n";
+  return 0;
+}
 }  // namespace
 
 int cmd_export(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log) {
   cxxopts::Options options("tokengrow export",
                            "Write a checkpoint's weights as a PyTorch state_dict with the public GPT-NeoX TokenFormer's "
-                           "key names, and its config as JSON beside it (OUT with .json), via python/tokengrow_torch.py.");
+                           "key names, and its config as JSON beside it (OUT with .json), via python/tokengrow_torch.py; "
+                           "or (--format packed) a ternary/binary model's packed inference file.");
   options.add_options()
       ("ckpt", "Checkpoint file", cxxopts::value<std::string>())
-      ("format", "torch (the only format yet)", cxxopts::value<std::string>()->default_value("torch"))
-      ("out", "Output .pt file", cxxopts::value<std::string>())
+      ("format", "torch, or packed (a model trained with model.weights ternary or binary, for eval/sample --packed)",
+       cxxopts::value<std::string>()->default_value("torch"))
+      ("out", "Output .pt file (packed: the packed model file, e.g. M.tgq)", cxxopts::value<std::string>())
       ("force", "Replace existing output files");
   cxxopts::ParseResult args;
   if (!parse_options(options, argc, argv, args, out, log)) return 0;
   require_flag(args, "export", "ckpt");
   require_flag(args, "export", "out");
-  if (args["format"].as<std::string>() != "torch")
-    throw UserError("tokengrow export: --format must be torch, got \"" + shown(args["format"].as<std::string>()) + "\"");
+  const std::string format = args["format"].as<std::string>();
+  if (format != "torch" && format != "packed")
+    throw UserError("tokengrow export: --format must be torch or packed, got \"" + shown(format) + "\"");
   const std::string ckpt = args["ckpt"].as<std::string>(), pt = args["out"].as<std::string>();
+  if (format == "packed") return export_packed(ckpt, pt, args.count("force") > 0, out);
   read_checkpoint_config(ckpt);  // a damaged or foreign file is refused here, in tokengrow's words
   const std::filesystem::path base = std::filesystem::path(pt).replace_extension();
   for (const std::string& out_file : {pt, base.string() + ".json", base.string() + ".model"})

@@ -6,18 +6,20 @@
 
 #include "cli/cli.h"
 #include "cli/cli_options.h"
+#include "cli/inference_model.h"
 #include "core/error.h"
 #include "core/rng.h"
-#include "train/checkpoint.h"
 #include "train/corpus.h"
 #include "train/tokenizer.h"
 
 namespace tg {
 
 int cmd_sample(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log) {
-  cxxopts::Options options("tokengrow sample", "Generate text from a checkpoint, continuing --prompt.");
+  cxxopts::Options options("tokengrow sample", "Generate text from a checkpoint (or packed model), continuing --prompt.");
   options.add_options()
       ("ckpt", "Checkpoint file", cxxopts::value<std::string>())
+      ("packed", "Packed model file (`tokengrow export --format packed`), run on int8 kernels, instead of --ckpt",
+       cxxopts::value<std::string>())
       ("prompt", "Text to continue", cxxopts::value<std::string>()->default_value("\n"))
       ("tokens", "Tokens to generate", cxxopts::value<int64_t>()->default_value("200"))
       ("temperature", "Softmax temperature (0: greedy)", cxxopts::value<double>()->default_value("1.0"))
@@ -27,7 +29,6 @@ int cmd_sample(int argc, const char* const* argv, std::ostream& out, spdlog::log
   cxxopts::ParseResult args;
   if (!parse_options(options, argc, argv, args, out, log)) return 0;
   const int threads = threads_flag(args, "sample");
-  require_flag(args, "sample", "ckpt");
   const int64_t n_new = args["tokens"].as<int64_t>();
   const double temperature = args["temperature"].as<double>();
   const int64_t top_k = args["top-k"].as<int64_t>();
@@ -36,10 +37,9 @@ int cmd_sample(int argc, const char* const* argv, std::ostream& out, spdlog::log
   if (top_k < 0) throw UserError("tokengrow sample: --top-k must be >= 0");
 
   Engine engine(threads);
-  const std::string ckpt = args["ckpt"].as<std::string>();
-  TrainState state;
-  auto model = load_model(ckpt, &state);
-  const Tokenizer tokenizer(state.tokenizer, ckpt);
+  InferenceModel loaded = load_inference_model(args, "sample");
+  LanguageModel* model = loaded.model.get();
+  const Tokenizer tokenizer(loaded.state.tokenizer, loaded.path);
   const int64_t seq = model->config().seq_len;
   std::vector<int32_t> context = tokenizer.encode(args["prompt"].as<std::string>());
   if (context.empty()) throw UserError("tokengrow sample: --prompt must hold at least one token of text");

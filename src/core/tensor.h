@@ -63,6 +63,9 @@ class Tensor {
   }
   void resize(std::initializer_list<int64_t> shape) { resize(std::vector<int64_t>(shape)); }
 
+  // Frees the storage; the tensor is then empty, as if default-constructed (a packed model
+  // drops the float copies of its quantised weights).
+  void release() { *this = Tensor(); }
   void zero() { if (numel_ > 0) std::memset(data_.get(), 0, bytes()); }
   void fill(float v) { for (int64_t i = 0; i < numel_; ++i) data_[i] = v; }
 

@@ -1,5 +1,7 @@
 #include "layers/linear.h"
 
+#include <stdexcept>
+
 #include "layers/backward_scratch.h"
 #include "layers/gelu.h"
 #include "layers/quantized_matmul.h"
@@ -13,7 +15,8 @@ Linear::Linear(const std::string& name, int64_t d_in, int64_t d_out, Precision p
       d_out_(d_out),
       precision_(precision),
       weights_(weights),
-      weight_(name + "/weight", {d_out, d_in}, {out_axis, in_axis}, OptimizerGroup::Decay, 1) {}
+      weight_(name + "/weight", {d_out, d_in}, {out_axis, in_axis}, OptimizerGroup::Decay, 1),
+      int8_(name + "/weight", d_out, d_in) {}
 
 void Linear::init(Rng& rng, float std) {
   for (int64_t i = 0; i < weight_.value.numel(); ++i) weight_.value[i] = std * static_cast<float>(rng.normal());
@@ -29,6 +32,10 @@ void Linear::forward(Engine& engine, const Tensor& x, Tensor& y) {
   const int64_t T = x.rows();
   y.resize({T, d_out_});
   PartScope scope(engine.part_timer(), step_part::kPattentionMatmul);
+  // Inference: Y = X~ W~^T with W~'s levels fixed at load, on int8 kernels (no bf16 copy
+  // of X: there is no backward to read it).
+  if (int8_.frozen)
+    return quantized_product_int8(engine, x.data(), T, d_in_, int8_, Trans::Yes, int8_.scales.data(), y.data(), d_out_);
   // Y (T x d_out) = X (T x d_in) W^T (d_in x d_out)
   const MatmulInput x_in = save_input(x);
   if (weights_ == WeightFormat::Float) {
@@ -41,6 +48,7 @@ void Linear::forward(Engine& engine, const Tensor& x, Tensor& y) {
 }
 
 void Linear::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) {
+  if (int8_.frozen) throw std::logic_error("Linear::backward: " + int8_.name + " has frozen int8 weights (inference only)");
   const int64_t T = dy.rows();
   PartScope scope(engine.part_timer(), step_part::kPattentionMatmul);
   // dW (d_out x d_in) += dY^T (d_out x T) X (T x d_in)
@@ -81,11 +89,16 @@ void Mlp::swap_saved(SavedSwap& swap) {
 }
 
 void Mlp::forward(Engine& engine, const Tensor& x, Tensor& y) {
-  forward_for_backward(engine, x);
+  form_activation(engine, x);
   down_.forward(engine, act_, y);
 }
 
 void Mlp::forward_for_backward(Engine& engine, const Tensor& x) {
+  form_activation(engine, x);
+  down_.forward_for_backward(engine, act_);
+}
+
+void Mlp::form_activation(Engine& engine, const Tensor& x) {
   up_.forward(engine, x, pre_);
   act_.resize(pre_.shape());
   const int64_t n = pre_.numel();
@@ -94,7 +107,6 @@ void Mlp::forward_for_backward(Engine& engine, const Tensor& x) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) act_[i] = gelu(pre_[i]);
   }
-  down_.forward_for_backward(engine, act_);
 }
 
 void Mlp::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) {

@@ -7,6 +7,7 @@
 
 #include "core/precision.h"
 #include "core/rng.h"
+#include "layers/int8_weight.h"
 #include "layers/mapping.h"
 #include "layers/weight_quantization.h"
 
@@ -28,6 +29,8 @@ class Linear : public Mapping {
   void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) override;
   void collect_parameters(std::vector<Parameter*>& out) override { out.push_back(&weight_); }
   void swap_saved(SavedSwap& swap) override { swap(x_bf_); }
+  // W as int8 (name + "/weight"); frozen: forward-only, on int8 kernels.
+  void collect_int8_weights(std::vector<Int8Weight*>& out) override { out.push_back(&int8_); }
   Parameter& weight() { return weight_; }
 
  private:
@@ -39,6 +42,7 @@ class Linear : public Mapping {
   WeightFormat weights_;
   Parameter weight_;
   QuantizedWeight quantized_;  // binary/ternary: Q and its row scales, from the last forward
+  Int8Weight int8_;            // inference: fixed at load (frozen) or unused
   const Tensor* x_ = nullptr;
   Bf16Buffer x_bf_;  // bf16 precision only
 };
@@ -59,8 +63,14 @@ class Mlp : public Mapping {
   void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) override;
   void collect_parameters(std::vector<Parameter*>& out) override;
   void swap_saved(SavedSwap& swap) override;
+  void collect_int8_weights(std::vector<Int8Weight*>& out) override {
+    up_.collect_int8_weights(out);
+    down_.collect_int8_weights(out);
+  }
 
  private:
+  // pre_ = X W_up^T, act_ = GELU(pre_): everything up to the down projection.
+  void form_activation(Engine& engine, const Tensor& x);
   Linear up_, down_;
   Tensor pre_;   // X W_up^T, rows x hidden
   Tensor act_;   // GELU(pre_)

@@ -14,6 +14,8 @@
 
 namespace tg {
 
+struct Int8Weight;  // layers/int8_weight.h
+
 // Standard deviations of a model's initialisation: `std` for what reads the residual
 // stream, `residual_std` for what writes into it (GPT-NeoX's "wang_init",
 // 2 / (n_layers sqrt(d))).
@@ -41,6 +43,10 @@ class Mapping {
   // Draws the weights from `rng`. `writes_residual`: the mapping's output is added to the
   // residual stream (a block's output projection and FFN).
   virtual void init(Rng& rng, const InitScales& scales, bool writes_residual) = 0;
+  // The int8 inference forms of its binary/ternary weight matrices (layers/int8_weight.h),
+  // one per weight parameter, whatever the weight format; freezing them switches the
+  // forward to the int8 kernels. Nothing for a mapping without such matrices.
+  virtual void collect_int8_weights(std::vector<Int8Weight*>& out) { (void)out; }
 };
 
 }  // namespace tg

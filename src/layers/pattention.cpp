@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <optional>
+#include <stdexcept>
 
 #include <omp.h>
 
@@ -35,7 +36,9 @@ Pattention::Pattention(const std::string& name, int64_t d_in, int64_t d_out, int
     : name_(name), d_in_(d_in), d_out_(d_out), norm_(norm), eps_(eps), precision_(precision), weights_(weights),
       tau_(std::sqrt(static_cast<float>(n_tokens))),
       keys_(name + "/keys", {n_tokens, d_in}, {Axis::Tokens, Axis::Model}, OptimizerGroup::Decay, 1),
-      values_(name + "/values", {n_tokens, d_out}, {Axis::Tokens, Axis::Model}, OptimizerGroup::Decay, 0) {}
+      values_(name + "/values", {n_tokens, d_out}, {Axis::Tokens, Axis::Model}, OptimizerGroup::Decay, 0),
+      keys_i8_(name + "/keys", n_tokens, d_in),
+      values_i8_(name + "/values", n_tokens, d_out) {}
 
 void Pattention::init(Rng& rng, float key_std, float value_std) {
   for (int64_t i = 0; i < keys_.value.numel(); ++i) keys_.value[i] = key_std * static_cast<float>(rng.normal());
@@ -70,7 +73,10 @@ void Pattention::form_scores(Engine& engine, const Tensor& x) {
   std::optional<PartScope> scope(std::in_place, timer, step_part::kPattentionMatmul);
   // A (T x n) = X (T x d_in) K^T (d_in x n)
   const MatmulInput x_in = matmul_input(p, x.data(), x.numel(), x_bf_);
-  if (quantized) {
+  if (quantized && int8_frozen()) {
+    // Inference: K's levels fixed at load, the same product on int8 kernels.
+    quantized_product_int8(engine, x.data(), T, d_in_, keys_i8_, Trans::Yes, keys_i8_.scales.data(), scores_.data(), n);
+  } else if (quantized) {
     keys_q_.update(weights_, keys_.value);
     values_q_.update(weights_, values_.value);
     quantized_product(engine, p, x.data(), T, d_in_, keys_q_.levels, Trans::Yes, keys_q_.scales.data(),
@@ -103,11 +109,13 @@ void Pattention::values_forward_quantized(Engine& engine, Tensor& y) {
   const int64_t T = act_.rows(), n = n_tokens();
   Tensor& scaled = quantized_forward_scratch(engine).scaled_scores;
   scaled.resize({T, n});
-  const float* s_v = values_q_.scales.data();
+  const bool frozen = int8_frozen();
+  const float* s_v = frozen ? values_i8_.scales.data() : values_q_.scales.data();
 #pragma omp parallel for schedule(static)
   for (int64_t t = 0; t < T; ++t)
     for (int64_t i = 0; i < n; ++i) scaled[t * n + i] = act_[t * n + i] * s_v[i];
-  quantized_product(engine, precision_, scaled.data(), T, n, values_q_.levels, Trans::No, nullptr, y.data(), d_out_);
+  if (frozen) quantized_product_int8(engine, scaled.data(), T, n, values_i8_, Trans::No, nullptr, y.data(), d_out_);
+  else quantized_product(engine, precision_, scaled.data(), T, n, values_q_.levels, Trans::No, nullptr, y.data(), d_out_);
 }
 
 const float* Pattention::backward_weight(Engine& engine, const Parameter& w, const QuantizedWeight& q) const {
@@ -118,6 +126,7 @@ const float* Pattention::backward_weight(Engine& engine, const Parameter& w, con
 }
 
 void Pattention::backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) {
+  if (int8_frozen()) throw std::logic_error("Pattention::backward: " + name_ + " has frozen int8 weights (inference only)");
   const Tensor& x = *x_;
   const int64_t T = x.rows(), n = n_tokens();
   LayerBackwardScratch& scratch = layer_backward_scratch(engine);

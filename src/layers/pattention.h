@@ -24,6 +24,7 @@
 
 #include "core/precision.h"
 #include "core/rng.h"
+#include "layers/int8_weight.h"
 #include "layers/mapping.h"
 #include "layers/weight_quantization.h"
 
@@ -55,9 +56,16 @@ class Pattention : public Mapping {
   void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) override;
   void collect_parameters(std::vector<Parameter*>& out) override;
   void swap_saved(SavedSwap& swap) override;
+  // Keys and values as int8 (name + "/keys", "/values"); frozen: forward-only, on int8 kernels.
+  void collect_int8_weights(std::vector<Int8Weight*>& out) override {
+    out.push_back(&keys_i8_);
+    out.push_back(&values_i8_);
+  }
 
   const std::string& name() const { return name_; }
-  int64_t n_tokens() const { return keys_.value.dim(0); }
+  // Fixed at construction (growth builds a new layer); also valid when a packed model has
+  // released the float keys.
+  int64_t n_tokens() const { return keys_i8_.rows; }
   int64_t d_in() const { return d_in_; }
   int64_t d_out() const { return d_out_; }
   PattentionNorm norm() const { return norm_; }
@@ -87,10 +95,12 @@ class Pattention : public Mapping {
   Parameter& values() { return values_; }
 
  private:
-  // Quantised weights: Y = Q8(S diag(s_V)) Q_V from act_ (S).
   // The forward up to S = norm(X K^T) (saved, with everything backward reads).
   void form_scores(Engine& engine, const Tensor& x);
+  // Quantised weights: Y = Q8(S diag(s_V)) Q_V from act_ (S); on the int8 kernels when
+  // the values are frozen.
   void values_forward_quantized(Engine& engine, Tensor& y);
+  bool int8_frozen() const { return keys_i8_.frozen && values_i8_.frozen; }
   // The weight the backward multiplies by: W, or W~ in the shared scratch.
   const float* backward_weight(Engine& engine, const Parameter& w, const QuantizedWeight& q) const;
 
@@ -104,6 +114,7 @@ class Pattention : public Mapping {
   TauAnneal anneal_;
   Parameter keys_, values_;
   QuantizedWeight keys_q_, values_q_;  // binary/ternary: from the last forward
+  Int8Weight keys_i8_, values_i8_;     // inference: fixed at load (frozen) or unused
 
   // Saved by forward for backward.
   const Tensor* x_ = nullptr;

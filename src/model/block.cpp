@@ -44,6 +44,10 @@ void Block::init(Rng& rng, const InitScales& scales) {
   m_.ffn->init(rng, scales, true);
 }
 
+void Block::collect_int8_weights(std::vector<Int8Weight*>& out) {
+  for (Mapping* m : {m_.query.get(), m_.key.get(), m_.value.get(), m_.proj.get(), m_.ffn.get()}) m->collect_int8_weights(out);
+}
+
 void Block::collect_parameters(std::vector<Parameter*>& out) {
   for (Mapping* m : {m_.query.get(), m_.key.get(), m_.value.get(), m_.proj.get(), m_.ffn.get()}) m->collect_parameters(out);
 }

@@ -50,6 +50,8 @@ class Block {
   // dout -> dx (overwritten); accumulates parameter gradients.
   void backward(Engine& engine, const Tensor& dout, Tensor& dx);
   void collect_parameters(std::vector<Parameter*>& out);
+  // The int8 inference forms of its mappings' weight matrices (Mapping::collect_int8_weights).
+  void collect_int8_weights(std::vector<Int8Weight*>& out);
   // Q, K, V, the output projection and the FFN in that order (the order of the draws);
   // the projection and the FFN write into the residual stream.
   void init(Rng& rng, const InitScales& scales);

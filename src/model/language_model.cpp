@@ -66,6 +66,12 @@ Parameter* LanguageModel::find_parameter(const std::string& name) {
   return nullptr;
 }
 
+std::vector<Int8Weight*> LanguageModel::int8_weights() {
+  std::vector<Int8Weight*> out;
+  for (auto& b : blocks_) b->collect_int8_weights(out);
+  return out;
+}
+
 int64_t LanguageModel::n_params() const {
   int64_t n = 0;
   for (const Parameter* p : parameters_) n += p->value.numel();

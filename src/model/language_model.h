@@ -45,6 +45,11 @@ class LanguageModel {
     for (auto& b : blocks_) b->set_recompute(r);
   }
   const std::vector<Parameter*>& parameters() { return parameters_; }
+  // The int8 inference form of every Pattention key/value or Linear weight matrix
+  // (layers/int8_weight.h), named as its parameter. Once they are frozen (binary/ternary
+  // weights only), forward() and logits() run those products on int8 kernels and give
+  // the same numbers as the training forward; backward() is refused.
+  std::vector<Int8Weight*> int8_weights();
   Parameter* find_parameter(const std::string& name);
   // Pattention layers with their checkpoint group names (empty for the Transformer).
   const std::vector<Pattention*>& pattentions() { return pattentions_; }
