@@ -299,8 +299,12 @@ TEST_CASE("A ternary and a binary model train: the straight-through estimator lo
           inputs.push_back(static_cast<int32_t>(i % 13));
           targets.push_back(static_cast<int32_t>((i * 5 + 3) % 13));
         }
+        // 200 steps to memorise 12 tokens. After 60 steps, as this test first had it, binary
+        // TokenFormer stood at 0.32-0.72 of its first loss over seeds 0-11 (binary signs flip
+        // on rounding-level differences, so a compiler change moved it across 0.5); after 200
+        // every format, architecture and seed measured was below 0.1 (2026-12-07).
         double first = 0, last = 0;
-        for (int step = 0; step < 60; ++step) {
+        for (int step = 0; step < 200; ++step) {
           model.zero_grad();
           last = model.forward(engine, inputs, targets, 2, 6, true);
           if (step == 0) first = last;
@@ -308,7 +312,7 @@ TEST_CASE("A ternary and a binary model train: the straight-through estimator lo
           adam.step(1e-2);
         }
         REQUIRE(std::isfinite(last));
-        REQUIRE(last < 0.5 * first);
+        REQUIRE(last < 0.2 * first);
       }
     }
 }

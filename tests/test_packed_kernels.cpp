@@ -69,7 +69,7 @@ TEST_CASE("Packed levels: every pattern and odd lengths round trip at 2 bits eac
 }
 
 TEST_CASE("Packed levels: the unused code and non-zero padding are refused, naming the data", "[packed][errors]") {
-  std::vector<int8_t> out(5);
+  std::vector<int8_t> out(8);  // room for the 8 levels of the last case
   const uint8_t unused_code[] = {0x0C, 0x00};  // level 1 coded 11
   REQUIRE_THROWS_WITH(unpack_levels(unused_code, 5, out.data(), "f.tgq: /packed/x/levels"),
                       Catch::Contains("f.tgq: /packed/x/levels: level 1 has the unused code 11"));
