@@ -2,6 +2,7 @@
 // timings live in the benchmark, never in a test), and its bad-input handling.
 #include <catch2/catch.hpp>
 
+#include <cstdio>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -91,6 +92,65 @@ TEST_CASE("bench: JSON fields are present and consistent", "[bench][cli]") {
   REQUIRE(j.at("first_loss").get<double>() == Approx(std::log(256.0)).margin(0.1));
 }
 
+namespace {
+// `tokengrow bench ... --json` in a child process: resident memory is the process's own,
+// so this one's earlier tests (and malloc's reuse of what they freed) cannot blur it.
+nlohmann::json bench_in_child(const std::string& config, const std::string& args) {
+  const std::string command = std::string(TOKENGROW_BINARY) + " bench --config '" + config + "' --json --quiet " + args;
+  std::FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string out;
+  char buffer[4096];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+  REQUIRE(pclose(pipe) == 0);
+  return nlohmann::json::parse(out);
+}
+
+int64_t sum_of(const nlohmann::json& parts) {
+  int64_t sum = 0;
+  for (const auto& [part, bytes] : parts.items()) sum += bytes.get<int64_t>();
+  return sum;
+}
+}  // namespace
+
+TEST_CASE("bench: memory by part finds the weights and AdamW state and the kept attention probabilities", "[bench][cli]") {
+  // Two layers of 2 heads at seq 1024, batch 4: without recompute each layer keeps its
+  // softmax probabilities, (batch * heads) x T x T floats = 32 MiB, for the backward.
+  TempDir dir("bench_memory");
+  write_file(dir.file("c.json"), R"({"data": "unused.h5",
+    "model": {"d_model": 128, "n_layers": 2, "n_heads": 2, "seq_len": 1024, "qkv_tokens": 64, "proj_tokens": 64,
+              "ffn_tokens": 256},
+    "train": {"steps": 10, "batch_size": 4}})");
+  const double kept_probs = 2.0 * (4 * 2) * 1024.0 * 1024.0 * sizeof(float);
+  const auto none = bench_in_child(dir.file("c.json"), "--steps 1 --warmup 1 --skip-peak --recompute none");
+  const auto attention = bench_in_child(dir.file("c.json"), "--steps 1 --warmup 1 --skip-peak --recompute attention");
+
+  const auto& m = none.at("memory_by_part");
+  // Every byte resident after the first step is in exactly one line.
+  REQUIRE(m.at("runtime_bytes").get<int64_t>() + m.at("model_and_optimizer_bytes").get<int64_t>() +
+              sum_of(m.at("forward_bytes")) + sum_of(m.at("backward_bytes")) +
+              m.at("optimizer_step_bytes").get<int64_t>() ==
+          m.at("after_first_step_bytes").get<int64_t>());
+  // (The kernel's resident counters lag by up to 64 pages per thread: 1 MiB of slack.)
+  REQUIRE(m.at("after_first_step_bytes").get<int64_t>() <= none.at("peak_rss_bytes").get<int64_t>() + (1 << 20));
+  // Weights, gradients and both moments, zeroed when made: 16 bytes per parameter
+  // (AddressSanitizer's shadow adds up to an eighth).
+  const double state = 16.0 * none.at("n_params").get<double>();
+  REQUIRE(m.at("model_and_optimizer_bytes").get<double>() >= state);
+  REQUIRE(m.at("model_and_optimizer_bytes").get<double>() <= 1.125 * state + (2 << 20));
+  // The forward's attention part holds the probabilities under none, not under attention.
+  const double attention_none = m.at("forward_bytes").at("attention");
+  const double attention_recomputed = attention.at("memory_by_part").at("forward_bytes").at("attention");
+  INFO("forward attention bytes: none " << attention_none << ", recompute attention " << attention_recomputed);
+  // recompute attention keeps a (batch * heads) x 64 x T block of them instead, shared by the layers.
+  const double probs_block = (4 * 2) * 64 * 1024.0 * sizeof(float);
+  REQUIRE(attention_none - attention_recomputed >= kept_probs - probs_block);
+  REQUIRE(attention_recomputed < 0.5 * attention_none);
+
+  // No warmup step, no measuring step: no breakdown.
+  REQUIRE_FALSE(bench_in_child(dir.file("c.json"), "--steps 1 --warmup 0 --skip-peak").contains("memory_by_part"));
+}
+
 TEST_CASE("bench: the Transformer baseline's step has the same parts", "[bench][cli]") {
   TempDir dir("bench_transformer");
   write_file(dir.file("c.json"), tiny_config(R"(, "architecture": "transformer")"));
@@ -103,10 +163,12 @@ TEST_CASE("bench: the Transformer baseline's step has the same parts", "[bench][
 TEST_CASE("bench: human-readable output and --help", "[bench][cli]") {
   TempDir dir("bench_text");
   write_file(dir.file("c.json"), tiny_config());
-  auto r = bench({"--config", dir.file("c.json"), "--steps", "2", "--warmup", "0", "--skip-peak"});
+  auto r = bench({"--config", dir.file("c.json"), "--steps", "2", "--warmup", "1", "--skip-peak"});
   REQUIRE(r.code == 0);
+  INFO(r.out);
   for (const char* needle : {"tokens/s", "model GFLOP/step", "GFLOP/s executed", "peak memory", "pattention_norm",
-                             "optimizer"})
+                             "optimizer", "by the part that first took it", "weights, gradients, AdamW",
+                             "16 B per parameter", "peak above it"})
     REQUIRE(r.out.find(needle) != std::string::npos);
   REQUIRE(r.out.find("MFU") == std::string::npos);  // --skip-peak
   r = bench({"--help"});

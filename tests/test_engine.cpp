@@ -1,6 +1,7 @@
 #define CATCH_CONFIG_MAIN
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -195,6 +196,30 @@ TEST_CASE("PartTimer sums time per name in the order first timed; a null timer r
   REQUIRE(timer.parts().size() == 3);
   for (const auto& part : timer.parts()) REQUIRE(part.second == 0.0);
   { PartScope scope(nullptr, "c"); }  // no timer: nothing to add to, no crash
+}
+
+TEST_CASE("A memory-tracking PartTimer charges a part the resident memory it first touched and kept", "[engine][timer]") {
+  constexpr int64_t kFloats = int64_t{16} << 20;  // 64 MiB: above malloc's mmap threshold, so fresh pages
+  constexpr double kBytes = 4.0 * kFloats;
+  PartTimer timer(/*track_memory=*/true);
+  REQUIRE(timer.tracks_memory());
+  Tensor kept;
+  {
+    PartScope scope(&timer, "allocates");
+    kept = Tensor({kFloats});  // zeroed: every page touched
+  }
+  { PartScope scope(&timer, "reads"); REQUIRE(kept[kFloats - 1] == 0.0f); }
+  // At least the buffer; at most an eighth more (AddressSanitizer's shadow of it).
+  REQUIRE(timer.resident_growth("allocates") >= kBytes);
+  REQUIRE(timer.resident_growth("allocates") <= 1.125 * kBytes + (1 << 20));
+  REQUIRE(std::abs(timer.resident_growth("reads")) < (1 << 20));
+  REQUIRE(timer.resident_growth("never") == 0);
+  timer.reset();
+  REQUIRE(timer.resident_growth("allocates") == 0);
+
+  PartTimer untracked;  // a timing-only timer reads no memory
+  { PartScope scope(&untracked, "allocates"); Tensor more({kFloats}); REQUIRE(more[0] == 0.0f); }
+  REQUIRE(untracked.resident_growth("allocates") == 0);
 }
 
 TEST_CASE("Workspace keeps one buffer struct of each type, made on first use", "[engine]") {

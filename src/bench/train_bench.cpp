@@ -32,6 +32,45 @@ void add_parts(const PartTimer& timer, double step_seconds, PartSeconds& sums) {
   sum_of(step_part::kOther) += step_seconds - accounted;
 }
 
+// The first step's memory, phase by phase: a memory-tracking timer splits each phase's
+// resident growth by part, and "other" takes the growth in no timed part.
+class FirstStepMemory {
+ public:
+  // Phases run back to back from the reading that ended the state's, so every byte
+  // resident after the step is in exactly one line (what falls between parts: "other").
+  FirstStepMemory(int64_t runtime_bytes, int64_t state_bytes) : mark_(runtime_bytes + state_bytes) {
+    memory_.runtime_bytes = runtime_bytes;
+    memory_.model_and_optimizer_bytes = state_bytes;
+  }
+  PartTimer* timer() { return &timer_; }
+  void end_forward() { memory_.forward = end_phase(); }
+  void end_backward() { memory_.backward = end_phase(); }
+  MemoryByPart end_step() {
+    memory_.after_first_step = resident_bytes();
+    memory_.optimizer_step_bytes = memory_.after_first_step - mark_;
+    return memory_;
+  }
+
+ private:
+  MemoryByPart::PartBytes end_phase() {
+    const int64_t now = resident_bytes();
+    MemoryByPart::PartBytes parts;
+    int64_t accounted = 0;
+    for (const auto& [part, seconds] : timer_.parts()) {
+      parts.emplace_back(part, timer_.resident_growth(part));
+      accounted += parts.back().second;
+    }
+    parts.emplace_back(std::string(step_part::kOther), now - mark_ - accounted);
+    timer_.reset();
+    mark_ = now;
+    return parts;
+  }
+
+  PartTimer timer_{/*track_memory=*/true};
+  MemoryByPart memory_;
+  int64_t mark_;  // resident bytes at the start of the current phase
+};
+
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   const size_t mid = values.size() / 2;
@@ -43,6 +82,7 @@ BenchResult run_train_bench(Engine& engine, const RunConfig& config, const Bench
   const ModelConfig& mc = config.model;
   const TrainConfig& tc = config.train;
   BenchResult result;
+  const int64_t runtime_bytes = resident_bytes();
   result.batch = tc.batch_size;
   result.seq = mc.seq_len;
   const int64_t rows = result.batch * result.seq;
@@ -58,6 +98,7 @@ BenchResult run_train_bench(Engine& engine, const RunConfig& config, const Bench
     result.ranks = options.comm->size();
     result.reduced_bytes = reducer->bytes();
   }
+  const int64_t state_bytes = resident_bytes() - runtime_bytes;
   // Every rank its own tokens (the cost does not depend on them), the same weights.
   Rng token_rng(options.seed + 1 + static_cast<uint64_t>(options.comm ? options.comm->rank() : 0));
   std::vector<double> reduce_seconds;
@@ -75,13 +116,17 @@ BenchResult run_train_bench(Engine& engine, const RunConfig& config, const Bench
       inputs[i] = static_cast<int32_t>(token_rng.below(static_cast<uint64_t>(mc.vocab_size)));
       targets[i] = static_cast<int32_t>(token_rng.below(static_cast<uint64_t>(mc.vocab_size)));
     }
+    std::optional<FirstStepMemory> memory;
+    if (step == 0 && !timed) memory.emplace(runtime_bytes, state_bytes);
     timer.reset();
-    engine.set_part_timer(timed ? &timer : nullptr);
+    engine.set_part_timer(timed ? &timer : memory ? memory->timer() : nullptr);
     const auto t0 = std::chrono::steady_clock::now();
     const int64_t faults0 = minor_page_faults();
     model.zero_grad();
     const double loss = model.forward(engine, inputs, targets, result.batch, result.seq, true);
+    if (memory) memory->end_forward();
     model.backward(engine);
+    if (memory) memory->end_backward();
     if (reducer) {
       PartScope scope(engine.part_timer(), "gradient all-reduce");
       reducer->add();
@@ -95,6 +140,7 @@ BenchResult run_train_bench(Engine& engine, const RunConfig& config, const Bench
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     engine.set_part_timer(nullptr);
+    if (memory) result.memory = memory->end_step();
     if (step == 0) result.first_loss = loss;
     result.last_loss = loss;
     if (!timed) continue;

@@ -3,6 +3,7 @@
 // global-norm clip, AdamW) of a model on synthetic tokens, timed step by step and
 // per part of the step (core/part_timer.h).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +22,20 @@ struct BenchOptions {
   // The ranks of a data-parallel bench (under mpirun): each rank trains its own batch
   // and the gradients are all-reduced every step (train/gradient_reducer.h). Null: alone.
   Communicator* comm = nullptr;
+};
+
+// Resident memory by what first took it, measured over the first step (a warmup step, so
+// the /proc reads around every part cost no timed step). Buffers are kept across steps,
+// so this is the memory every later step reuses; the peak adds what a step frees again.
+struct MemoryByPart {
+  using PartBytes = std::vector<std::pair<std::string, int64_t>>;
+  int64_t runtime_bytes = 0;  // resident before the model is built: the program, its libraries, the engine
+  int64_t model_and_optimizer_bytes = 0;  // building the model and AdamW: weights, gradients and both moments
+  // The resident growth of each step part (layers/step_parts.h) in the forward and in the
+  // backward, in the order first timed; "other" is the growth in no timed part.
+  PartBytes forward, backward;
+  int64_t optimizer_step_bytes = 0;  // clipping, AdamW, and any gradient all-reduce
+  int64_t after_first_step = 0;    // resident after the first step: the sum of all the above
 };
 
 struct BenchResult {
@@ -42,6 +57,7 @@ struct BenchResult {
   // Mean seconds per step of each part: step_part::kAll's (layers/step_parts.h) in its
   // order, then any other part timed. "other" is the step time not in any timed part.
   std::vector<std::pair<std::string, double>> part_seconds;
+  std::optional<MemoryByPart> memory;  // none without a warmup step
 };
 
 // Builds config.model, initialises it from options.seed, and trains it on uniformly random

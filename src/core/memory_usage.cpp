@@ -2,10 +2,23 @@
 
 #include <sys/resource.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <fstream>
 #include <string>
 
 namespace tg {
+
+int64_t resident_bytes() {
+  // statm: "size resident shared text lib data dt", in pages
+  std::FILE* statm = std::fopen("/proc/self/statm", "r");
+  if (!statm) return 0;
+  long long size = 0, resident = 0;
+  const bool read = std::fscanf(statm, "%lld %lld", &size, &resident) == 2;
+  std::fclose(statm);
+  return read ? static_cast<int64_t>(resident) * static_cast<int64_t>(sysconf(_SC_PAGESIZE)) : 0;
+}
 
 int64_t peak_resident_bytes() {
   std::ifstream status("/proc/self/status");

@@ -4,6 +4,9 @@
 
 namespace tg {
 
+// The resident set size now, in bytes (0 where unavailable): /proc/self/statm, cheap
+// enough to read around every part of a step that bench measures.
+int64_t resident_bytes();
 // VmHWM: the peak resident set size so far, in bytes (0 where unavailable).
 int64_t peak_resident_bytes();
 // Minor page faults of this process so far (getrusage): first touches of fresh pages.

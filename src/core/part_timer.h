@@ -6,24 +6,36 @@
 // part (the callers own the names), so the breakdown needs no global state.
 // Matmuls are synchronous (the engine waits on its stream), so a scope around a matmul
 // measures the matmul itself.
+//
+// A timer made with track_memory also adds each scope's change in resident memory to its
+// part: the pages the part touched first and still holds at its end (a free makes it
+// negative). Two /proc reads per scope: for bench's measuring step, not its timed ones.
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "core/memory_usage.h"
+
 namespace tg {
 
 class PartTimer {
  public:
+  explicit PartTimer(bool track_memory = false) : track_memory_(track_memory) {}
+  bool tracks_memory() const { return track_memory_; }
+
   // Adds to the part of that name (compared by content), made on first use.
-  void add(std::string_view part, double seconds) {
-    for (auto& [name, total] : parts_)
-      if (name == part) {
-        total += seconds;
+  void add(std::string_view part, double seconds, int64_t resident_growth = 0) {
+    for (size_t i = 0; i < parts_.size(); ++i)
+      if (parts_[i].first == part) {
+        parts_[i].second += seconds;
+        growth_[i] += resident_growth;
         return;
       }
     parts_.emplace_back(std::string(part), seconds);
+    growth_.push_back(resident_growth);
   }
   // Seconds of a part so far (0 for a part never timed).
   double seconds(std::string_view part) const {
@@ -31,15 +43,24 @@ class PartTimer {
       if (name == part) return total;
     return 0.0;
   }
+  // Bytes of resident memory a part gained so far (0 for a part never timed, or untracked).
+  int64_t resident_growth(std::string_view part) const {
+    for (size_t i = 0; i < parts_.size(); ++i)
+      if (parts_[i].first == part) return growth_[i];
+    return 0;
+  }
   // Every part timed so far, in the order first timed.
   const std::vector<std::pair<std::string, double>>& parts() const { return parts_; }
   // Every part back to 0 (names kept: no allocation while timing the next step).
   void reset() {
     for (auto& part : parts_) part.second = 0.0;
+    for (int64_t& growth : growth_) growth = 0;
   }
 
  private:
+  bool track_memory_;
   std::vector<std::pair<std::string, double>> parts_;  // a handful: a linear search is enough
+  std::vector<int64_t> growth_;                        // resident growth, parallel to parts_
 };
 
 // Adds the time from construction to destruction to `part` (no-op for a null timer).
@@ -47,10 +68,14 @@ class PartTimer {
 class PartScope {
  public:
   PartScope(PartTimer* timer, std::string_view part) : timer_(timer), part_(part) {
-    if (timer_) start_ = std::chrono::steady_clock::now();
+    if (!timer_) return;
+    if (timer_->tracks_memory()) resident_at_start_ = resident_bytes();
+    start_ = std::chrono::steady_clock::now();
   }
   ~PartScope() {
-    if (timer_) timer_->add(part_, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+    if (!timer_) return;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    timer_->add(part_, seconds, timer_->tracks_memory() ? resident_bytes() - resident_at_start_ : 0);
   }
   PartScope(const PartScope&) = delete;
   PartScope& operator=(const PartScope&) = delete;
@@ -59,6 +84,7 @@ class PartScope {
   PartTimer* timer_;
   std::string_view part_;
   std::chrono::steady_clock::time_point start_;
+  int64_t resident_at_start_ = 0;
 };
 
 }  // namespace tg
