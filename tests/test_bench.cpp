@@ -131,12 +131,14 @@ TEST_CASE("bench: memory by part finds the weights and AdamW state and the kept 
               sum_of(m.at("forward_bytes")) + sum_of(m.at("backward_bytes")) +
               m.at("optimizer_step_bytes").get<int64_t>() ==
           m.at("after_first_step_bytes").get<int64_t>());
-  // (The kernel's resident counters lag by up to 64 pages per thread: 1 MiB of slack.)
-  REQUIRE(m.at("after_first_step_bytes").get<int64_t>() <= none.at("peak_rss_bytes").get<int64_t>() + (1 << 20));
+  // The kernel's resident counters are approximate (per-CPU batches of pages): a reading,
+  // and so a line, is good to about 1 MiB (docs/bench.md).
+  constexpr double kCounterSlack = 1 << 20;
+  REQUIRE(m.at("after_first_step_bytes").get<double>() <= none.at("peak_rss_bytes").get<double>() + kCounterSlack);
   // Weights, gradients and both moments, zeroed when made: 16 bytes per parameter
   // (AddressSanitizer's shadow adds up to an eighth).
   const double state = 16.0 * none.at("n_params").get<double>();
-  REQUIRE(m.at("model_and_optimizer_bytes").get<double>() >= state);
+  REQUIRE(m.at("model_and_optimizer_bytes").get<double>() >= state - kCounterSlack);
   REQUIRE(m.at("model_and_optimizer_bytes").get<double>() <= 1.125 * state + (2 << 20));
   // The forward's attention part holds the probabilities under none, not under attention.
   const double attention_none = m.at("forward_bytes").at("attention");
@@ -144,7 +146,7 @@ TEST_CASE("bench: memory by part finds the weights and AdamW state and the kept 
   INFO("forward attention bytes: none " << attention_none << ", recompute attention " << attention_recomputed);
   // recompute attention keeps a (batch * heads) x 64 x T block of them instead, shared by the layers.
   const double probs_block = (4 * 2) * 64 * 1024.0 * sizeof(float);
-  REQUIRE(attention_none - attention_recomputed >= kept_probs - probs_block);
+  REQUIRE(attention_none - attention_recomputed >= kept_probs - probs_block - kCounterSlack);
   REQUIRE(attention_recomputed < 0.5 * attention_none);
 
   // No warmup step, no measuring step: no breakdown.

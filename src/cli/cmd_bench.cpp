@@ -113,7 +113,7 @@ void print_memory(std::ostream& out, int64_t peak_rss, int64_t computed_state_by
   for (const auto& [part, bytes] : m.backward) row("backward", part, bytes);
   row("", "optimizer step", m.optimizer_step_bytes);
   row("", "total", m.after_first_step, true);
-  // The kernel's resident counters lag by a few pages per thread: never print a negative.
+  // The kernel's resident counts are approximate (per-CPU batches): never print a negative.
   row("", "peak above it (freed in a step)", std::max<int64_t>(0, peak_rss - m.after_first_step), true);
 }
 }  // namespace
