@@ -99,16 +99,17 @@ void print_memory(std::ostream& out, int64_t peak_rss, int64_t computed_state_by
     return;
   }
   const MemoryByPart& m = *r.memory;
-  auto row = [&](const char* phase, const std::string& part, int64_t bytes, bool always = false) {
+  auto row = [&](const char* phase, const std::string& part, int64_t bytes, bool always = false,
+                 const std::string& note = "") {
     if (!always && std::abs(bytes / mib) < 0.05) return;
-    std::snprintf(line, sizeof line, "  %-9s %-28s %9.1f MiB\n", phase, part.c_str(), bytes / mib);
+    std::snprintf(line, sizeof line, "  %-9s %-28s %9.1f MiB%s\n", phase, part.c_str(), bytes / mib, note.c_str());
     out << line;
   };
   out << "resident after the first step, by the part that first took it:\n";
   row("", "program, libraries, engine", m.runtime_bytes);
-  std::snprintf(line, sizeof line, "  %-9s %-28s %9.1f MiB (16 B per parameter: %.1f)\n", "",
-                "weights, gradients, AdamW", m.model_and_optimizer_bytes / mib, computed_state_bytes / mib);
-  out << line;
+  char computed[64];
+  std::snprintf(computed, sizeof computed, " (16 B per parameter: %.1f)", computed_state_bytes / mib);
+  row("", "weights, gradients, AdamW", m.model_and_optimizer_bytes, true, computed);
   for (const auto& [part, bytes] : m.forward) row("forward", part, bytes);
   for (const auto& [part, bytes] : m.backward) row("backward", part, bytes);
   row("", "optimizer step", m.optimizer_step_bytes);

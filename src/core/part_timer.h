@@ -28,26 +28,23 @@ class PartTimer {
 
   // Adds to the part of that name (compared by content), made on first use.
   void add(std::string_view part, double seconds, int64_t resident_growth = 0) {
-    for (size_t i = 0; i < parts_.size(); ++i)
-      if (parts_[i].first == part) {
-        parts_[i].second += seconds;
-        growth_[i] += resident_growth;
-        return;
-      }
-    parts_.emplace_back(std::string(part), seconds);
-    growth_.push_back(resident_growth);
+    size_t i = index_of(part);
+    if (i == parts_.size()) {
+      parts_.emplace_back(std::string(part), 0.0);
+      growth_.push_back(0);
+    }
+    parts_[i].second += seconds;
+    growth_[i] += resident_growth;
   }
   // Seconds of a part so far (0 for a part never timed).
   double seconds(std::string_view part) const {
-    for (const auto& [name, total] : parts_)
-      if (name == part) return total;
-    return 0.0;
+    const size_t i = index_of(part);
+    return i < parts_.size() ? parts_[i].second : 0.0;
   }
   // Bytes of resident memory a part gained so far (0 for a part never timed, or untracked).
   int64_t resident_growth(std::string_view part) const {
-    for (size_t i = 0; i < parts_.size(); ++i)
-      if (parts_[i].first == part) return growth_[i];
-    return 0;
+    const size_t i = index_of(part);
+    return i < parts_.size() ? growth_[i] : 0;
   }
   // Every part timed so far, in the order first timed.
   const std::vector<std::pair<std::string, double>>& parts() const { return parts_; }
@@ -58,6 +55,13 @@ class PartTimer {
   }
 
  private:
+  // The part's index, or parts_.size() for a part never timed.
+  size_t index_of(std::string_view part) const {
+    size_t i = 0;
+    while (i < parts_.size() && parts_[i].first != part) ++i;
+    return i;
+  }
+
   bool track_memory_;
   std::vector<std::pair<std::string, double>> parts_;  // a handful: a linear search is enough
   std::vector<int64_t> growth_;                        // resident growth, parallel to parts_
