@@ -18,7 +18,8 @@
 #include "core/sealed_file.h"
 #include "core/rng.h"
 #include "test_data.h"
-#include "train/corpus.h"
+#include "data/corpus.h"
+#include "data/corpus_prepare.h"
 #include "train/metrics_log.h"
 
 using namespace tg;

@@ -11,7 +11,7 @@
 #include "layers/packed_levels.h"
 #include "model/model_cost.h"
 #include "train/checkpoint.h"
-#include "train/tokenizer.h"
+#include "data/tokenizer.h"
 
 namespace tg {
 

@@ -2,7 +2,7 @@
 
 #include <filesystem>
 
-#include "train/corpus.h"
+#include "data/corpus.h"
 
 #include "core/config_reader.h"
 #include "core/thread_count.h"
