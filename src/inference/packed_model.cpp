@@ -1,4 +1,4 @@
-#include "train/packed_model.h"
+#include "inference/packed_model.h"
 
 #include <cmath>
 #include <filesystem>
