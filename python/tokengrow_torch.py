@@ -356,7 +356,8 @@ class TokenGrowLM(nn.Module):
     def init_weights(self, generator=None):
         """Random weights with tokengrow's scales (torch's RNG, not tokengrow's): keys, input
         projections and the embedding N(0, init_std); values and whatever writes into the
-        residual stream (proj, FFN output) N(0, 2 / (n_layers sqrt d))."""
+        residual stream (proj, FFN output) N(0, 2 / (n_layers sqrt d)): GPT-NeoX's wang_init, as
+        ModelConfig::residual_init_std in C++ (src/model/model_config.h)."""
         m = self.model_config
         std, residual = float(m["init_std"]), 2.0 / (m["n_layers"] * math.sqrt(m["d_model"]))
         with torch.no_grad():

@@ -13,7 +13,7 @@
 #include "crafted_file.h"
 #include "test_data.h"
 #include "train/checkpoint.h"
-#include "train/corpus.h"
+#include "data/corpus.h"
 #include "train/run_config.h"
 
 using namespace tg;

@@ -16,7 +16,8 @@
 #include "core/rng.h"
 #include "gzip_data.h"
 #include "test_data.h"
-#include "train/corpus.h"
+#include "data/corpus.h"
+#include "data/corpus_prepare.h"
 
 using namespace tg;
 using namespace tg::testing;

@@ -11,7 +11,8 @@
 #include "core/log.h"
 #include "core/rng.h"
 #include "core/error.h"
-#include "train/corpus.h"
+#include "data/corpus.h"
+#include "data/corpus_prepare.h"
 #include "train/run_config.h"
 
 namespace tg::testing {

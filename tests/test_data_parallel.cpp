@@ -11,7 +11,7 @@
 #include "cli/cli.h"
 #include "core/engine.h"
 #include "test_data.h"
-#include "train/corpus.h"
+#include "data/corpus.h"
 #include "train/gradient_reducer.h"
 #include "train/metrics_log.h"
 #include "train/rank_agreement.h"

@@ -1,8 +1,11 @@
 // The modules of src/ are layered, arrows one way:
-//   core -> {layers, dist} -> model -> train -> {growth, bench} -> experiment -> cli -> main.cpp
+//   core -> {layers, data, dist} -> model -> train -> inference -> {growth, bench} -> experiment
+//   -> cli -> main.cpp
 // A file may include its own module and modules below it, never one above it or
-// beside it (growth and bench share a level: both build on train, neither on the other;
-// dist, the MPI processes, builds on core alone and only cli and main.cpp use it).
+// beside it. growth and bench share a level: both build on train and inference (the
+// packed model file, which bench times), neither on the other. data (tokenizers and
+// corpora) and dist (the MPI processes) build on core alone: train reads data, only cli
+// and main.cpp use dist.
 // The check reads every #include "..." in src/ and fails on the first test below if a
 // file reaches up or sideways, or if a new directory appears that has no place here.
 #include <catch2/catch.hpp>
@@ -22,8 +25,8 @@ namespace {
 // -1 for a directory that has no place in the layering.
 int module_level(const std::string& module) {
   const std::map<std::string, int> levels = {
-      {"core", 0},   {"layers", 1}, {"dist", 1},       {"model", 2}, {"train", 3},
-      {"growth", 4}, {"bench", 4},  {"experiment", 5}, {"cli", 6},  {"", 7}};
+      {"core", 0},      {"layers", 1}, {"data", 1},  {"dist", 1},       {"model", 2}, {"train", 3},
+      {"inference", 4}, {"growth", 5}, {"bench", 5}, {"experiment", 6}, {"cli", 7},   {"", 8}};
   const auto found = levels.find(module);
   return found == levels.end() ? -1 : found->second;
 }
@@ -81,6 +84,8 @@ TEST_CASE("the layering check finds includes that run up, sideways or out of a m
   fs::remove_all(src.parent_path());
   write_file(src / "core/a.h", "#include \"core/b.h\"\n#include <vector>\n");
   write_file(src / "train/t.cpp", "#include \"model/m.h\"\n#include \"train/t.h\"\n#include \"local.h\"\n");
+  write_file(src / "train/c.cpp", "#include \"data/corpus.h\"\n");
+  write_file(src / "bench/i.cpp", "#include \"inference/packed_model.h\"\n");
   write_file(src / "experiment/e.cpp", "#include \"growth/g.h\"\n#include \"bench/b.h\"\n");
   write_file(src / "main.cpp", "#include \"cli/cli.h\"\n");
   CHECK(layer_violations(src).empty());
@@ -89,15 +94,20 @@ TEST_CASE("the layering check finds includes that run up, sideways or out of a m
   write_file(src / "growth/side.h", "#include \"bench/train_bench.h\"\n");
   write_file(src / "growth/out.h", "#include \"../experiment/e.h\"\n");
   write_file(src / "core/top.h", "#include \"cli/cli.h\"\n");
+  write_file(src / "data/up.h", "#include \"model/m.h\"\n#include \"layers/l.h\"\n");
+  write_file(src / "train/up.h", "#include \"inference/packed_model.h\"\n");
   write_file(src / "plugins/p.h", "#include \"core/a.h\"\n");
   std::vector<std::string> violations = layer_violations(src);
   std::sort(violations.begin(), violations.end());
   REQUIRE(violations == std::vector<std::string>{
                             "src/core/top.h includes \"cli/cli.h\" against the layering",
+                            "src/data/up.h includes \"layers/l.h\" against the layering",
+                            "src/data/up.h includes \"model/m.h\" against the layering",
                             "src/growth/out.h includes \"../experiment/e.h\" against the layering",
                             "src/growth/side.h includes \"bench/train_bench.h\" against the layering",
                             "src/plugins/p.h: module 'plugins' has no level in the layering",
                             "src/train/up.cpp includes \"growth/grow.h\" against the layering",
+                            "src/train/up.h includes \"inference/packed_model.h\" against the layering",
                         });
   fs::remove_all(src.parent_path());
 }

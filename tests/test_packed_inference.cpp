@@ -15,7 +15,7 @@
 #include "layers/packed_levels.h"
 #include "test_data.h"
 #include "train/checkpoint.h"
-#include "train/packed_model.h"
+#include "inference/packed_model.h"
 
 using namespace tg;
 using namespace tg::testing;

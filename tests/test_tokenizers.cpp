@@ -13,10 +13,11 @@
 #include "core/sealed_file.h"
 #include "test_data.h"
 #include "train/checkpoint.h"
-#include "train/corpus.h"
+#include "data/corpus.h"
+#include "data/corpus_prepare.h"
 #include "train/evaluate.h"
 #include "train/metrics_log.h"
-#include "train/tokenizer.h"
+#include "data/tokenizer.h"
 #include "train/trainer.h"
 
 using namespace tg;

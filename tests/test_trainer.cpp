@@ -11,7 +11,7 @@
 
 #include "test_data.h"
 #include "train/checkpoint.h"
-#include "train/corpus_checksum.h"
+#include "data/corpus_checksum.h"
 #include "train/metrics_log.h"
 #include "train/trainer.h"
 

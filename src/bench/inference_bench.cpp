@@ -7,7 +7,7 @@
 #include "layers/packed_levels.h"
 #include "model/language_model.h"
 #include "train/checkpoint.h"
-#include "train/packed_model.h"
+#include "inference/packed_model.h"
 
 namespace tg {
 

@@ -8,7 +8,7 @@
 #include "bench/inference_bench.h"
 #include "bench/peak_flops.h"
 #include "bench/train_bench.h"
-#include "cli/bench_scaling.h"
+#include "bench/rank_scaling.h"
 #include "cli/cli.h"
 #include "cli/cli_options.h"
 #include "core/error.h"

@@ -8,8 +8,8 @@
 #include "cli/inference_model.h"
 #include "core/error.h"
 #include "core/file_status.h"
-#include "train/corpus.h"
-#include "train/tokenizer.h"
+#include "data/corpus.h"
+#include "data/tokenizer.h"
 #include "train/evaluate.h"
 
 namespace tg {

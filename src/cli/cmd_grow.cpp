@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -11,6 +12,45 @@
 #include "train/checkpoint.h"
 
 namespace tg {
+
+namespace {
+// "--key-name" of a growth option's config key "key_name".
+std::string growth_flag(std::string key) {
+  std::replace(key.begin(), key.end(), '_', '-');
+  return "--" + key;
+}
+
+// One of a growth enum's names given as --flag; the error names the flag.
+template <class E, size_t N>
+E growth_choice(const cxxopts::ParseResult& args, const std::string& flag, const EnumNames<E, N>& names) {
+  try {
+    return names.parse(args[flag].as<std::string>());
+  } catch (const UserError& e) {
+    throw UserError("tokengrow grow: --" + flag + ": " + e.what());
+  }
+}
+
+// The growth options of the flags, checked by the rules a config's growth object passes.
+GrowthOptions growth_options_from_flags(const cxxopts::ParseResult& args) {
+  GrowthOptions opts;
+  opts.key_init = growth_choice(args, "key-init", kKeyInitNames);
+  opts.value_init = growth_choice(args, "value-init", kValueInitNames);
+  if (args.count("key-std")) opts.key_std = args["key-std"].as<double>();
+  if (args.count("value-std")) opts.value_std = args["value-std"].as<double>();
+  opts.tau = growth_choice(args, "tau", kTauGrowthNames);
+  opts.anneal_steps = args["anneal-steps"].as<int64_t>();
+  opts.optimizer = growth_choice(args, "optimizer", kOptimizerGrowthNames);
+  opts.seed = static_cast<uint64_t>(args["seed"].as<int64_t>());
+  opts.train_old = args.count("freeze-old") == 0;
+  opts.freeze_steps = args["freeze-steps"].as<int64_t>();
+  opts.width_noise = args["width-noise"].as<double>();
+  opts.depth_init = growth_choice(args, "depth-init", kDepthInitNames);
+  opts.depth_position = growth_choice(args, "depth-position", kDepthPositionNames);
+  if (const auto error = growth_options_error(opts))
+    throw UserError("tokengrow grow: " + growth_flag(error->key) + " " + error->message);
+  return opts;
+}
+}  // namespace
 
 int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log) {
   cxxopts::Options options("tokengrow grow",
@@ -35,21 +75,21 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logge
        cxxopts::value<double>()->default_value(std::to_string(GrowthOptions().width_noise)))
       ("depth-init", "New blocks: identity (return their input: exact), stack (copy the blocks in order, "
                      "G_stack) or interleave (copy each block after itself)",
-       cxxopts::value<std::string>()->default_value(default_growth_choice("depth_init")))
+       cxxopts::value<std::string>()->default_value(kDepthInitNames.to_string(GrowthOptions().depth_init)))
       ("depth-position", "Where identity blocks go: end or interleave",
-       cxxopts::value<std::string>()->default_value(default_growth_choice("depth_position")))
+       cxxopts::value<std::string>()->default_value(kDepthPositionNames.to_string(GrowthOptions().depth_position)))
       ("key-init", "New keys: zero or normal",
-       cxxopts::value<std::string>()->default_value(default_growth_choice("key_init")))
+       cxxopts::value<std::string>()->default_value(kKeyInitNames.to_string(GrowthOptions().key_init)))
       ("value-init", "New values: normal or zero",
-       cxxopts::value<std::string>()->default_value(default_growth_choice("value_init")))
+       cxxopts::value<std::string>()->default_value(kValueInitNames.to_string(GrowthOptions().value_init)))
       ("key-std", "Std of normal new keys (default: the model's init_std)", cxxopts::value<double>())
-      ("value-std", "Std of normal new values (default: 2 / (n_layers sqrt(d)))", cxxopts::value<double>())
+      ("value-std", "Std of normal new values (default: the std the model's values were initialised with)", cxxopts::value<double>())
       ("tau", "fixed (keep tau: with zero keys exact for l2_norm_gelu and gelu_l2_norm, not softmax), dynamic "
               "(sqrt(new n)) or anneal (kept, then moved to sqrt(new n))",
-       cxxopts::value<std::string>()->default_value(default_growth_choice("tau")))
+       cxxopts::value<std::string>()->default_value(kTauGrowthNames.to_string(GrowthOptions().tau)))
       ("anneal-steps", "Steps over which tau moves to sqrt(new n) (with --tau anneal)", cxxopts::value<int64_t>()->default_value("0"))
       ("optimizer", "keep (old Adam moments, fresh per-row state for new rows) or reset",
-       cxxopts::value<std::string>()->default_value(default_growth_choice("optimizer")))
+       cxxopts::value<std::string>()->default_value(kOptimizerGrowthNames.to_string(GrowthOptions().optimizer)))
       ("seed", "Seed for the new rows", cxxopts::value<int64_t>()->default_value("0"))
       ("freeze-old", "Keep the old rows (old tokens, old blocks, embedding, norm) frozen for the whole next stage "
                      "(growth option train_old false)")
@@ -97,31 +137,7 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logge
   if (args.count("layers")) target.n_layers = args["layers"].as<int64_t>();
   if (args.count("d-model")) target.d_model = args["d-model"].as<int64_t>();
 
-  GrowthOptions opts;
-  opts.key_init = parse_key_init(args["key-init"].as<std::string>());
-  opts.value_init = parse_value_init(args["value-init"].as<std::string>());
-  if (args.count("key-std")) opts.key_std = args["key-std"].as<double>();
-  if (args.count("value-std")) opts.value_std = args["value-std"].as<double>();
-  opts.tau = parse_tau_growth(args["tau"].as<std::string>());
-  opts.anneal_steps = args["anneal-steps"].as<int64_t>();
-  if (opts.tau == TauGrowth::Anneal && opts.anneal_steps <= 0)
-    throw UserError("tokengrow grow: --tau anneal needs --anneal-steps > 0");
-  opts.optimizer = parse_optimizer_growth(args["optimizer"].as<std::string>());
-  opts.seed = static_cast<uint64_t>(args["seed"].as<int64_t>());
-  opts.train_old = args.count("freeze-old") == 0;
-  opts.freeze_steps = args["freeze-steps"].as<int64_t>();
-  if (opts.freeze_steps < 0 || (!opts.train_old && opts.freeze_steps > 0))
-    throw UserError("tokengrow grow: --freeze-steps must be >= 0, and not with --freeze-old (which freezes for the "
-                    "whole stage)");
-  opts.width_noise = args["width-noise"].as<double>();
-  if (!(opts.width_noise >= 0 && opts.width_noise <= kMaxWidthNoise))
-    throw UserError("tokengrow grow: --width-noise must be in [0, " + std::to_string(kMaxWidthNoise) + "], got " +
-                    std::to_string(opts.width_noise));
-  opts.depth_init = parse_depth_init(args["depth-init"].as<std::string>());
-  opts.depth_position = parse_depth_position(args["depth-position"].as<std::string>());
-  if (opts.depth_position == DepthPosition::Interleave && opts.depth_init != DepthInit::Identity)
-    throw UserError("tokengrow grow: --depth-position places identity blocks; --depth-init " +
-                    args["depth-init"].as<std::string>() + " sets its own order");
+  const GrowthOptions opts = growth_options_from_flags(args);
 
   Engine engine(threads);
   const GrowReport r = grow_checkpoint(engine, from, out_path, target, opts, next_train,

@@ -6,7 +6,7 @@
 #include "cli/cli_options.h"
 #include "core/error.h"
 #include "train/checkpoint.h"
-#include "train/tokenizer.h"
+#include "data/tokenizer.h"
 
 namespace tg {
 

@@ -1,7 +1,7 @@
 // `tokengrow export` and `tokengrow import`: checkpoints to and from PyTorch state_dicts
 // with the key names of the public GPT-NeoX TokenFormer (docs/interop.md), through
 // python/tokengrow_torch.py; and `export --format packed`, a binary/ternary model's packed
-// inference file (train/packed_model.h, docs/bitnet.md).
+// inference file (inference/packed_model.h, docs/bitnet.md).
 #include <filesystem>
 
 #include <cxxopts.hpp>
@@ -11,7 +11,7 @@
 #include "cli/python_tool.h"
 #include "core/error.h"
 #include "train/checkpoint.h"
-#include "train/packed_model.h"
+#include "inference/packed_model.h"
 
 namespace tg {
 

@@ -5,8 +5,9 @@
 #include "core/error.h"
 #include "core/file_status.h"
 #include "core/log.h"
-#include "train/corpus.h"
-#include "train/tokenizer_training.h"
+#include "data/corpus.h"
+#include "data/corpus_prepare.h"
+#include "data/tokenizer_training.h"
 
 namespace tg {
 

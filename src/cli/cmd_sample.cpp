@@ -9,8 +9,8 @@
 #include "cli/inference_model.h"
 #include "core/error.h"
 #include "core/rng.h"
-#include "train/corpus.h"
-#include "train/tokenizer.h"
+#include "data/corpus.h"
+#include "data/tokenizer.h"
 
 namespace tg {
 

@@ -11,8 +11,8 @@
 #include "core/hdf5_file.h"
 #include "core/sealed_file.h"
 #include "train/checkpoint.h"
-#include "train/corpus.h"
-#include "train/tokenizer.h"
+#include "data/corpus.h"
+#include "data/tokenizer.h"
 
 namespace tg {
 

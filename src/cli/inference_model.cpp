@@ -2,7 +2,7 @@
 
 #include "core/error.h"
 #include "train/checkpoint.h"
-#include "train/packed_model.h"
+#include "inference/packed_model.h"
 
 namespace tg {
 

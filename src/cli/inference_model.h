@@ -1,7 +1,7 @@
 #pragma once
 // The model `eval` and `sample` run: a checkpoint (--ckpt, the training forward) or a
 // packed model file (--packed, from `tokengrow export --format packed`: int8 kernels,
-// train/packed_model.h). Exactly one of the two flags.
+// inference/packed_model.h). Exactly one of the two flags.
 #include <memory>
 #include <string>
 

@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/enum_names.h"
+
 namespace tg {
 
 class ConfigReader {
@@ -25,6 +27,11 @@ class ConfigReader {
   // name, a choice or a path, which a NUL would silently cut short.
   std::string get_string(const std::string& key, std::optional<std::string> fallback,
                          const std::vector<std::string>& allowed = {});
+  // One of the names in `names` (core/enum_names.h), as its value; `fallback` when absent.
+  template <class E, size_t N>
+  E get_enum(const std::string& key, E fallback, const EnumNames<E, N>& names) {
+    return names.parse(get_string(key, names.to_string(fallback), names.all()));
+  }
   // A file path: a non-empty string (without NUL).
   std::string get_path(const std::string& key, std::optional<std::string> fallback, const std::string& what);
   // A nested object; an absent key gives an empty object.

@@ -5,7 +5,7 @@
 
 #include "experiment/planned_run.h"
 #include "train/checkpoint.h"
-#include "train/corpus.h"
+#include "data/corpus.h"
 #include "train/evaluate.h"
 #include "train/train_state.h"
 

@@ -160,8 +160,8 @@ void grow_parameters(LanguageModel& model, LanguageModel& grown, const std::vect
   const int64_t k = width_factor(model.config(), config);
   Rng noise_rng(options.seed ^ 0x3C6EF372FE94F82Bull);
   const float key_std = static_cast<float>(options.key_std >= 0 ? options.key_std : config.init_std);
-  const float value_std = static_cast<float>(
-      options.value_std >= 0 ? options.value_std : 2.0 / (config.n_layers * std::sqrt(static_cast<double>(config.d_model))));
+  const float value_std =
+      static_cast<float>(options.value_std >= 0 ? options.value_std : config.residual_init_std());
   Rng fresh(options.seed ^ 0xBB67AE8584CAA73Bull);
   grown.init(fresh);
   Rng rng(options.seed ^ 0x6A09E667F3BCC909ull);
@@ -274,7 +274,7 @@ std::vector<std::string> growth_notes(const ModelConfig& old_config, const Model
                     "): hidden vector cloned, zero-sum symmetry noise " + number(options.width_noise) +
                     (options.width_noise == 0 ? " (the copies stay identical: they never separate)" : ""));
   if (config.n_layers != old_config.n_layers && options.depth_init != DepthInit::Identity)
-    notes.push_back(std::string("depth ") + (options.depth_init == DepthInit::Stack ? "stack" : "interleave") +
+    notes.push_back(std::string("depth ") + kDepthInitNames.to_string(options.depth_init) +
                     ": copied blocks change the function (not output-preserving)");
   return notes;
 }

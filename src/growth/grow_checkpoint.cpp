@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 #include "train/checkpoint.h"
-#include "train/corpus.h"
+#include "data/corpus.h"
 #include "train/evaluate.h"
 
 namespace tg {

@@ -17,8 +17,8 @@ namespace tg {
 struct Int8Weight;  // layers/int8_weight.h
 
 // Standard deviations of a model's initialisation: `std` for what reads the residual
-// stream, `residual_std` for what writes into it (GPT-NeoX's "wang_init",
-// 2 / (n_layers sqrt(d))).
+// stream, `residual_std` for what writes into it (model/model_config.h,
+// ModelConfig::residual_init_std).
 struct InitScales {
   float std = 0.02f, residual_std = 0.02f;
 };

@@ -14,23 +14,6 @@
 
 namespace tg {
 
-std::string to_string(PattentionNorm norm) {
-  switch (norm) {
-    case PattentionNorm::L2NormGelu: return "l2_norm_gelu";
-    case PattentionNorm::GeluL2Norm: return "gelu_l2_norm";
-    case PattentionNorm::Softmax: return "softmax";
-  }
-  return "?";
-}
-
-PattentionNorm parse_pattention_norm(const std::string& name) {
-  if (name == "l2_norm_gelu") return PattentionNorm::L2NormGelu;
-  if (name == "gelu_l2_norm") return PattentionNorm::GeluL2Norm;
-  if (name == "softmax") return PattentionNorm::Softmax;
-  throw UserError("unknown Pattention normalization \"" + name +
-                  "\" (expected l2_norm_gelu, gelu_l2_norm or softmax)");
-}
-
 Pattention::Pattention(const std::string& name, int64_t d_in, int64_t d_out, int64_t n_tokens,
                        PattentionNorm norm, float eps, Precision precision, WeightFormat weights)
     : name_(name), d_in_(d_in), d_out_(d_out), norm_(norm), eps_(eps), precision_(precision), weights_(weights),

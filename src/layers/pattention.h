@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <string>
 
+#include "core/enum_names.h"
 #include "core/precision.h"
 #include "core/rng.h"
 #include "layers/int8_weight.h"
@@ -31,10 +32,13 @@
 namespace tg {
 
 enum class PattentionNorm { L2NormGelu, GeluL2Norm, Softmax };
+inline constexpr EnumNames<PattentionNorm, 3> kPattentionNormNames{
+    "Pattention normalization",
+    {{{PattentionNorm::L2NormGelu, "l2_norm_gelu"}, {PattentionNorm::GeluL2Norm, "gelu_l2_norm"}, {PattentionNorm::Softmax, "softmax"}}}};
 
-std::string to_string(PattentionNorm norm);
+inline std::string to_string(PattentionNorm norm) { return kPattentionNormNames.to_string(norm); }
 // Throws UserError listing the valid names if `name` is not one.
-PattentionNorm parse_pattention_norm(const std::string& name);
+inline PattentionNorm parse_pattention_norm(const std::string& name) { return kPattentionNormNames.parse(name); }
 
 class Pattention : public Mapping {
  public:

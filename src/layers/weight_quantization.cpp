@@ -8,22 +8,6 @@
 
 namespace tg {
 
-std::string to_string(WeightFormat f) {
-  switch (f) {
-    case WeightFormat::Float: return "float";
-    case WeightFormat::Binary: return "binary";
-    case WeightFormat::Ternary: return "ternary";
-  }
-  return "?";
-}
-
-WeightFormat parse_weight_format(const std::string& name) {
-  if (name == "float") return WeightFormat::Float;
-  if (name == "binary") return WeightFormat::Binary;
-  if (name == "ternary") return WeightFormat::Ternary;
-  throw UserError("unknown weight format \"" + name + "\" (expected float, binary or ternary)");
-}
-
 namespace {
 // Sums in double so a row's scale does not depend on the summation order's rounding.
 double mean_abs(const float* row, int64_t cols) {

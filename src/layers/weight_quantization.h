@@ -16,15 +16,18 @@
 #include <cstdint>
 #include <string>
 
+#include "core/enum_names.h"
 #include "core/tensor.h"
 
 namespace tg {
 
 enum class WeightFormat { Float, Binary, Ternary };
+inline constexpr EnumNames<WeightFormat, 3> kWeightFormatNames{
+    "weight format", {{{WeightFormat::Float, "float"}, {WeightFormat::Binary, "binary"}, {WeightFormat::Ternary, "ternary"}}}};
 
-std::string to_string(WeightFormat f);
+inline std::string to_string(WeightFormat f) { return kWeightFormatNames.to_string(f); }
 // Throws UserError naming the valid values if `name` is not one.
-WeightFormat parse_weight_format(const std::string& name);
+inline WeightFormat parse_weight_format(const std::string& name) { return kWeightFormatNames.parse(name); }
 
 inline constexpr float kTernaryEps = 1e-5f;   // b1.58's epsilon in W / (g + eps)
 inline constexpr float kActivationLevels = 127.0f;  // 8-bit symmetric: q in [-127, 127]

@@ -14,21 +14,6 @@ struct BlockBackwardScratch {
 };
 }  // namespace
 
-std::string to_string(Recompute r) {
-  switch (r) {
-    case Recompute::None: return "none";
-    case Recompute::Attention: return "attention";
-    case Recompute::Block: return "block";
-  }
-  return "?";
-}
-
-Recompute parse_recompute(const std::string& name) {
-  for (Recompute r : {Recompute::None, Recompute::Attention, Recompute::Block})
-    if (name == to_string(r)) return r;
-  throw UserError("unknown recompute mode \"" + name + "\" (expected none, attention or block)");
-}
-
 Block::Block(int64_t d_model, int64_t n_heads, double rotary_fraction, double rotary_base, BlockMappings mappings,
              Precision precision)
     : ln1_("", d_model, false),

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "core/enum_names.h"
 #include "layers/attention.h"
 #include "layers/layer_norm.h"
 #include "layers/mapping.h"
@@ -27,10 +28,12 @@ namespace tg {
 //          (layers/attention.h): attention's memory linear in T. The loss equals none's bit
 //          for bit; dk and dv are summed block by block, so gradients match to rounding.
 enum class Recompute { None, Attention, Block };
+inline constexpr EnumNames<Recompute, 3> kRecomputeNames{
+    "recompute mode", {{{Recompute::None, "none"}, {Recompute::Attention, "attention"}, {Recompute::Block, "block"}}}};
 
-std::string to_string(Recompute r);
+inline std::string to_string(Recompute r) { return kRecomputeNames.to_string(r); }
 // Throws UserError naming the valid values if `name` is not one.
-Recompute parse_recompute(const std::string& name);
+inline Recompute parse_recompute(const std::string& name) { return kRecomputeNames.parse(name); }
 
 struct BlockMappings {
   std::unique_ptr<Mapping> query, key, value, proj, ffn;

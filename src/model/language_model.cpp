@@ -54,8 +54,7 @@ LanguageModel::LanguageModel(const ModelConfig& config)
 void LanguageModel::init(Rng& rng) {
   InitScales scales;
   scales.std = static_cast<float>(config_.init_std);
-  // GPT-NeoX "wang_init" for everything that writes into the residual stream.
-  scales.residual_std = static_cast<float>(2.0 / (config_.n_layers * std::sqrt(static_cast<double>(config_.d_model))));
+  scales.residual_std = static_cast<float>(config_.residual_init_std());
   embedding_.init(rng, scales.std);
   for (auto& b : blocks_) b->init(rng, scales);
 }

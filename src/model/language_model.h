@@ -25,7 +25,7 @@ class LanguageModel {
   explicit LanguageModel(const ModelConfig& config);
 
   // Draws every parameter from rng (keys/in-projections N(0, init_std); values and
-  // output projections N(0, 2 / (n_layers sqrt d)); embedding N(0, init_std)).
+  // output projections N(0, ModelConfig::residual_init_std()); embedding N(0, init_std)).
   void init(Rng& rng);
 
   // inputs/targets: batch * seq token ids (row b*seq + t). Returns the mean loss in

@@ -1,16 +1,13 @@
 #include "model/model_config.h"
 
-namespace tg {
+#include <cmath>
 
-std::string to_string(Architecture a) { return a == Architecture::TokenFormer ? "tokenformer" : "transformer"; }
-std::string to_string(TauMode m) { return m == TauMode::Fixed ? "fixed" : "dynamic"; }
+namespace tg {
 
 ModelConfig parse_model_config(ConfigReader r) {
   ModelConfig c;
   const int64_t big = int64_t{1} << 20;
-  c.architecture = r.get_string("architecture", "tokenformer", {"tokenformer", "transformer"}) == "tokenformer"
-                       ? Architecture::TokenFormer
-                       : Architecture::Transformer;
+  c.architecture = r.get_enum("architecture", Architecture::TokenFormer, kArchitectureNames);
   c.vocab_size = r.get_int("vocab_size", 256, 2, big);
   c.d_model = r.get_int("d_model", std::nullopt, 1, kMaxDModel);
   c.n_layers = r.get_int("n_layers", std::nullopt, 1, kMaxLayers);
@@ -26,14 +23,17 @@ ModelConfig parse_model_config(ConfigReader r) {
   c.ffn_hidden = r.get_int("ffn_hidden", 4 * c.d_model, 1, kMaxHidden);
   c.rotary_fraction = r.get_double("rotary_fraction", 0.25, 0.0, 1.0);
   c.rotary_base = r.get_double("rotary_base", 10000.0, 1.0, 1e9);
-  const std::string norm = r.get_string("normalization", "l2_norm_gelu", {"l2_norm_gelu", "gelu_l2_norm", "softmax"});
-  c.normalization = parse_pattention_norm(norm);
-  c.tau_mode = r.get_string("tau_mode", "fixed", {"fixed", "dynamic"}) == "fixed" ? TauMode::Fixed : TauMode::Dynamic;
+  c.normalization = r.get_enum("normalization", PattentionNorm::L2NormGelu, kPattentionNormNames);
+  c.tau_mode = r.get_enum("tau_mode", TauMode::Fixed, kTauModeNames);
   c.init_std = r.get_double("init_std", 0.02, 0.0, 10.0);
-  c.precision = parse_precision(r.get_string("precision", "fp32", {"fp32", "bf16"}));
-  c.weights = parse_weight_format(r.get_string("weights", "float", {"float", "binary", "ternary"}));
+  c.precision = r.get_enum("precision", Precision::FP32, kPrecisionNames);
+  c.weights = r.get_enum("weights", WeightFormat::Float, kWeightFormatNames);
   r.finish();
   return c;
+}
+
+double ModelConfig::residual_init_std() const {
+  return 2.0 / (static_cast<double>(n_layers) * std::sqrt(static_cast<double>(d_model)));
 }
 
 nlohmann::json ModelConfig::to_json() const {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config_reader.h"
+#include "core/enum_names.h"
 #include "core/precision.h"
 #include "layers/pattention.h"
 #include "layers/weight_quantization.h"
@@ -14,6 +15,8 @@
 namespace tg {
 
 enum class Architecture { TokenFormer, Transformer };
+inline constexpr EnumNames<Architecture, 2> kArchitectureNames{
+    "architecture", {{{Architecture::TokenFormer, "tokenformer"}, {Architecture::Transformer, "transformer"}}}};
 
 // The most parameter tokens of one Pattention kind a config (and a growth target) may have.
 inline constexpr int64_t kMaxTokens = int64_t{1} << 20;
@@ -24,6 +27,7 @@ inline constexpr int64_t kMaxHidden = int64_t{1} << 20;  // the Transformer's ML
 // fixed: tau is a stored per-layer number (sqrt(n) at creation) that growth keeps.
 // dynamic: tau = sqrt(current n), recomputed whenever n changes (the reference code).
 enum class TauMode { Fixed, Dynamic };
+inline constexpr EnumNames<TauMode, 2> kTauModeNames{"tau mode", {{{TauMode::Fixed, "fixed"}, {TauMode::Dynamic, "dynamic"}}}};
 
 struct ModelConfig {
   Architecture architecture = Architecture::TokenFormer;
@@ -49,13 +53,16 @@ struct ModelConfig {
   WeightFormat weights = WeightFormat::Float;
 
   int64_t head_dim() const { return d_model / n_heads; }
+  // The init std of what writes into the residual stream (output projections, FFN
+  // values, the MLP's second matrix): GPT-NeoX's "wang_init", 2 / (n_layers sqrt(d_model)).
+  double residual_init_std() const;
   nlohmann::json to_json() const;
 };
 
 // Reads and validates the "model" object (unknown keys and impossible shapes are errors).
 ModelConfig parse_model_config(ConfigReader reader);
 
-std::string to_string(Architecture a);
-std::string to_string(TauMode m);
+inline std::string to_string(Architecture a) { return kArchitectureNames.to_string(a); }
+inline std::string to_string(TauMode m) { return kTauModeNames.to_string(m); }
 
 }  // namespace tg

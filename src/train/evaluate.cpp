@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "core/error.h"
-#include "train/corpus.h"
+#include "data/corpus.h"
 
 namespace tg {
 

@@ -2,7 +2,7 @@
 
 #include <filesystem>
 
-#include "train/corpus.h"
+#include "data/corpus.h"
 
 #include "core/config_reader.h"
 #include "core/thread_count.h"
@@ -26,7 +26,7 @@ TrainConfig parse_train_config(ConfigReader r) {
   c.grad_clip = r.get_double("grad_clip", 1.0, 0.0, 1e9);
   c.seed = static_cast<uint64_t>(r.get_int("seed", 0, 0, int64_t{1} << 53));
   c.threads = r.get_int("threads", 0, 0, kMaxThreads);
-  c.recompute = parse_recompute(r.get_string("recompute", "none", {"none", "attention", "block"}));
+  c.recompute = r.get_enum("recompute", Recompute::None, kRecomputeNames);
   c.log_every = r.get_int("log_every", 10, 1, big);
   c.eval_every = r.get_int("eval_every", 100, 0, big);
   c.eval_batches = r.get_int("eval_batches", 8, 1, 1 << 20);

@@ -25,7 +25,7 @@
 #include "model/language_model.h"
 #include "train/adamw.h"
 #include "train/checkpointer.h"
-#include "train/corpus.h"
+#include "data/corpus.h"
 #include "train/divergence_guard.h"
 #include "train/gradient_reducer.h"
 #include "train/metrics_log.h"

@@ -7,8 +7,8 @@
 #include <optional>
 #include <string>
 
-#include "train/corpus_checksum.h"
-#include "train/tokenizer.h"
+#include "data/corpus_checksum.h"
+#include "data/tokenizer.h"
 
 namespace tg {
 
@@ -36,7 +36,7 @@ struct TrainState {
   int64_t log_loss_count = 0;
   // The tokens the run trains on; absent in checkpoints of tokengrow before it was recorded.
   std::optional<CorpusChecksum> corpus;
-  // The tokenizer of the corpus the model is trained on (train/tokenizer.h), so text
+  // The tokenizer of the corpus the model is trained on (data/tokenizer.h), so text
   // given to eval and sample is tokenized the same way; the trainer sets it from the
   // corpus. Its vocabulary size is recorded for readers outside tokengrow.
   TokenizerSpec tokenizer;

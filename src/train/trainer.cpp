@@ -7,7 +7,7 @@
 #include "core/log.h"
 #include "train/checkpoint.h"
 #include "train/checkpointer.h"
-#include "train/corpus_checksum.h"
+#include "data/corpus_checksum.h"
 #include "train/evaluate.h"
 #include "train/metrics_log.h"
 #include "train/gradient_reducer.h"

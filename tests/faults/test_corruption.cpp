@@ -3,7 +3,7 @@
 // file (never a crash, never a silently different model).
 #include "core/rng.h"
 #include "fault_fixtures.h"
-#include "train/corpus.h"
+#include "data/corpus.h"
 
 using namespace tg;
 using namespace tg::faults;

@@ -2,7 +2,8 @@
 // latest.h5 is gone but whose ckpt_* files remain resumes from the newest sound one,
 // and a fresh start there is refused instead of overwriting them.
 #include "fault_fixtures.h"
-#include "train/corpus.h"
+#include "data/corpus.h"
+#include "data/corpus_prepare.h"
 
 using namespace tg;
 using namespace tg::faults;

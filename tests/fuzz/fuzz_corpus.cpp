@@ -5,7 +5,7 @@
 #include "core/error.h"
 #include "fuzz_input_file.h"
 #include "fuzz_seal.h"
-#include "train/corpus.h"
+#include "data/corpus.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = tg::fuzz::input_file(tg::fuzz::file_bytes("corpus", data, size), "corpus.h5");

@@ -4,7 +4,7 @@
 // (core/sealed_file.h, kind "packed_model"; truncation and damage are caught before
 // HDF5 reads a byte), usually named *.tgq:
 //   attributes /format ("tokengrow-packed-model"), /format_version (1), /config (the run
-//     config as JSON, as in a checkpoint), /tokenizer... (train/tokenizer.h), /step
+//     config as JSON, as in a checkpoint), /tokenizer... (data/tokenizer.h), /step
 //   /packed/<parameter name>/levels   uint8, ceil(rows x cols / 4): the levels Q of every
 //     Pattention key/value or Linear weight matrix at 2 bits each (layers/packed_levels.h)
 //   /packed/<parameter name>/scales   float32, rows: their per-row scales

@@ -6,7 +6,7 @@
 //
 //   bytes          one token per byte, vocabulary 256 (the default)
 //   bpe, unigram   a SentencePiece model (libsentencepiece), trained by prepare
-//                  (train/tokenizer_training.h) or brought with --tokenizer-model;
+//                  (data/tokenizer_training.h) or brought with --tokenizer-model;
 //                  "word" and "char" SentencePiece models load too
 #include <cstdint>
 #include <memory>

@@ -1,4 +1,4 @@
-#include "train/tokenizer_training.h"
+#include "data/tokenizer_training.h"
 
 #include <sentencepiece_trainer.h>
 

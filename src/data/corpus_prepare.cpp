@@ -1,5 +1,5 @@
-// `tokengrow prepare`: text files (plain or gzip) streamed into a sealed corpus
-// file (train/corpus.h), split per file into training and validation.
+#include "data/corpus_prepare.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -15,8 +15,6 @@
 #include "core/hdf5_file.h"
 #include "core/log.h"
 #include "core/sealed_file.h"
-#include "train/corpus.h"
-#include "train/tokenizer_training.h"
 
 namespace tg {
 

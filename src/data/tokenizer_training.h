@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "train/tokenizer.h"
+#include "data/tokenizer.h"
 
 namespace tg {
 

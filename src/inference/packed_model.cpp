@@ -1,4 +1,4 @@
-#include "train/packed_model.h"
+#include "inference/packed_model.h"
 
 #include <cmath>
 #include <filesystem>
@@ -11,7 +11,7 @@
 #include "layers/packed_levels.h"
 #include "model/model_cost.h"
 #include "train/checkpoint.h"
-#include "train/tokenizer.h"
+#include "data/tokenizer.h"
 
 namespace tg {
 

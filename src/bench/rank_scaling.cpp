@@ -1,4 +1,4 @@
-#include "cli/bench_scaling.h"
+#include "bench/rank_scaling.h"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-#include "train/corpus_checksum.h"
+#include "data/corpus_checksum.h"
 
 #include <zlib.h>
 

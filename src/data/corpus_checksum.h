@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "train/corpus.h"
+#include "data/corpus.h"
 
 namespace tg {
 
