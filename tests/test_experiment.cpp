@@ -138,8 +138,8 @@ TEST_CASE("train is refused inside an experiment, and a stage trained outside is
   testing::CapturedLog log;
   {
     ExperimentRunner runner(load_experiment_config(dir.file("e.json")), out, engine, log);
-    REQUIRE(runner.plan().size() == 3);
-    REQUIRE(runner.plan()[0].stages[0].train.steps == 20);
+    REQUIRE(runner.plan().runs.size() == 3);
+    REQUIRE(runner.plan().runs[0].stages[0].train.steps == 20);
     REQUIRE(runner.run());
   }
   const std::string metrics_before = read_file(stage0 + "/metrics.h5");
@@ -226,7 +226,7 @@ TEST_CASE("An experiment stopped many times and re-run ends with the same summar
   testing::CapturedLog log;
   {
     ExperimentRunner runner(config, dir.file("straight"), engine, log);
-    REQUIRE(runner.plan().size() == 2 * (2 + 3 + 1 + 1));  // seeds x (recipes + frontier + stage size + transformer)
+    REQUIRE(runner.plan().runs.size() == 2 * (2 + 3 + 1 + 1));  // seeds x (recipes + frontier + stage size + transformer)
     REQUIRE(runner.run());
   }
   int stops = 0;
@@ -358,7 +358,7 @@ TEST_CASE("A Transformer recipe grows in width, its stage inheriting the rest, a
   Engine engine(2);
   testing::CapturedLog log;
   ExperimentRunner runner(load_experiment_config(dir.file("e.json")), dir.file("out"), engine, log);
-  const ModelConfig& grown = runner.plan().front().stages[1].model;
+  const ModelConfig& grown = runner.plan().runs.front().stages[1].model;
   REQUIRE(grown.architecture == Architecture::Transformer);
   REQUIRE(grown.d_model == 32);
   REQUIRE(grown.n_heads == 4);
@@ -399,12 +399,12 @@ TEST_CASE("A continual experiment records every corpus's loss after each stage a
   Engine engine(2);
   testing::CapturedLog log;
   ExperimentRunner runner(config, dir.file("out"), engine, log);
-  REQUIRE(runner.plan().front().stages[1].data_path == second);
-  for (const PlannedRun& run : runner.plan())  // the same-size frontier trains on the final stage's corpus
-    if (run.kind == "frontier") REQUIRE(run.stages[0].data_path == second);
+  REQUIRE(runner.plan().runs.front().stages[1].data_path == second);
+  for (const PlannedRun& run : runner.plan().runs)  // the same-size frontier trains on the final stage's corpus
+    if (run.kind() == RunKind::Frontier) REQUIRE(run.stages[0].data_path == second);
   REQUIRE(runner.run());
-  for (const PlannedRun& run : runner.plan()) {
-    if (run.kind != "recipe") continue;
+  for (const PlannedRun& run : runner.plan().runs) {
+    if (run.kind() != RunKind::Recipe) continue;
     INFO(run.name);
     const nlohmann::json after0 = read_json_file(dir.file("out/" + run.name + "/corpus_losses_0.json"));
     const nlohmann::json after1 = read_json_file(dir.file("out/" + run.name + "/corpus_losses_1.json"));
@@ -439,8 +439,8 @@ TEST_CASE("A recipe can grow in depth and tokens at once, and its identity growt
   Engine engine(2);
   testing::CapturedLog log;
   ExperimentRunner runner(load_experiment_config(dir.file("e.json")), dir.file("out"), engine, log);
-  REQUIRE(runner.plan().front().stages[0].model.n_layers == 1);
-  REQUIRE(runner.plan().front().stages[1].model.n_layers == 2);
+  REQUIRE(runner.plan().runs.front().stages[0].model.n_layers == 1);
+  REQUIRE(runner.plan().runs.front().stages[1].model.n_layers == 2);
   REQUIRE(runner.run());
   const nlohmann::json event = nlohmann::json::parse(read_file(dir.file("out/ref-seed0/growth_1.json")));
   const double before = event["loss_before"], after = event["loss_after"];

@@ -61,7 +61,9 @@ TEST_CASE("Executed FLOPs and parameters from the config equal what the model ru
         model.forward(engine, tokens, tokens, batch, seq, true);
         REQUIRE(static_cast<double>(counter.flops) == forward_executed_flops(c, batch, seq));
         model.backward(engine);
-        REQUIRE(static_cast<double>(counter.flops) == 3.0 * forward_executed_flops(c, batch, seq));
+        ModelConfig at_seq = c;  // step_cost counts windows of the config's seq_len
+        at_seq.seq_len = seq;
+        REQUIRE(static_cast<double>(counter.flops) == step_cost(at_seq, batch, 1, 1).executed_flops);
         engine.set_flop_counter(nullptr);
       }
     }
@@ -96,4 +98,30 @@ TEST_CASE("LanguageModel::forward_flops is the config's model FLOPs", "[model][f
     REQUIRE(model.forward_flops(3, 130) == forward_model_flops(c, 3, 130));
     REQUIRE(model.n_params() == n_params(c));
   }
+}
+
+TEST_CASE("step_cost counts a global step's tokens and FLOPs as counted by hand", "[model][flops]") {
+  ModelConfig c;  // TokenFormer
+  c.vocab_size = 11;
+  c.d_model = 8;
+  c.n_layers = 1;
+  c.n_heads = 2;
+  c.seq_len = 128;  // two 64-row attention blocks: the block above the diagonal is skipped
+  c.qkv_tokens = 2;
+  c.proj_tokens = 3;
+  c.ffn_tokens = 5;
+  // One sequence (R = 128 rows), one layer:
+  //   Pattentions  2 R (3 x 2 + 3 + 5) 2d = 2 x 128 x 14 x 16 = 57344
+  //   logits       2 R d V               = 2 x 128 x 8 x 11  = 22528
+  //   attention    4 d x pairs: all 128^2 = 16384 (model), 64 x 64 + 64 x 128 = 12288 (executed)
+  const double model_forward = 57344 + 22528 + 4.0 * 8 * 16384;     // 604160
+  const double executed_forward = 57344 + 22528 + 4.0 * 8 * 12288;  // 473088
+  // grad_accum 2 on 3 ranks: 6 micro-batches, each a forward and a backward of twice its size.
+  const StepCost cost = step_cost(c, 1, 2, 3);
+  REQUIRE(cost.micro_batches == 6);
+  REQUIRE(cost.tokens == 128 * 6);
+  REQUIRE(cost.model_flops == 3 * model_forward * 6);   // 10874880
+  REQUIRE(cost.executed_flops == 3 * executed_forward * 6);  // 8515584
+  REQUIRE(cost.model_flops == 10874880);
+  REQUIRE(cost.executed_flops == 8515584);
 }

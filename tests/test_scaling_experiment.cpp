@@ -78,11 +78,11 @@ TEST_CASE("A scaling sweep expands into sizes x budgets x LRs, each run one comp
       "scaling-s4-2e8-seed0", "scaling-s4-1x-seed0",
       "scaling-s8-2e8-lr0.001-seed0", "scaling-s8-2e8-lr0.003-seed0", "scaling-s8-1x-lr0.001-seed0", "scaling-s8-1x-lr0.003-seed0",
       "scaling-s16-2e8-seed0", "scaling-s16-1x-seed0"};
-  REQUIRE(names_of(runner.plan()) == expected);
+  REQUIRE(names_of(runner.plan().runs) == expected);
 
   // The timing sweep: the first stage takes grow_at of the total, the last stage the rest.
-  const PlannedRun& early = find_run(runner.plan(), "ref-at0.25-seed0");
-  const PlannedRun& late = find_run(runner.plan(), "ref-at0.5-seed0");
+  const PlannedRun& early = find_run(runner.plan().runs, "ref-at0.25-seed0");
+  const PlannedRun& late = find_run(runner.plan().runs, "ref-at0.5-seed0");
   const double total = early.planned_flops;
   REQUIRE(late.planned_flops == Approx(total).epsilon(0.02));
   // Steps are whole: each stage's FLOPs are off by at most half a step of its own.
@@ -91,24 +91,25 @@ TEST_CASE("A scaling sweep expands into sizes x budgets x LRs, each run one comp
   REQUIRE(std::abs(late.stage_step_flops[0] * late.stages[0].train.steps - 0.5 * total) <= rounding);
   REQUIRE(std::abs(late.stages[0].train.steps - 2 * early.stages[0].train.steps) <= 1);
 
-  for (const PlannedRun& run : runner.plan()) {
-    if (run.kind != "scaling") continue;
+  for (const PlannedRun& run : runner.plan().runs) {
+    const ScalingPoint* point = run.as<ScalingPoint>();
+    if (!point) continue;
     INFO(run.name);
     const TrainConfig& t = run.stages[0].train;
     // Exactly its budget (to one step), its own warmup (10%) and cosine over all its steps.
-    const double budget = run.budget_name == "1x" ? runner.reference_flops() : 2e8;
+    const double budget = point->budget_name == "1x" ? runner.plan().reference_flops : 2e8;
     REQUIRE(std::abs(run.planned_flops - budget) <= 0.5 * run.stage_step_flops[0] + 1);
     REQUIRE(t.warmup_steps == std::max<int64_t>(1, std::llround(0.1 * static_cast<double>(t.steps))));
     REQUIRE(run.stages[0].train.schedule == "stage");
     // A swept LR keeps the train section's floor ratio (min_lr / lr = 0.1).
     REQUIRE(t.min_lr == Approx(0.1 * t.lr));
-    REQUIRE(run.lr == t.lr);
+    REQUIRE(point->lr == t.lr);
   }
-  REQUIRE(find_run(runner.plan(), "scaling-s8-2e8-lr0.001-seed0").stages[0].train.lr == 1e-3);
-  REQUIRE(find_run(runner.plan(), "scaling-s4-2e8-seed0").stages[0].train.lr == 3e-3);
+  REQUIRE(find_run(runner.plan().runs, "scaling-s8-2e8-lr0.001-seed0").stages[0].train.lr == 1e-3);
+  REQUIRE(find_run(runner.plan().runs, "scaling-s4-2e8-seed0").stages[0].train.lr == 3e-3);
   // Bigger models take fewer steps for the same budget.
-  REQUIRE(find_run(runner.plan(), "scaling-s16-2e8-seed0").stages[0].train.steps <
-          find_run(runner.plan(), "scaling-s4-2e8-seed0").stages[0].train.steps);
+  REQUIRE(find_run(runner.plan().runs, "scaling-s16-2e8-seed0").stages[0].train.steps <
+          find_run(runner.plan().runs, "scaling-s4-2e8-seed0").stages[0].train.steps);
 }
 
 TEST_CASE("Without warmup_steps or warmup_fraction each scaling run warms up over 1% of its steps",
@@ -119,8 +120,8 @@ TEST_CASE("Without warmup_steps or warmup_fraction each scaling run warms up ove
   Engine engine(1);
   CapturedLog log;
   const ExperimentRunner runner(load_experiment_config(dir.file("e.json")), dir.file("out"), engine, log);
-  for (const PlannedRun& run : runner.plan()) {
-    if (run.kind != "scaling") continue;
+  for (const PlannedRun& run : runner.plan().runs) {
+    if (run.kind() != RunKind::Scaling) continue;
     const TrainConfig& t = run.stages[0].train;
     REQUIRE(t.warmup_steps == std::max<int64_t>(1, t.steps / 100));
   }
@@ -201,7 +202,7 @@ TEST_CASE("A scaling experiment reports its IsoFLOP table, and more budgets trai
   {
     ExperimentRunner runner(load_experiment_config(dir.file("e.json")), dir.file("out"), engine, log);
     // recipes (2), s4 (3 budgets), s8 (3 budgets x 2 LRs), s16 (3 budgets)
-    REQUIRE(runner.done_runs() == std::vector<bool>{true, true, true, true, false, true, true, true, true, false, false,
+    REQUIRE(done_runs(runner.plan(), dir.file("out")) == std::vector<bool>{true, true, true, true, false, true, true, true, true, false, false,
                                                     true, true, false});
     REQUIRE(runner.run());
   }

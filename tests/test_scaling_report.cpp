@@ -22,17 +22,13 @@ struct SyntheticRuns {
                    double loss) {
     PlannedRun& p = plans.emplace_back();
     p.name = "scaling-" + size + "-" + budget + "-lr" + std::to_string(lr);
-    p.kind = "scaling";
-    p.size = size;
-    p.budget_name = budget;
-    p.lr = lr;
+    p.payload = ScalingPoint{size, budget, lr};
     add_result(p, n_params, flops, loss);
   }
   void add_recipe(const std::string& recipe, uint64_t seed, double flops, double loss) {
     PlannedRun& p = plans.emplace_back();
     p.name = recipe + "-seed" + std::to_string(seed);
-    p.kind = "recipe";
-    p.recipe = recipe;
+    p.payload = RecipeRun{recipe};
     p.seed = seed;
     add_result(p, 1e6, flops, loss);
   }

@@ -103,8 +103,9 @@ BenchResult run_train_bench(Engine& engine, const RunConfig& config, const Bench
   Rng token_rng(options.seed + 1 + static_cast<uint64_t>(options.comm ? options.comm->rank() : 0));
   std::vector<double> reduce_seconds;
   result.n_params = n_params(mc);
-  result.model_gflop_per_step = 3.0 * forward_model_flops(mc, result.batch, result.seq) / 1e9;
-  result.executed_gflop_per_step = 3.0 * forward_executed_flops(mc, result.batch, result.seq) / 1e9;
+  const StepCost micro_batch = step_cost(mc, result.batch, 1, 1);  // what one rank's step runs
+  result.model_gflop_per_step = micro_batch.model_flops / 1e9;
+  result.executed_gflop_per_step = micro_batch.executed_flops / 1e9;
 
   std::vector<int32_t> inputs(rows), targets(rows);
   PartTimer timer;

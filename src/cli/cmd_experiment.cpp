@@ -11,9 +11,37 @@
 #include "core/error.h"
 #include "experiment/experiment_runner.h"
 #include "experiment/experiment_worker.h"
+#include "experiment/plan.h"
 #include "experiment/plan_estimate.h"
 
 namespace tg {
+
+namespace {
+// --plan: the pure planner and its estimate; an engine only to time steps (--plan-steps > 0).
+int print_experiment_plan(const cxxopts::ParseResult& args, int threads, std::ostream& out) {
+  const ExperimentConfig config = load_experiment_config(args["config"].as<std::string>());
+  const std::string out_dir = args["out"].as<std::string>();
+  const Plan plan = make_plan(config, out_dir, 1);
+  const int64_t plan_steps = args["plan-steps"].as<int64_t>();
+  if (plan_steps < 0 || plan_steps > 100)
+    throw UserError("--plan-steps must be in [0, 100], got " + std::to_string(plan_steps));
+  double load_before = 0;
+  if (getloadavg(&load_before, 1) != 1) load_before = 0;
+  MicroBatchSeconds timed;
+  if (plan_steps > 0) {
+    Engine engine(threads);
+    timed = time_micro_batches(engine, plan, plan_steps);
+  }
+  print_plan(out, plan, estimate_plan(plan, timed), done_runs(plan, out_dir));
+  // Timed steps on a busy machine (another training process spinning its threads on
+  // the same cores) can run many times slower than alone: say so rather than mislead.
+  if (plan_steps > 0 && load_before > 0.5)
+    out << "note: the machine was busy while the steps were timed (load average " << load_before << " on "
+        << std::thread::hardware_concurrency() << " cores): other processes share the cores, and the "
+        << "estimate can be far above the time alone\n";
+  return 0;
+}
+}  // namespace
 
 int cmd_experiment(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log, Communicator& comm) {
   cxxopts::Options options("tokengrow experiment",
@@ -36,6 +64,7 @@ int cmd_experiment(int argc, const char* const* argv, std::ostream& out, spdlog:
   require_flag(args, "experiment", "out");
   if (comm.size() > 1 && args.count("plan"))
     throw UserError("tokengrow experiment --plan: run it as one process, not under mpirun");
+  if (args.count("plan")) return print_experiment_plan(args, threads, out);
   Engine engine(threads_per_rank(threads, comm, log));
   if (comm.rank() != 0) {  // rank 0 plans, grows and writes; this rank trains each stage with it
     set_verbosity(log, Verbosity::Quiet);
@@ -44,21 +73,6 @@ int cmd_experiment(int argc, const char* const* argv, std::ostream& out, spdlog:
   }
   const ExperimentConfig config = load_experiment_config(args["config"].as<std::string>());
   ExperimentRunner runner(config, args["out"].as<std::string>(), engine, log, comm);
-  if (args.count("plan")) {
-    const int64_t plan_steps = args["plan-steps"].as<int64_t>();
-    if (plan_steps < 0 || plan_steps > 100)
-      throw UserError("--plan-steps must be in [0, 100], got " + std::to_string(plan_steps));
-    double load_before = 0;
-    if (getloadavg(&load_before, 1) != 1) load_before = 0;
-    print_plan(out, runner.plan(), estimate_plan(engine, runner.plan(), plan_steps), runner.done_runs());
-    // Timed steps on a busy machine (another training process spinning its threads on
-    // the same cores) can run many times slower than alone: say so rather than mislead.
-    if (plan_steps > 0 && load_before > 0.5)
-      out << "note: the machine was busy while the steps were timed (load average " << load_before << " on "
-          << std::thread::hardware_concurrency() << " cores): other processes share the cores, and the "
-          << "estimate can be far above the time alone\n";
-    return 0;
-  }
   const bool finished = runner.run();
   end_experiment_followers(comm);
   if (!finished) return 3;

@@ -17,13 +17,14 @@ using report::mean_std;
 std::vector<CorpusLoss> read_corpus_losses(const std::string& out_dir, const std::vector<RunResult>& results) {
   std::vector<CorpusLoss> rows;
   for (const RunResult& r : results) {
-    if (r.plan->kind != "recipe") continue;
+    const RecipeRun* of = r.plan->as<RecipeRun>();
+    if (!of) continue;
     for (size_t k = 0; k < r.plan->stages.size(); ++k) {
       const fs::path file = fs::path(out_dir) / r.plan->name / ("corpus_losses_" + std::to_string(k) + ".json");
       if (!fs::exists(file)) continue;
       const nlohmann::json j = read_json_file(file.string());
       for (auto it = j.at("losses").begin(); it != j.at("losses").end(); ++it)
-        rows.push_back({r.plan->name, r.plan->recipe, it.key(), r.plan->seed, static_cast<int64_t>(k),
+        rows.push_back({r.plan->name, of->recipe, it.key(), r.plan->seed, static_cast<int64_t>(k),
                         j.at("step").get<int64_t>(), it.value().get<double>()});
     }
   }

@@ -14,7 +14,7 @@
 #include "core/sealed_file.h"
 #include "experiment/compute_saved.h"
 #include "experiment/corpus_losses_report.h"
-#include "experiment/experiment_runner.h"
+#include "experiment/plan.h"
 #include "experiment/report_format.h"
 #include "experiment/run_result.h"
 #include "experiment/scaling_report.h"
@@ -39,13 +39,13 @@ using report::mean_std;
 // Compute saved for each recipe run against the same-size frontier of its seed.
 void add_saved_vs_frontier(std::vector<RunResult>& results) {
   for (RunResult& r : results) {
-    if (r.plan->kind != "recipe") continue;
+    if (r.plan->kind() != RunKind::Recipe) continue;
     std::vector<CurvePoint> frontier;
     const RunResult* scratch_1x = nullptr;
     for (const RunResult& f : results)
-      if (f.plan->kind == "frontier" && f.plan->seed == r.plan->seed) {
+      if (const FrontierRun* budget = f.plan->as<FrontierRun>(); budget && f.plan->seed == r.plan->seed) {
         frontier.push_back({f.total_flops, f.final_val_loss});
-        if (f.plan->budget == 1.0) scratch_1x = &f;
+        if (budget->budget == 1.0) scratch_1x = &f;
       }
     const FrontierFlops needed = frontier_flops_for_loss(frontier, r.final_val_loss);
     r.extrapolated = needed.extrapolated;
@@ -61,6 +61,26 @@ void add_saved_vs_frontier(std::vector<RunResult>& results) {
   }
 }
 
+// A run's plan as experiment.h5's attributes and summary.csv's columns: every run has
+// every column, "" or 0 where its kind has no such field.
+struct PlanColumns {
+  std::string kind, recipe, size, budget_name;
+  double budget = 0, lr = 0;
+};
+
+PlanColumns plan_columns(const PlannedRun& run) {
+  PlanColumns c;
+  c.kind = kind_name(run.kind());
+  if (const RecipeRun* recipe = run.as<RecipeRun>()) c.recipe = recipe->recipe;
+  if (const FrontierRun* frontier = run.as<FrontierRun>()) c.budget = frontier->budget;
+  if (const ScalingPoint* point = run.as<ScalingPoint>()) {
+    c.size = point->size;
+    c.budget_name = point->budget_name;
+    c.lr = point->lr;
+  }
+  return c;
+}
+
 void write_h5(const ExperimentConfig& config, const std::string& out_dir, const std::vector<RunResult>& results,
               const ScalingSummary& scaling) {
   const fs::path h5_path = fs::path(out_dir) / "experiment.h5";
@@ -70,16 +90,17 @@ void write_h5(const ExperimentConfig& config, const std::string& out_dir, const 
     file.set_attr("/", "description", config.description);
     for (const RunResult& r : results) {
       const std::string g = "runs/" + r.plan->name;
+      const PlanColumns c = plan_columns(*r.plan);
       write_metrics_columns(file, g + "/metrics", r.rows);
       for (const char* field : {"stage", "step", "tokens", "flops", "loss_before", "loss_after"}) {
         std::vector<double> values;
         for (const auto& e : r.growth) values.push_back(e[field].get<double>());
         file.write_doubles(g + "/growth_events/" + field, values);
       }
-      file.set_attr(g, "kind", r.plan->kind);
-      file.set_attr(g, "recipe", r.plan->recipe);
+      file.set_attr(g, "kind", c.kind);
+      file.set_attr(g, "recipe", c.recipe);
       file.set_attr(g, "seed", static_cast<int64_t>(r.plan->seed));
-      file.set_attr(g, "budget", r.plan->budget);
+      file.set_attr(g, "budget", c.budget);
       file.set_attr(g, "n_params", r.n_params);
       file.set_attr(g, "final_val_loss", r.final_val_loss);
       file.set_attr(g, "final_val_ppl", std::exp(r.final_val_loss));
@@ -93,9 +114,9 @@ void write_h5(const ExperimentConfig& config, const std::string& out_dir, const 
       file.set_attr(g, "compute_saved_conservative", r.conservative);
       file.set_attr(g, "compute_saved_conservative_without_base", r.conservative_without_base);
       file.set_attr(g, "frontier_extrapolated", static_cast<int64_t>(r.extrapolated));
-      file.set_attr(g, "size", r.plan->size);
-      file.set_attr(g, "budget_name", r.plan->budget_name);
-      file.set_attr(g, "lr", r.plan->lr);
+      file.set_attr(g, "size", c.size);
+      file.set_attr(g, "budget_name", c.budget_name);
+      file.set_attr(g, "lr", c.lr);
       file.set_attr(g, "tokens_per_param", r.tokens_per_param());
       file.set_attr(g, "compute_saved_vs_envelope", r.saved_vs_envelope);
       file.set_attr(g, "compute_saved_vs_law", r.saved_vs_law);
@@ -112,14 +133,16 @@ void write_csv(const std::string& out_dir, const std::vector<RunResult>& results
          "compute_saved,compute_saved_without_base,compute_saved_conservative,compute_saved_conservative_without_base,"
          "frontier_extrapolated,size,budget_name,lr,tokens_per_param,compute_saved_vs_envelope,compute_saved_vs_law,"
          "envelope_loss_at_flops,envelope_extrapolated,final_val_bpb\n";
-  for (const RunResult& r : results)
-    csv << r.plan->name << "," << r.plan->kind << "," << r.plan->recipe << "," << r.plan->seed << "," << r.plan->budget
+  for (const RunResult& r : results) {
+    const PlanColumns c = plan_columns(*r.plan);
+    csv << r.plan->name << "," << c.kind << "," << c.recipe << "," << r.plan->seed << "," << c.budget
         << "," << r.n_params << "," << r.final_val_loss << "," << std::exp(r.final_val_loss) << "," << r.total_flops
         << "," << r.base_flops << "," << r.tokens << "," << r.wall_s << "," << r.saved << "," << r.saved_without_base
         << "," << r.conservative << "," << r.conservative_without_base << "," << (r.extrapolated ? 1 : 0) << ","
-        << r.plan->size << "," << r.plan->budget_name << "," << r.plan->lr << "," << r.tokens_per_param() << ","
+        << c.size << "," << c.budget_name << "," << c.lr << "," << r.tokens_per_param() << ","
         << r.saved_vs_envelope << "," << r.saved_vs_law << "," << r.envelope_loss_at_flops << ","
         << (r.envelope_extrapolated ? 1 : 0) << "," << r.final_val_bpb << "\n";
+  }
   write_file_durably((fs::path(out_dir) / "summary.csv").string(), csv.str());
   if (!scaling.sizes.empty()) write_file_durably((fs::path(out_dir) / "scaling.csv").string(), isoflop_csv(scaling));
 }
@@ -134,7 +157,7 @@ void write_markdown(const ExperimentConfig& config, const std::string& out_dir, 
   md << "## Runs\n\n| run | kind | params | final val loss | val ppl | val bits/byte | FLOPs | tokens | tokens/param "
         "| wall s |\n|---|---|---|---|---|---|---|---|---|---|\n";
   for (const RunResult& r : results)
-    md << "| " << r.plan->name << " | " << r.plan->kind << " | " << r.n_params << " | " << fmt(r.final_val_loss) << " | "
+    md << "| " << r.plan->name << " | " << kind_name(r.plan->kind()) << " | " << r.n_params << " | " << fmt(r.final_val_loss) << " | "
        << fmt(std::exp(r.final_val_loss), "%.3f") << " | " << fmt(r.final_val_bpb) << " | " << fmt(r.total_flops, "%.3g")
        << " | " << r.tokens << " | " << fmt(r.tokens_per_param(), "%.1f") << " | " << fmt(r.wall_s, "%.0f") << " |\n";
   md << "\n" << scaling_markdown(config, scaling, results);
@@ -150,7 +173,7 @@ void write_markdown(const ExperimentConfig& config, const std::string& out_dir, 
     std::vector<double> loss, s, sb, c, cb;
     bool extrapolated = false;
     for (const RunResult& r : results)
-      if (r.plan->kind == "recipe" && r.plan->recipe == recipe.name) {
+      if (const RecipeRun* of = r.plan->as<RecipeRun>(); of && of->recipe == recipe.name) {
         loss.push_back(r.final_val_loss);
         s.push_back(r.saved);
         sb.push_back(r.saved_without_base);
@@ -169,7 +192,7 @@ void write_markdown(const ExperimentConfig& config, const std::string& out_dir, 
 }  // namespace
 
 void write_experiment_report(const ExperimentConfig& config, const std::string& out_dir,
-                             const std::vector<PlannedRun>& plan, int64_t bootstrap_samples) {
+                             const Plan& plan, int64_t bootstrap_samples) {
   std::vector<RunResult> results = read_finished_runs(out_dir, plan);
 
   add_saved_vs_frontier(results);
@@ -181,7 +204,7 @@ void write_experiment_report(const ExperimentConfig& config, const std::string& 
   const std::vector<CorpusLoss> corpus_losses = read_corpus_losses(out_dir, results);
   if (!corpus_losses.empty())
     write_file_durably((fs::path(out_dir) / "corpus_losses.csv").string(), corpus_losses_csv(corpus_losses));
-  write_markdown(config, out_dir, plan.size(), results, scaling, corpus_losses);
+  write_markdown(config, out_dir, plan.runs.size(), results, scaling, corpus_losses);
 }
 
 }  // namespace tg

@@ -17,10 +17,10 @@
 
 namespace tg {
 
-struct PlannedRun;
+struct Plan;
 
 // bootstrap_samples: for the scaling fits' intervals (scaling_report.h); 0 between runs.
-void write_experiment_report(const ExperimentConfig& config, const std::string& out_dir,
-                             const std::vector<PlannedRun>& plan, int64_t bootstrap_samples);
+void write_experiment_report(const ExperimentConfig& config, const std::string& out_dir, const Plan& plan,
+                             int64_t bootstrap_samples);
 
 }  // namespace tg

@@ -34,38 +34,41 @@ std::string duration(double s) {
 }
 }  // namespace
 
-std::vector<RunEstimate> estimate_plan(Engine& engine, const std::vector<PlannedRun>& plan, int64_t measure_steps) {
-  std::map<std::string, double> step_seconds;
-  if (measure_steps > 0)
-    for (const PlannedRun& run : plan)
-      for (const RunConfig& rc : run.stages) {
-        const std::string key = cost_key(rc);
-        if (step_seconds.count(key)) continue;
-        BenchOptions options;
-        options.steps = measure_steps;
-        options.warmup_steps = 2;
-        step_seconds[key] = run_train_bench(engine, rc, options).median_step_s;  // one micro-batch
-      }
+MicroBatchSeconds time_micro_batches(Engine& engine, const Plan& plan, int64_t measure_steps) {
+  MicroBatchSeconds seconds;
+  for (const PlannedRun& run : plan.runs)
+    for (const RunConfig& rc : run.stages) {
+      const std::string key = cost_key(rc);
+      if (seconds.count(key)) continue;
+      BenchOptions options;
+      options.steps = measure_steps;
+      options.warmup_steps = 2;
+      seconds[key] = run_train_bench(engine, rc, options).median_step_s;  // one micro-batch
+    }
+  return seconds;
+}
+
+std::vector<RunEstimate> estimate_plan(const Plan& plan, const MicroBatchSeconds& timed) {
   std::vector<RunEstimate> estimates;
-  std::set<std::string> timed_dirs;  // a first stage shared by several recipes trains once
-  for (const PlannedRun& run : plan) {
+  std::set<std::string> own_dirs;  // a first stage shared by several recipes trains once
+  for (const PlannedRun& run : plan.runs) {
     RunEstimate e;
     e.n_params = n_params(run.stages.back().model);
     e.flops = run.planned_flops;
-    e.wall_s = measure_steps > 0 ? 0.0 : std::numeric_limits<double>::quiet_NaN();
+    e.wall_s = timed.empty() ? std::numeric_limits<double>::quiet_NaN() : 0.0;
     for (size_t k = 0; k < run.stages.size(); ++k) {
       const RunConfig& rc = run.stages[k];
-      e.tokens += rc.train.steps * rc.train.sequences_per_step() * rc.model.seq_len;
-      if (!timed_dirs.insert(run.stage_dirs[k]).second) continue;  // trained by an earlier run
+      e.tokens += rc.train.steps * step_cost(rc.model, rc.train.batch_size, rc.train.grad_accum, 1).tokens;
+      if (!own_dirs.insert(run.stage_dirs[k]).second) continue;  // trained by an earlier run
       e.own_flops += static_cast<double>(rc.train.steps) * run.stage_step_flops[k];
-      if (measure_steps > 0) e.wall_s += stage_wall_s(rc, step_seconds.at(cost_key(rc)));
+      if (!timed.empty()) e.wall_s += stage_wall_s(rc, timed.at(cost_key(rc)));
     }
     estimates.push_back(e);
   }
   return estimates;
 }
 
-void print_plan(std::ostream& out, const std::vector<PlannedRun>& plan, const std::vector<RunEstimate>& estimates,
+void print_plan(std::ostream& out, const Plan& plan, const std::vector<RunEstimate>& estimates,
                 const std::vector<bool>& done) {
   char line[512];
   std::snprintf(line, sizeof line, "%-44s %-11s %10s %12s %8s %10s %8s  %s\n", "run", "kind", "params", "tokens",
@@ -73,12 +76,13 @@ void print_plan(std::ostream& out, const std::vector<PlannedRun>& plan, const st
   out << line;
   double total_s = 0, total_flops = 0;
   int64_t todo = 0;
-  for (size_t i = 0; i < plan.size(); ++i) {
+  for (size_t i = 0; i < plan.runs.size(); ++i) {
+    const PlannedRun& run = plan.runs[i];
     const RunEstimate& e = estimates[i];
     std::string steps;
-    for (const RunConfig& rc : plan[i].stages) steps += (steps.empty() ? "" : " ") + std::to_string(rc.train.steps);
-    std::snprintf(line, sizeof line, "%-44s %-11s %10lld %12lld %8.1f %10.4g %8s  %s%s\n", plan[i].name.c_str(),
-                  plan[i].kind.c_str(), static_cast<long long>(e.n_params), static_cast<long long>(e.tokens),
+    for (const RunConfig& rc : run.stages) steps += (steps.empty() ? "" : " ") + std::to_string(rc.train.steps);
+    std::snprintf(line, sizeof line, "%-44s %-11s %10lld %12lld %8.1f %10.4g %8s  %s%s\n", run.name.c_str(),
+                  kind_name(run.kind()).c_str(), static_cast<long long>(e.n_params), static_cast<long long>(e.tokens),
                   static_cast<double>(e.tokens) / static_cast<double>(e.n_params), e.flops / 1e12,
                   duration(e.wall_s).c_str(), steps.c_str(), done[i] ? "  (done)" : "");
     out << line;
@@ -87,7 +91,7 @@ void print_plan(std::ostream& out, const std::vector<PlannedRun>& plan, const st
     total_s += e.wall_s;
     total_flops += e.own_flops;
   }
-  out << plan.size() << " runs, " << todo << " to train: " << total_flops / 1e12 << " TFLOP, estimated "
+  out << plan.runs.size() << " runs, " << todo << " to train: " << total_flops / 1e12 << " TFLOP, estimated "
       << duration(total_s) << " on this machine (training steps and validation; a shared first stage counted "
       << "once, in the first run that trains it)\n";
 }

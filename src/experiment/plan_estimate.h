@@ -10,11 +10,13 @@
 // (a validation batch is one forward, about a third of a training step), evals =
 // steps / eval_every + 1. A first stage shared by several recipes counts once, in the
 // first run that trains it. Checkpoint writes and growth are left out.
+#include <map>
 #include <ostream>
+#include <string>
 #include <vector>
 
 #include "core/engine.h"
-#include "experiment/planned_run.h"
+#include "experiment/plan.h"
 
 namespace tg {
 
@@ -26,12 +28,16 @@ struct RunEstimate {
   double wall_s = 0;      // estimated for what this run trains itself (NaN when not measured)
 };
 
-// measure_steps > 0: time that many steps per distinct model (after two untimed steps);
-// 0: no timing (wall_s NaN).
-std::vector<RunEstimate> estimate_plan(Engine& engine, const std::vector<PlannedRun>& plan, int64_t measure_steps);
+// Seconds of one micro-batch of each distinct model and batch in the plan: the median of
+// measure_steps timed steps (after two untimed ones).
+using MicroBatchSeconds = std::map<std::string, double>;
+MicroBatchSeconds time_micro_batches(Engine& engine, const Plan& plan, int64_t measure_steps);
+
+// Every run's figures from the plan alone; wall_s from `timed` (empty: NaN).
+std::vector<RunEstimate> estimate_plan(const Plan& plan, const MicroBatchSeconds& timed = {});
 
 // One line per run, then the total ("done" runs are marked and not counted in it).
-void print_plan(std::ostream& out, const std::vector<PlannedRun>& plan, const std::vector<RunEstimate>& estimates,
+void print_plan(std::ostream& out, const Plan& plan, const std::vector<RunEstimate>& estimates,
                 const std::vector<bool>& done);
 
 }  // namespace tg

@@ -1,6 +1,8 @@
 #include "experiment/planned_run.h"
 
 #include <algorithm>
+#include <array>
+#include <string_view>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -31,7 +33,7 @@ std::string flops_text(double flops) {
 }
 
 nlohmann::json done_json(const PlannedRun& run) {
-  return {{"name", run.name}, {"kind", run.kind}, {"seed", run.seed}};
+  return {{"name", run.name}, {"kind", kind_name(run.kind())}, {"seed", run.seed}};
 }
 
 // A JSON value as text, cut to `limit` characters for an error message.
@@ -40,6 +42,16 @@ std::string shortened(const nlohmann::json& j, size_t limit = 200) {
   return text.size() <= limit ? text : text.substr(0, limit) + "...";
 }
 }  // namespace
+
+std::string kind_name(RunKind kind) {
+  constexpr std::array<std::string_view, std::variant_size_v<RunPayload>> kNames = {"recipe", "frontier", "stage_size",
+                                                                                   "transformer", "scaling"};
+  return std::string(kNames.at(static_cast<size_t>(kind)));
+}
+
+std::string run_dir(const std::string& out_dir, const PlannedRun& run) {
+  return (std::filesystem::path(out_dir) / run.name).string();
+}
 
 int64_t PlannedRun::end_step(int64_t k) const {
   int64_t step = 0;

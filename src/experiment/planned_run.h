@@ -1,5 +1,5 @@
 #pragma once
-// One run of an experiment as planned (experiment_runner.h makes the plan), and the
+// One run of an experiment as planned (plan.h makes the plan), and the
 // check that what a stage directory holds is where the plan puts that stage.
 //
 // Stage k of a run trains stages[k].train.steps steps of stage_step_flops[k] FLOPs
@@ -13,6 +13,8 @@
 // directory with other --steps) and would make the recipe's FLOPs and results wrong.
 #include <cstdint>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include "growth/growth_options.h"
@@ -20,24 +22,52 @@
 
 namespace tg {
 
+// What a run is for, with what only that kind of run has. kind_name is the one table
+// of the names written to done.json, summaries and experiment.h5.
+enum class RunKind { Recipe, Frontier, StageSize, Transformer, Scaling };
+std::string kind_name(RunKind kind);  // recipe, frontier, stage_size, transformer, scaling
+
+struct RecipeRun {
+  std::string recipe;  // the recipe's name
+};
+struct FrontierRun {
+  double budget = 0;  // x the reference FLOPs
+};
+struct StageSizeRun {};
+struct TransformerRun {};
+struct ScalingPoint {
+  std::string size, budget_name;  // the size's name and the budget as in the run name
+  double lr = 0;                  // the peak LR
+};
+// In RunKind's order: the index is the kind.
+using RunPayload = std::variant<RecipeRun, FrontierRun, StageSizeRun, TransformerRun, ScalingPoint>;
+static_assert(std::variant_size_v<RunPayload> == static_cast<size_t>(RunKind::Scaling) + 1);
+static_assert(std::is_same_v<std::variant_alternative_t<static_cast<size_t>(RunKind::Scaling), RunPayload>, ScalingPoint>);
+
 struct PlannedRun {
   std::string name;
-  std::string kind;    // recipe, frontier, stage_size, transformer, scaling
-  std::string recipe;  // recipe name (kind recipe)
   uint64_t seed = 0;
-  double budget = 0;   // frontier: x the reference FLOPs
-  std::string size, budget_name;  // scaling: the size's name and the budget as in the run name
-  double lr = 0;                  // scaling: the peak LR
+  RunPayload payload;
   std::vector<RunConfig> stages;                 // one per stage (one for baselines)
   std::vector<GrowthOptions> growth;             // growth into stage k (index k, k >= 1)
   std::vector<std::string> stage_dirs;           // where each stage trains
   std::vector<double> stage_step_flops;          // training FLOPs of one step of each stage
   double planned_flops = 0;
 
+  RunKind kind() const { return static_cast<RunKind>(payload.index()); }
+  // The payload of a run of that kind; nullptr for another kind.
+  template <class Payload>
+  const Payload* as() const {
+    return std::get_if<Payload>(&payload);
+  }
+
   // Global step and cumulative FLOPs at the end of stage k (k = -1: the start, 0 and 0).
   int64_t end_step(int64_t k) const;
   double end_flops(int64_t k) const;
 };
+
+// out_dir/<run name>: the run's directory (done.json, plan.json, growth records).
+std::string run_dir(const std::string& out_dir, const PlannedRun& run);
 
 // Where a stage directory's checkpoint, metrics log or growth record says training is.
 struct StageProgress {

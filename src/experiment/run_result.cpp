@@ -10,10 +10,10 @@ namespace tg {
 
 namespace fs = std::filesystem;
 
-std::vector<RunResult> read_finished_runs(const std::string& out_dir, const std::vector<PlannedRun>& plan) {
+std::vector<RunResult> read_finished_runs(const std::string& out_dir, const Plan& plan) {
   std::vector<RunResult> results;
-  for (const PlannedRun& run : plan) {
-    const std::string run_dir = (fs::path(out_dir) / run.name).string();
+  for (const PlannedRun& run : plan.runs) {
+    const std::string run_dir = tg::run_dir(out_dir, run);
     if (!read_done_marker(run, run_dir)) continue;
     RunResult r;
     r.plan = &run;
@@ -40,7 +40,7 @@ std::vector<RunResult> read_finished_runs(const std::string& out_dir, const std:
     r.tokens = r.rows.back().tokens;
     r.wall_s = r.rows.back().wall_s;
     r.n_params = r.rows.back().n_params;
-    if (run.kind != "recipe") r.base_flops = 0;
+    if (run.kind() != RunKind::Recipe) r.base_flops = 0;
     results.push_back(std::move(r));
   }
 

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "experiment/planned_run.h"
+#include "experiment/plan.h"
 #include "train/metrics_log.h"
 
 namespace tg {
@@ -31,6 +31,6 @@ struct RunResult {
 };
 
 // The runs of `plan` that are marked done in out_dir, read and checked.
-std::vector<RunResult> read_finished_runs(const std::string& out_dir, const std::vector<PlannedRun>& plan);
+std::vector<RunResult> read_finished_runs(const std::string& out_dir, const Plan& plan);
 
 }  // namespace tg

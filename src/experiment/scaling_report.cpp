@@ -93,8 +93,8 @@ ScalingSummary summarize_scaling(const ExperimentConfig& config, const std::vect
   out.minima.resize(nb);
   std::vector<std::vector<CellRuns>> cells = grid(nb, ns, CellRuns{});
   for (const RunResult& r : results)
-    if (r.plan->kind == "scaling" && std::isfinite(r.final_val_loss))
-      cells[index_of(out.budgets, r.plan->budget_name)][index_of(out.sizes, r.plan->size)][r.plan->lr].push_back(&r);
+    if (const ScalingPoint* point = r.plan->as<ScalingPoint>(); point && std::isfinite(r.final_val_loss))
+      cells[index_of(out.budgets, point->budget_name)][index_of(out.sizes, point->size)][point->lr].push_back(&r);
   for (size_t b = 0; b < nb; ++b)
     for (size_t s = 0; s < ns; ++s) fill_cell(out, b, s, cells[b][s]);
   fit_envelope(out);
@@ -104,7 +104,7 @@ ScalingSummary summarize_scaling(const ExperimentConfig& config, const std::vect
 void add_saved_vs_envelope(const ScalingSummary& summary, std::vector<RunResult>& results) {
   if (summary.envelope.empty()) return;
   for (RunResult& r : results) {
-    if (r.plan->kind != "recipe" || !std::isfinite(r.final_val_loss)) continue;
+    if (r.plan->kind() != RunKind::Recipe || !std::isfinite(r.final_val_loss)) continue;
     const FrontierFlops needed = frontier_flops_for_loss(summary.envelope, r.final_val_loss);
     r.saved_vs_envelope = 1.0 - r.total_flops / needed.flops;
     r.envelope_extrapolated = needed.extrapolated;
@@ -181,8 +181,9 @@ struct RecipeFigures {
 std::map<std::string, RecipeFigures> recipe_figures(const std::vector<RunResult>& results) {
   std::map<std::string, RecipeFigures> by_recipe;
   for (const RunResult& r : results) {
-    if (r.plan->kind != "recipe") continue;
-    RecipeFigures& f = by_recipe[r.plan->recipe];
+    const RecipeRun* of = r.plan->as<RecipeRun>();
+    if (!of) continue;
+    RecipeFigures& f = by_recipe[of->recipe];
     f.loss.push_back(r.final_val_loss);
     f.flops.push_back(r.total_flops);
     f.saved_env.push_back(r.saved_vs_envelope);

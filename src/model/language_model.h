@@ -55,7 +55,7 @@ class LanguageModel {
   const std::vector<Pattention*>& pattentions() { return pattentions_; }
   int64_t n_params() const;
   // Model FLOPs of one forward pass (model/model_cost.h: every matmul, attention over the
-  // full T x T); a training step costs 3x this (backward = 2x forward).
+  // full T x T); a training step's: step_cost there.
   double forward_flops(int64_t batch, int64_t seq) const;
   const ModelConfig& config() const { return config_; }
 

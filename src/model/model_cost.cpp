@@ -51,6 +51,16 @@ double forward_executed_flops(const ModelConfig& config, int64_t batch, int64_t 
   return mapping_and_logit_flops(config, batch, seq) + attention_flops(config, batch, pairs);
 }
 
+StepCost step_cost(const ModelConfig& config, int64_t batch, int64_t grad_accum, int64_t ranks) {
+  StepCost cost;
+  cost.micro_batches = grad_accum * ranks;
+  cost.tokens = batch * config.seq_len * cost.micro_batches;
+  const double micro_batches = static_cast<double>(cost.micro_batches);
+  cost.model_flops = 3.0 * forward_model_flops(config, batch, config.seq_len) * micro_batches;
+  cost.executed_flops = 3.0 * forward_executed_flops(config, batch, config.seq_len) * micro_batches;
+  return cost;
+}
+
 int64_t n_params(const ModelConfig& c) {
   const int64_t d = c.d_model;
   // TokenFormer: keys n x d and values n x d per Pattention. Transformer: four d x d

@@ -11,7 +11,8 @@
 //                   the diagonal (layers/attention.h), so the blocks above it are left
 //                   out. The basis of achieved GFLOP/s and MFU in `tokengrow bench`.
 // Everything else is the same in both. A training step costs 3x either: each forward
-// matmul has two backward matmuls of the same size (for attention's blocks too).
+// matmul has two backward matmuls of the same size (for attention's blocks too); step_cost
+// is that rule, the one place it is written.
 #include <cstdint>
 
 #include "model/model_config.h"
@@ -23,5 +24,18 @@ double forward_executed_flops(const ModelConfig& config, int64_t batch, int64_t 
 
 // Parameters of the model the config builds (every weight, norm and embedding entry).
 int64_t n_params(const ModelConfig& config);
+
+// One global training step: `micro_batches` = grad_accum x ranks micro-batches of
+// batch x seq tokens (seq = the model's seq_len), each a forward and a backward:
+//   tokens         = batch x seq x micro_batches
+//   model_flops    = 3 x forward_model_flops(batch, seq) x micro_batches
+//   executed_flops = 3 x forward_executed_flops(batch, seq) x micro_batches
+struct StepCost {
+  int64_t micro_batches = 0;
+  int64_t tokens = 0;
+  double model_flops = 0;
+  double executed_flops = 0;
+};
+StepCost step_cost(const ModelConfig& config, int64_t batch, int64_t grad_accum, int64_t ranks);
 
 }  // namespace tg

@@ -19,14 +19,11 @@ StepLoop::StepLoop(const StepLoopParts& parts, const TrainConfig& config, const 
       config_(config),
       schedule_(schedule),
       hooks_(hooks),
-      micro_batches_per_step_(config.grad_accum * parts.comm.size()),
+      cost_(step_cost(parts.model.config(), config.batch_size, config.grad_accum, parts.comm.size())),
       guard_(config, parts.dir),
-      progress_(config.batch_size * parts.model.config().seq_len * micro_batches_per_step_),
-      tokens_per_step_(config.batch_size * parts.model.config().seq_len * micro_batches_per_step_),
-      step_flops_(3.0 * parts.model.forward_flops(config.batch_size, parts.model.config().seq_len) *
-                  static_cast<double>(micro_batches_per_step_)),
+      progress_(cost_.tokens),
       n_params_(parts.model.n_params()) {
-  if (micro_batches_per_step_ > 1) reducer_.emplace(parts.optimizer.params(), parts.comm, config.deterministic_reduce);
+  if (cost_.micro_batches > 1) reducer_.emplace(parts.optimizer.params(), parts.comm, config.deterministic_reduce);
 }
 
 StepLoopResult StepLoop::run() {
@@ -74,8 +71,8 @@ StepLoop::StepOutcome StepLoop::forward_backward() {
     p_.sampler.skip(rank * accum);
     const double local_sum = micro_batches(accum);
     p_.sampler.skip((p_.comm.size() - 1 - rank) * accum);
-    outcome.loss = mean_loss_over_ranks(p_.comm, local_sum, micro_batches_per_step_);
-    if (std::isfinite(outcome.loss)) reducer_->reduce(micro_batches_per_step_);
+    outcome.loss = mean_loss_over_ranks(p_.comm, local_sum, cost_.micro_batches);
+    if (std::isfinite(outcome.loss)) reducer_->reduce(cost_.micro_batches);
   }
   outcome.grad_norm = outcome.loss;
   if (std::isfinite(outcome.loss)) {
@@ -105,8 +102,8 @@ void StepLoop::take_step(double loss, double lr, std::chrono::steady_clock::time
   p_.optimizer.step(lr);
   TrainState& s = p_.state;
   ++s.step;
-  s.tokens += tokens_per_step_;
-  s.flops += step_flops_;
+  s.tokens += cost_.tokens;
+  s.flops += cost_.model_flops;
   s.data_rng = p_.sampler.rng_state();
   s.wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   s.log_loss_sum += loss;

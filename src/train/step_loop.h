@@ -23,6 +23,7 @@
 #include "core/engine.h"
 #include "core/parameter.h"
 #include "model/language_model.h"
+#include "model/model_cost.h"
 #include "train/adamw.h"
 #include "train/checkpointer.h"
 #include "data/corpus.h"
@@ -103,11 +104,9 @@ class StepLoop {
   const TrainConfig& config_;
   const StageSchedule& schedule_;
   const StepHooks& hooks_;
-  int64_t micro_batches_per_step_;  // grad_accum x ranks
+  StepCost cost_;  // of one global step: grad_accum x ranks micro-batches
   DivergenceGuard guard_;
   ProgressMeter progress_;
-  int64_t tokens_per_step_;
-  double step_flops_;
   int64_t n_params_;
   std::optional<GradientReducer> reducer_;  // absent for one micro-batch in one process
   std::vector<int32_t> inputs_, targets_;

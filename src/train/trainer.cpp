@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "model/model_cost.h"
 #include "train/checkpoint.h"
 #include "train/checkpointer.h"
 #include "data/corpus_checksum.h"
@@ -211,14 +212,13 @@ double Trainer::begin_stage(MetricsLog* metrics, const Checkpointer* checkpointe
 
 void Trainer::print_model_line() {
   const ModelConfig& m = config_.model;
-  const double step_flops = 3.0 * model_->forward_flops(config_.train.batch_size, m.seq_len);
-  const double micro_batches = static_cast<double>(config_.train.grad_accum * comm_.size());
+  const StepCost cost = step_cost(model_->config(), config_.train.batch_size, config_.train.grad_accum, comm_.size());
   std::string parallel;
-  if (micro_batches > 1)
+  if (cost.micro_batches > 1)
     parallel = line(" x ", config_.train.grad_accum, " micro-batches x ", comm_.size(), " ranks (global batch ",
                     config_.train.batch_size * config_.train.grad_accum * comm_.size(), ")");
   log_.info(line("model: ", to_string(m.architecture), ", ", model_->n_params(), " parameters, ", m.n_layers,
-                 " layers, d ", m.d_model, "; ", step_flops * micro_batches / 1e9, " GFLOP per step", parallel, "; ",
+                 " layers, d ", m.d_model, "; ", cost.model_flops / 1e9, " GFLOP per step", parallel, "; ",
                  engine_.threads(), " threads", comm_.size() > 1 ? " per rank" : ""));
 }
 

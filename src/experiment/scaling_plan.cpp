@@ -1,0 +1,66 @@
+#include "experiment/scaling_plan.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "experiment/plan.h"
+
+namespace tg {
+
+namespace {
+// Train overrides for a swept peak LR: the floor keeps the train section's min_lr / lr
+// ratio (absent min_lr: the run config's default, lr / 10).
+nlohmann::json lr_overrides(const ExperimentConfig& config, double lr) {
+  nlohmann::json t = {{"lr", lr}};
+  if (config.train.contains("min_lr")) {
+    const double base_lr = config.train.value("lr", TrainConfig{}.lr);
+    t["min_lr"] = lr * config.train["min_lr"].get<double>() / base_lr;
+  }
+  return t;
+}
+
+PlannedRun scaling_run(const ExperimentConfig& config, const ScalingSize& size, const ScalingBudget& budget, double lr,
+                       double flops, uint64_t seed, const std::string& out_dir, int ranks) {
+  const ScalingSpec& sweep = config.scaling;
+  PlannedRun run;
+  run.name = "scaling-" + size.name + "-" + budget.name + (lr > 0 ? "-lr" + frontier_budget_name(lr) : "") + "-seed" +
+             std::to_string(seed);
+  run.seed = seed;
+  nlohmann::json train = nlohmann::json::object();
+  if (lr > 0) train = lr_overrides(config, lr);
+  const StageCost cost = stage_cost(config, size.model, train, run.name, "", ranks);
+  const double per_step = cost.step.model_flops;
+  const int64_t steps = steps_for_flops(flops, per_step);
+  if (sweep.warmup_fraction > 0)
+    train["warmup_steps"] = std::max<int64_t>(1, std::llround(sweep.warmup_fraction * static_cast<double>(steps)));
+  else if (config.train.contains("warmup_steps") && cost.shape.train.warmup_steps >= steps)
+    throw UserError(config.file + ": " + run.name + ": " + std::to_string(steps) + " steps at this budget, but " +
+                    std::to_string(cost.shape.train.warmup_steps) + " warmup steps (train.warmup_steps); raise the " +
+                    "budget or set scaling.warmup_fraction");
+  RunConfig rc = config.run_config(size.model, train, steps, seed, run.name);
+  run.payload = ScalingPoint{size.name, budget.name, rc.train.lr};
+  run.stages.push_back(std::move(rc));
+  run.stage_step_flops.push_back(per_step);
+  run.growth.emplace_back();
+  run.stage_dirs.push_back(run_dir(out_dir, run));
+  run.planned_flops = static_cast<double>(steps) * per_step;
+  return run;
+}
+}  // namespace
+
+std::vector<PlannedRun> plan_scaling_runs(const ExperimentConfig& config, double reference_flops,
+                                          const std::string& out_dir, int ranks) {
+  const ScalingSpec& sweep = config.scaling;
+  std::vector<PlannedRun> runs;
+  for (uint64_t seed : sweep.seeds)
+    for (const ScalingSize& size : sweep.sizes)
+      for (const ScalingBudget& budget : sweep.budgets) {
+        const double flops = budget.flops > 0 ? budget.flops : budget.times_reference * reference_flops;
+        const std::vector<double> lrs = size.lrs.empty() ? std::vector<double>{0.0} : size.lrs;
+        for (double lr : lrs) runs.push_back(scaling_run(config, size, budget, lr, flops, seed, out_dir, ranks));
+      }
+  return runs;
+}
+
+}  // namespace tg
