@@ -12,7 +12,7 @@ alternating which goes first. The table gives medians over rounds of each run's 
 step time, and the ratio tokengrow / PyTorch in tokens/s from the paired runs.
 
 The PyTorch model is written independently from the C++ one, from the same definition
-(docs and tokengrow's README): pre-norm blocks, Q/K/V/proj/FFN Pattentions with
+(docs/model.md): pre-norm blocks, Q/K/V/proj/FFN Pattentions with
 l2_norm_gelu (eps 1e-6 inside the norm, tau = sqrt(n) stored), non-affine block
 LayerNorms (eps 1e-5), final affine LayerNorm, causal multi-head attention with NeoX
 rotary on 25% of each head's dims, tied embedding, AdamW (0.9, 0.95, eps 1e-8, decay 0.1

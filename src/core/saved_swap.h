@@ -4,8 +4,8 @@
 //
 // With recompute, one block's activations are alive at a time. Freeing them after each
 // block and allocating them again in the next one hands the pages back to the OS and
-// faults every one of them in again on first touch (README, "Activation checkpointing":
-// page faults and time per step, measured). Instead, a block swaps its (empty) buffers
+// faults every one of them in again on first touch (docs/results/recompute.md: page faults
+// and time per step, measured). Instead, a block swaps its (empty) buffers
 // with the stash's before its forward and swaps them back after: the next block finds
 // buffers of the right capacity and touches no new page.
 //

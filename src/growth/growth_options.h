@@ -40,9 +40,9 @@ inline constexpr EnumNames<DepthPosition, 2> kDepthPositionNames{
 constexpr double kMaxWidthNoise = 10.0;
 
 struct GrowthOptions {
-  // Defaults: the measured best recipe of the README's growth-small experiment (keep
-  // and reset moments were within seed noise there, keep ahead by 0.002 nats). The
-  // config parser and `tokengrow grow` take their defaults from here.
+  // Defaults: the measured best recipe of configs/growth-small.json
+  // (docs/results/growth-small.md; keep and reset moments tie there, and keep loses no
+  // optimizer state). The config parser and `tokengrow grow` take their defaults from here.
   KeyInit key_init = KeyInit::Normal;
   ValueInit value_init = ValueInit::Normal;
   double key_std = -1;    // < 0: the model's init_std
