@@ -16,22 +16,11 @@
 
 using namespace tg;
 using tg::testing::TempDir;
+using tg::testing::user_error_of;
 using tg::testing::write_file;
 namespace fs = std::filesystem;
 
 namespace {
-// The UserError message of f(); fails the test if f() does not throw one.
-template <typename F>
-std::string user_error_of(F&& f) {
-  try {
-    f();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  FAIL("expected a UserError");
-  return "";
-}
-
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 }  // namespace
 

@@ -62,16 +62,6 @@ std::pair<std::string, std::string> splits_of(const std::string& corpus_path) {
   return {detokenize_bytes(c.train), detokenize_bytes(c.val)};
 }
 
-template <typename F>
-std::string user_error_of(F&& f) {
-  try {
-    f();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  FAIL("expected a UserError");
-  return "";
-}
 }  // namespace
 
 TEST_CASE("prepare reads gzip files, several members and dictzip's extra field, as their text", "[corpus]") {

@@ -14,6 +14,7 @@
 #include "data/corpus.h"
 #include "data/corpus_prepare.h"
 #include "train/run_config.h"
+#include "user_error_check.h"
 
 namespace tg::testing {
 
@@ -99,17 +100,6 @@ inline std::string summary_without_wall_time(const std::string& dir) {
 }
 
 // A 2-layer d 32 TokenFormer on `corpus`, small enough to train in a test.
-// The message of the UserError `f` throws, or "no error".
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
 inline RunConfig small_run(const std::string& corpus, int64_t steps) {
   RunConfig r;
   r.data_path = corpus;

@@ -314,12 +314,7 @@ TEST_CASE("Experiment config errors name the key", "[experiment][errors]") {
   TempDir dir("experiment_bad");
   auto error_of = [&](const std::string& text) {
     write_file(dir.file("bad.json"), text);
-    try {
-      load_experiment_config(dir.file("bad.json"));
-    } catch (const UserError& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
+    return tg::testing::error_of([&] { load_experiment_config(dir.file("bad.json")); });
   };
   const std::string data = dir.file("d.h5");
   std::string e = error_of(experiment_json(data, R"(, "colour": "red")"));

@@ -95,11 +95,12 @@ TEST_CASE("A plan lists every run by kind, in order, with its name", "[plan]") {
   REQUIRE(plan.runs[3].as<FrontierRun>()->budget == 0.5);
   REQUIRE(plan.runs[3].as<RecipeRun>() == nullptr);
   // The names written to done.json, the summaries and experiment.h5.
-  REQUIRE(kind_name(K::Recipe) == "recipe");
-  REQUIRE(kind_name(K::Frontier) == "frontier");
-  REQUIRE(kind_name(K::StageSize) == "stage_size");
-  REQUIRE(kind_name(K::Transformer) == "transformer");
-  REQUIRE(kind_name(K::Scaling) == "scaling");
+  REQUIRE(kRunKindNames.to_string(K::Recipe) == "recipe");
+  REQUIRE(kRunKindNames.to_string(K::Frontier) == "frontier");
+  REQUIRE(kRunKindNames.to_string(K::StageSize) == "stage_size");
+  REQUIRE(kRunKindNames.to_string(K::Transformer) == "transformer");
+  REQUIRE(kRunKindNames.to_string(K::Scaling) == "scaling");
+  REQUIRE(kRunKindNames.parse("stage_size") == K::StageSize);
 }
 
 TEST_CASE("A plan's stage steps and FLOPs are the hand-counted ones", "[plan]") {

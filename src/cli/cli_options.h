@@ -7,6 +7,8 @@
 #include <spdlog/logger.h>
 
 #include "core/communicator.h"
+#include "core/enum_names.h"
+#include "core/error.h"
 
 namespace tg {
 
@@ -23,6 +25,18 @@ void require_flag(const cxxopts::ParseResult& result, const std::string& command
 // The --threads flag's value, in the range train.threads allows (core/thread_count.h);
 // UserError "tokengrow <command>: --threads: expected an integer in [0, 1024], got N".
 int threads_flag(const cxxopts::ParseResult& result, const std::string& command);
+
+// One of an enum's names (`names`) given as --<flag>; its UserError becomes
+// "tokengrow <command>: --<flag>: unknown <what> ... (expected ...)".
+template <class E, size_t N>
+E enum_flag(const cxxopts::ParseResult& result, const std::string& command, const std::string& flag,
+            const EnumNames<E, N>& names) {
+  try {
+    return names.parse(result[flag].as<std::string>());
+  } catch (const UserError& e) {
+    throw UserError("tokengrow " + command + ": --" + flag + ": " + e.what());
+  }
+}
 
 // Threads per rank: with several ranks on this machine, the default (0: all cores)
 // becomes the cores shared out among them; more than the cores is warned about.

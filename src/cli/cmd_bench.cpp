@@ -154,20 +154,8 @@ int cmd_bench(int argc, const char* const* argv, std::ostream& out, spdlog::logg
     return 0;
   }
   RunConfig config = load_run_config(args["config"].as<std::string>());
-  if (args.count("precision")) {
-    try {
-      config.model.precision = parse_precision(args["precision"].as<std::string>());
-    } catch (const UserError& e) {
-      throw UserError(std::string("tokengrow bench: --precision: ") + e.what());
-    }
-  }
-  if (args.count("recompute")) {
-    try {
-      config.train.recompute = parse_recompute(args["recompute"].as<std::string>());
-    } catch (const UserError& e) {
-      throw UserError(std::string("tokengrow bench: --recompute: ") + e.what());
-    }
-  }
+  if (args.count("precision")) config.model.precision = enum_flag(args, "bench", "precision", kPrecisionNames);
+  if (args.count("recompute")) config.train.recompute = enum_flag(args, "bench", "recompute", kRecomputeNames);
   const bool bf16 = config.model.precision == Precision::BF16;
   BenchOptions bench;
   bench.steps = args["steps"].as<int64_t>();

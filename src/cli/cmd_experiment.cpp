@@ -32,7 +32,7 @@ int print_experiment_plan(const cxxopts::ParseResult& args, int threads, std::os
     Engine engine(threads);
     timed = time_micro_batches(engine, plan, plan_steps);
   }
-  print_plan(out, plan, estimate_plan(plan, timed), done_runs(plan, out_dir));
+  print_plan(out, plan, estimate_plan(plan, timed), done_runs(plan.runs, out_dir));
   // Timed steps on a busy machine (another training process spinning its threads on
   // the same cores) can run many times slower than alone: say so rather than mislead.
   if (plan_steps > 0 && load_before > 0.5)

@@ -20,32 +20,22 @@ std::string growth_flag(std::string key) {
   return "--" + key;
 }
 
-// One of a growth enum's names given as --flag; the error names the flag.
-template <class E, size_t N>
-E growth_choice(const cxxopts::ParseResult& args, const std::string& flag, const EnumNames<E, N>& names) {
-  try {
-    return names.parse(args[flag].as<std::string>());
-  } catch (const UserError& e) {
-    throw UserError("tokengrow grow: --" + flag + ": " + e.what());
-  }
-}
-
 // The growth options of the flags, checked by the rules a config's growth object passes.
 GrowthOptions growth_options_from_flags(const cxxopts::ParseResult& args) {
   GrowthOptions opts;
-  opts.key_init = growth_choice(args, "key-init", kKeyInitNames);
-  opts.value_init = growth_choice(args, "value-init", kValueInitNames);
+  opts.key_init = enum_flag(args, "grow", "key-init", kKeyInitNames);
+  opts.value_init = enum_flag(args, "grow", "value-init", kValueInitNames);
   if (args.count("key-std")) opts.key_std = args["key-std"].as<double>();
   if (args.count("value-std")) opts.value_std = args["value-std"].as<double>();
-  opts.tau = growth_choice(args, "tau", kTauGrowthNames);
+  opts.tau = enum_flag(args, "grow", "tau", kTauGrowthNames);
   opts.anneal_steps = args["anneal-steps"].as<int64_t>();
-  opts.optimizer = growth_choice(args, "optimizer", kOptimizerGrowthNames);
+  opts.optimizer = enum_flag(args, "grow", "optimizer", kOptimizerGrowthNames);
   opts.seed = static_cast<uint64_t>(args["seed"].as<int64_t>());
   opts.train_old = args.count("freeze-old") == 0;
   opts.freeze_steps = args["freeze-steps"].as<int64_t>();
   opts.width_noise = args["width-noise"].as<double>();
-  opts.depth_init = growth_choice(args, "depth-init", kDepthInitNames);
-  opts.depth_position = growth_choice(args, "depth-position", kDepthPositionNames);
+  opts.depth_init = enum_flag(args, "grow", "depth-init", kDepthInitNames);
+  opts.depth_position = enum_flag(args, "grow", "depth-position", kDepthPositionNames);
   if (const auto error = growth_options_error(opts))
     throw UserError("tokengrow grow: " + growth_flag(error->key) + " " + error->message);
   return opts;

@@ -12,6 +12,8 @@
 #include <random>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "core/crash_point.h"
 #include "core/error.h"
 
@@ -137,6 +139,10 @@ void write_file_durably(const std::string& path, std::string_view bytes, Publish
     throw UserError(path + ": cannot write: " + reason + " (disk full?); the previous file, if any, is untouched");
   }
   publish_file(tmp, path, mode);
+}
+
+void write_json_durably(const std::string& path, const nlohmann::json& json) {
+  write_file_durably(path, json.dump(2) + "\n");
 }
 
 bool link_file_durably(const std::string& existing, const std::string& path) {

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace tg {
 
 // How a finished file takes its final name.
@@ -30,6 +32,9 @@ void publish_file(const std::string& tmp_path, const std::string& final_path, Pu
 // (disk full, file too large, I/O error) removes the temporary file, leaves an
 // existing `path` untouched and throws UserError naming `path` and the OS error.
 void write_file_durably(const std::string& path, std::string_view bytes, Publish mode = Publish::Replace);
+
+// write_file_durably() of `json` as text: indented by 2, one trailing newline.
+void write_json_durably(const std::string& path, const nlohmann::json& json);
 
 // Publishes `path` as a second name (a hard link) of the published file `existing`,
 // atomically as write_file_durably() would: the bytes are written once, for both

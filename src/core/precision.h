@@ -16,8 +16,6 @@ enum class Precision { FP32, BF16 };
 inline constexpr EnumNames<Precision, 2> kPrecisionNames{"precision", {{{Precision::FP32, "fp32"}, {Precision::BF16, "bf16"}}}};
 
 inline std::string to_string(Precision p) { return kPrecisionNames.to_string(p); }
-// Throws UserError naming the valid values if `name` is not one.
-inline Precision parse_precision(const std::string& name) { return kPrecisionNames.parse(name); }
 
 // One matmul input in a layer's precision: the float32 data itself (fp32), or a bf16
 // copy of it kept in a layer-owned buffer (bf16).

@@ -20,9 +20,9 @@ std::vector<CorpusLoss> read_corpus_losses(const std::string& out_dir, const std
     const RecipeRun* of = r.plan->as<RecipeRun>();
     if (!of) continue;
     for (size_t k = 0; k < r.plan->stages.size(); ++k) {
-      const fs::path file = fs::path(out_dir) / r.plan->name / ("corpus_losses_" + std::to_string(k) + ".json");
+      const std::string file = corpus_losses_file(run_dir(out_dir, *r.plan), k);
       if (!fs::exists(file)) continue;
-      const nlohmann::json j = read_json_file(file.string());
+      const nlohmann::json j = read_json_file(file);
       for (auto it = j.at("losses").begin(); it != j.at("losses").end(); ++it)
         rows.push_back({r.plan->name, of->recipe, it.key(), r.plan->seed, static_cast<int64_t>(k),
                         j.at("step").get<int64_t>(), it.value().get<double>()});

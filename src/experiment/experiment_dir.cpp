@@ -6,6 +6,7 @@
 
 #include "core/durable_file.h"
 #include "core/error.h"
+#include "experiment/planned_run.h"
 
 namespace tg {
 
@@ -26,7 +27,7 @@ bool is_experiment_dir(const fs::path& dir) {
 
 // A run of an experiment written before the marker: plan.json below the runner's lock.
 bool is_experiment_run_dir(const fs::path& dir) {
-  return present(dir / "plan.json") && present(dir.parent_path() / ".lock");
+  return present(plan_file(dir.string())) && present(dir.parent_path() / ".lock");
 }
 }  // namespace
 
@@ -34,7 +35,7 @@ void mark_experiment_dir(const std::string& out_dir, const std::string& config_f
   const fs::path marker = fs::path(out_dir) / kMarker;
   if (fs::exists(marker)) return;
   const nlohmann::json j = {{"format", "tokengrow-experiment"}, {"config", config_file}};
-  write_file_durably(marker.string(), j.dump(2) + "\n");
+  write_json_durably(marker.string(), j);
 }
 
 std::string enclosing_experiment_dir(const std::string& dir) {

@@ -70,7 +70,7 @@ struct PlanColumns {
 
 PlanColumns plan_columns(const PlannedRun& run) {
   PlanColumns c;
-  c.kind = kind_name(run.kind());
+  c.kind = kRunKindNames.to_string(run.kind());
   if (const RecipeRun* recipe = run.as<RecipeRun>()) c.recipe = recipe->recipe;
   if (const FrontierRun* frontier = run.as<FrontierRun>()) c.budget = frontier->budget;
   if (const ScalingPoint* point = run.as<ScalingPoint>()) {
@@ -157,7 +157,7 @@ void write_markdown(const ExperimentConfig& config, const std::string& out_dir, 
   md << "## Runs\n\n| run | kind | params | final val loss | val ppl | val bits/byte | FLOPs | tokens | tokens/param "
         "| wall s |\n|---|---|---|---|---|---|---|---|---|---|\n";
   for (const RunResult& r : results)
-    md << "| " << r.plan->name << " | " << kind_name(r.plan->kind()) << " | " << r.n_params << " | " << fmt(r.final_val_loss) << " | "
+    md << "| " << r.plan->name << " | " << kRunKindNames.to_string(r.plan->kind()) << " | " << r.n_params << " | " << fmt(r.final_val_loss) << " | "
        << fmt(std::exp(r.final_val_loss), "%.3f") << " | " << fmt(r.final_val_bpb) << " | " << fmt(r.total_flops, "%.3g")
        << " | " << r.tokens << " | " << fmt(r.tokens_per_param(), "%.1f") << " | " << fmt(r.wall_s, "%.0f") << " |\n";
   md << "\n" << scaling_markdown(config, scaling, results);

@@ -2,9 +2,10 @@
 
 #include <filesystem>
 #include <map>
+#include <stdexcept>
+#include <vector>
 
 #include "core/durable_file.h"
-#include "core/error.h"
 #include "core/log.h"
 #include "core/run_lock.h"
 #include "experiment/corpus_losses.h"
@@ -24,10 +25,6 @@ namespace tg {
 namespace fs = std::filesystem;
 
 namespace {
-void write_json_atomically(const fs::path& path, const nlohmann::json& j) {
-  write_file_durably(path.string(), j.dump(2) + "\n");
-}
-
 StageProgress checkpoint_progress(const std::string& path) {
   TrainState state;
   load_model(path, &state);
@@ -74,7 +71,7 @@ bool ExperimentRunner::train_stage(const PlannedRun& run, size_t k, const std::s
 // every corpus seen so far (corpus_losses.h). Deterministic, so recomputed if lost.
 void ExperimentRunner::record_corpus_losses(const PlannedRun& run, size_t k) {
   if (corpora_seen(run, run.stages.size() - 1).size() < 2) return;
-  const fs::path file = fs::path(run_dir(out_dir_, run)) / ("corpus_losses_" + std::to_string(k) + ".json");
+  const std::string file = corpus_losses_file(run_dir(out_dir_, run), k);
   if (fs::exists(file)) return;
   const std::string checkpoint = (fs::path(run.stage_dirs[k]) / "latest.h5").string();
   const std::map<std::string, double> losses =
@@ -82,34 +79,36 @@ void ExperimentRunner::record_corpus_losses(const PlannedRun& run, size_t k) {
   std::string shown_losses;
   for (const auto& [corpus, loss] : losses) shown_losses += " " + corpus + " " + std::to_string(loss);
   log_.info(line(run.name, ": after stage ", k, ", val loss on", shown_losses));
-  write_json_atomically(file, {{"stage", k}, {"step", run.end_step(static_cast<int64_t>(k))}, {"losses", losses}});
+  write_json_durably(file, {{"stage", k}, {"step", run.end_step(static_cast<int64_t>(k))}, {"losses", losses}});
 }
 
 // Grows the end of stage k - 1 into grown_<k>.h5 and records it in growth_<k>.json,
-// unless recorded already; either way checks the record against the plan.
-void ExperimentRunner::grow_into_stage(const PlannedRun& run, size_t k) {
-  const fs::path dir = run_dir(out_dir_, run);
-  const fs::path grown = dir / ("grown_" + std::to_string(k) + ".h5");
-  const fs::path event = dir / ("growth_" + std::to_string(k) + ".json");
+// unless recorded already; either way checks the record against the plan. Returns the
+// grown model's path, where stage k starts.
+std::string ExperimentRunner::grow_into_stage(const PlannedRun& run, size_t k) {
+  const std::string dir = run_dir(out_dir_, run);
+  const std::string grown = grown_model_file(dir, k);
+  const std::string event = growth_record_file(dir, k);
   if (!fs::exists(event)) {
     log_.info(line(run.name, ": growing stage ", k - 1, " -> ", k));
     const std::string from = (fs::path(run.stage_dirs[k - 1]) / "latest.h5").string();
-    check_stage_progress(run, dir.string(), k - 1, checkpoint_progress(from), true);
+    check_stage_progress(run, dir, k - 1, checkpoint_progress(from), true);
     if (fs::exists(grown)) fs::remove(grown);  // grown but not recorded: grow again (deterministic)
-    const GrowReport g = grow_checkpoint(engine_, from, grown.string(),
+    const GrowReport g = grow_checkpoint(engine_, from, grown,
                                          growth_target_to(run.stages[k - 1].model, run.stages[k].model, run.name),
                                          run.growth[k], run.stages[k].train, run.stages[k].data_path);
     for (const auto& w : g.warnings) log_.warn(w);
     log_.info(line(run.name, ": val loss before growth ", g.val_loss_before, ", after ", g.val_loss_after));
-    write_json_atomically(event, {{"stage", k},
-                                  {"step", g.step},
-                                  {"tokens", g.tokens},
-                                  {"flops", g.flops},
-                                  {"loss_before", g.val_loss_before},
-                                  {"loss_after", g.val_loss_after},
-                                  {"growth", run.growth[k].to_json()}});
+    write_json_durably(event, {{"stage", k},
+                               {"step", g.step},
+                               {"tokens", g.tokens},
+                               {"flops", g.flops},
+                               {"loss_before", g.val_loss_before},
+                               {"loss_after", g.val_loss_after},
+                               {"growth", run.growth[k].to_json()}});
   }
-  check_stage_progress(run, dir.string(), k - 1, growth_event_progress(event.string()), true);
+  check_stage_progress(run, dir, k - 1, growth_event_progress(event), true);
+  return grown;
 }
 
 bool ExperimentRunner::execute(const PlannedRun& run) {
@@ -117,11 +116,7 @@ bool ExperimentRunner::execute(const PlannedRun& run) {
   fs::create_directories(dir);
   record_plan(run, dir.string());
   for (size_t k = 0; k < run.stages.size(); ++k) {
-    std::string start;
-    if (k > 0) {
-      grow_into_stage(run, k);
-      start = (dir / ("grown_" + std::to_string(k) + ".h5")).string();
-    }
+    const std::string start = k > 0 ? grow_into_stage(run, k) : std::string();
     log_.info(line(run.name, ": stage ", k, " (", run.stages[k].train.steps, " steps)"));
     if (!train_stage(run, k, start)) return false;
     record_corpus_losses(run, k);
@@ -148,7 +143,7 @@ bool ExperimentRunner::run() {
       log_.info(line("[", i + 1, "/", runs.size(), "] ", run.name, ": done, skipped"));
       continue;
     }
-    log_.info(line("[", i + 1, "/", runs.size(), "] ", run.name, " (", kind_name(run.kind()), ", ",
+    log_.info(line("[", i + 1, "/", runs.size(), "] ", run.name, " (", kRunKindNames.to_string(run.kind()), ", ",
                    run.planned_flops / 1e12, " TFLOP)"));
     if (!execute(run)) {
       log_.info("stopped; re-run the same command to continue");

@@ -11,9 +11,7 @@
 // Run names: <recipe>-seed<s> (stage<k>/ sub-runs, grown_<k>.h5, growth_<k>.json),
 // frontier-<budget>x-seed<s>, scratch-stage<k>-seed<s>, transformer-seed<s>,
 // scaling-<size>-<budget>[-lr<lr>]-seed<s> (the scaling sweep: scaling_plan.h).
-#include <functional>
 #include <string>
-#include <vector>
 
 #include <spdlog/logger.h>
 
@@ -53,7 +51,7 @@ class ExperimentRunner {
 
  private:
   bool execute(const PlannedRun& run);
-  void grow_into_stage(const PlannedRun& run, size_t k);
+  std::string grow_into_stage(const PlannedRun& run, size_t k);
   void record_corpus_losses(const PlannedRun& run, size_t k);
   // Trains (or resumes) stage k of `run`, after checking its latest checkpoint is on the plan.
   bool train_stage(const PlannedRun& run, size_t k, const std::string& start_checkpoint);

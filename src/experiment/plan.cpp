@@ -68,7 +68,7 @@ PlannedRun recipe_run(const RecipeSpec& recipe, const RecipeStages& planned, uin
     RunConfig rc = planned.stages[k];
     rc.train.seed = seed;
     // The grown checkpoint records how tau evolves; keep the run config in step.
-    if (k > 0) rc.model.tau_mode = recipe.stages[k].growth.tau == TauGrowth::Dynamic ? TauMode::Dynamic : TauMode::Fixed;
+    if (k > 0) rc.model.tau_mode = grown_tau_mode(recipe.stages[k].growth.tau);
     run.stages.push_back(rc);
     run.stage_step_flops.push_back(planned.step_flops[k]);
     run.growth.push_back(recipe.stages[k].growth);
@@ -104,7 +104,7 @@ nlohmann::json matched_transformer(const ModelConfig& m, const nlohmann::json& f
   const double d = m.d_model, L = m.n_layers, V = m.vocab_size;
   const int64_t h = std::max<int64_t>(1, std::llround((p - V * d - 2 * d - 4 * L * d * d) / (2 * L * d)));
   nlohmann::json model = final_model;
-  model["architecture"] = "transformer";
+  model["architecture"] = kArchitectureNames.to_string(Architecture::Transformer);
   model["ffn_hidden"] = h;
   return model;
 }
@@ -156,12 +156,6 @@ Plan make_plan(const ExperimentConfig& config, const std::string& out_dir, int r
   for (PlannedRun& run : plan_scaling_runs(config, plan.reference_flops, out_dir, ranks))
     plan.runs.push_back(std::move(run));
   return plan;
-}
-
-std::vector<bool> done_runs(const Plan& plan, const std::string& out_dir) {
-  std::vector<bool> done;
-  for (const PlannedRun& run : plan.runs) done.push_back(read_done_marker(run, run_dir(out_dir, run)));
-  return done;
 }
 
 }  // namespace tg

@@ -32,9 +32,6 @@ struct Plan {
 // trained once, in the first one's). Errors (a budget a stage cannot meet) name config.file.
 Plan make_plan(const ExperimentConfig& config, const std::string& out_dir, int ranks);
 
-// Which runs of the plan are finished (done.json under out_dir), in plan order.
-std::vector<bool> done_runs(const Plan& plan, const std::string& out_dir);
-
 // The cost of one global step of a stage, from its overrides, before its step count is
 // known: the stage's run config is read with 2^30 steps, under which any warmup_steps is
 // valid (the cost depends on the model and batch, never on the steps).

@@ -17,10 +17,11 @@ std::string cost_key(const RunConfig& rc) {
   return rc.model.to_json().dump() + "/" + std::to_string(rc.train.batch_size);
 }
 
-double stage_wall_s(const RunConfig& rc, double micro_batch_s) {
+// One rank's step (step_cost with one rank) runs `step.micro_batches` micro-batches; ranks run theirs at once.
+double stage_wall_s(const RunConfig& rc, const StepCost& step, double micro_batch_s) {
   const int64_t steps = rc.train.steps;
   const int64_t evals = (rc.train.eval_every > 0 ? steps / rc.train.eval_every : 0) + 1;
-  return static_cast<double>(steps * rc.train.grad_accum) * micro_batch_s +
+  return static_cast<double>(steps * step.micro_batches) * micro_batch_s +
          static_cast<double>(evals * rc.train.eval_batches) * micro_batch_s / 3.0;
 }
 
@@ -58,10 +59,11 @@ std::vector<RunEstimate> estimate_plan(const Plan& plan, const MicroBatchSeconds
     e.wall_s = timed.empty() ? std::numeric_limits<double>::quiet_NaN() : 0.0;
     for (size_t k = 0; k < run.stages.size(); ++k) {
       const RunConfig& rc = run.stages[k];
-      e.tokens += rc.train.steps * step_cost(rc.model, rc.train.batch_size, rc.train.grad_accum, 1).tokens;
+      const StepCost step = step_cost(rc.model, rc.train.batch_size, rc.train.grad_accum, 1);
+      e.tokens += rc.train.steps * step.tokens;
       if (!own_dirs.insert(run.stage_dirs[k]).second) continue;  // trained by an earlier run
       e.own_flops += static_cast<double>(rc.train.steps) * run.stage_step_flops[k];
-      if (!timed.empty()) e.wall_s += stage_wall_s(rc, timed.at(cost_key(rc)));
+      if (!timed.empty()) e.wall_s += stage_wall_s(rc, step, timed.at(cost_key(rc)));
     }
     estimates.push_back(e);
   }
@@ -82,7 +84,7 @@ void print_plan(std::ostream& out, const Plan& plan, const std::vector<RunEstima
     std::string steps;
     for (const RunConfig& rc : run.stages) steps += (steps.empty() ? "" : " ") + std::to_string(rc.train.steps);
     std::snprintf(line, sizeof line, "%-44s %-11s %10lld %12lld %8.1f %10.4g %8s  %s%s\n", run.name.c_str(),
-                  kind_name(run.kind()).c_str(), static_cast<long long>(e.n_params), static_cast<long long>(e.tokens),
+                  kRunKindNames.to_string(run.kind()).c_str(), static_cast<long long>(e.n_params), static_cast<long long>(e.tokens),
                   static_cast<double>(e.tokens) / static_cast<double>(e.n_params), e.flops / 1e12,
                   duration(e.wall_s).c_str(), steps.c_str(), done[i] ? "  (done)" : "");
     out << line;

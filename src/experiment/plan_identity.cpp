@@ -74,14 +74,14 @@ std::string plan_difference(const nlohmann::json& before, const nlohmann::json& 
 }
 
 void record_plan(const PlannedRun& run, const std::string& run_dir) {
-  const fs::path file = fs::path(run_dir) / "plan.json";
-  if (!fs::exists(file)) write_file_durably(file.string(), plan_json(run).dump(2) + "\n");
+  const std::string file = plan_file(run_dir);
+  if (!fs::exists(file)) write_json_durably(file, plan_json(run));
 }
 
 void check_plan(const PlannedRun& run, const std::string& run_dir, const std::string& config_file) {
-  const fs::path file = fs::path(run_dir) / "plan.json";
+  const std::string file = plan_file(run_dir);
   if (!fs::exists(file)) return;  // not started (or finished before plans were recorded)
-  const std::string difference = plan_difference(read_json_file(file.string()), plan_json(run));
+  const std::string difference = plan_difference(read_json_file(file), plan_json(run));
   if (!difference.empty())
     throw UserError(run_dir + ": this run was started with another plan than " + config_file + " gives now (" +
                     difference + "); restore the config, or write the experiment to another --out");

@@ -1,8 +1,6 @@
 #include "experiment/planned_run.h"
 
 #include <algorithm>
-#include <array>
-#include <string_view>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -33,7 +31,7 @@ std::string flops_text(double flops) {
 }
 
 nlohmann::json done_json(const PlannedRun& run) {
-  return {{"name", run.name}, {"kind", kind_name(run.kind())}, {"seed", run.seed}};
+  return {{"name", run.name}, {"kind", kRunKindNames.to_string(run.kind())}, {"seed", run.seed}};
 }
 
 // A JSON value as text, cut to `limit` characters for an error message.
@@ -43,14 +41,26 @@ std::string shortened(const nlohmann::json& j, size_t limit = 200) {
 }
 }  // namespace
 
-std::string kind_name(RunKind kind) {
-  constexpr std::array<std::string_view, std::variant_size_v<RunPayload>> kNames = {"recipe", "frontier", "stage_size",
-                                                                                   "transformer", "scaling"};
-  return std::string(kNames.at(static_cast<size_t>(kind)));
-}
-
 std::string run_dir(const std::string& out_dir, const PlannedRun& run) {
   return (std::filesystem::path(out_dir) / run.name).string();
+}
+
+namespace {
+std::string file_in(const std::string& run_dir, const std::string& name) {
+  return (std::filesystem::path(run_dir) / name).string();
+}
+}  // namespace
+
+std::string plan_file(const std::string& run_dir) { return file_in(run_dir, "plan.json"); }
+std::string done_file(const std::string& run_dir) { return file_in(run_dir, "done.json"); }
+std::string grown_model_file(const std::string& run_dir, size_t k) {
+  return file_in(run_dir, "grown_" + std::to_string(k) + ".h5");
+}
+std::string growth_record_file(const std::string& run_dir, size_t k) {
+  return file_in(run_dir, "growth_" + std::to_string(k) + ".json");
+}
+std::string corpus_losses_file(const std::string& run_dir, size_t k) {
+  return file_in(run_dir, "corpus_losses_" + std::to_string(k) + ".json");
 }
 
 int64_t PlannedRun::end_step(int64_t k) const {
@@ -83,7 +93,7 @@ void check_stage_progress(const PlannedRun& run, const std::string& run_dir, siz
   const double planned_flops =
       run.end_flops(stage - 1) + static_cast<double>(step_in_plan - start_step) * run.stage_step_flops[k];
   if (step_ok && same_flops(planned_flops, found.flops)) return;
-  const std::string plan = (std::filesystem::path(run_dir) / "plan.json").string();
+  const std::string plan = plan_file(run_dir);
   const std::string planned =
       finished || !step_ok
           ? "ends stage " + std::to_string(k) + " at step " + std::to_string(end_step) + " with " + flops_text(planned_flops) +
@@ -97,11 +107,11 @@ void check_stage_progress(const PlannedRun& run, const std::string& run_dir, siz
 }
 
 void write_done_marker(const PlannedRun& run, const std::string& run_dir) {
-  write_file_durably((std::filesystem::path(run_dir) / "done.json").string(), done_json(run).dump(2) + "\n");
+  write_json_durably(done_file(run_dir), done_json(run));
 }
 
 bool read_done_marker(const PlannedRun& run, const std::string& run_dir) {
-  const std::string path = (std::filesystem::path(run_dir) / "done.json").string();
+  const std::string path = done_file(run_dir);
   if (!std::filesystem::exists(path)) return false;
   std::ifstream in(path);
   std::stringstream text;
@@ -114,6 +124,12 @@ bool read_done_marker(const PlannedRun& run, const std::string& run_dir) {
                     (marker.is_discarded() ? std::to_string(text.str().size()) + " bytes that are not JSON" : shortened(marker)) +
                     "); delete it and re-run the experiment: the run is then checked against its plan and marked done again");
   return true;
+}
+
+std::vector<bool> done_runs(const std::vector<PlannedRun>& runs, const std::string& out_dir) {
+  std::vector<bool> done;
+  for (const PlannedRun& run : runs) done.push_back(read_done_marker(run, run_dir(out_dir, run)));
+  return done;
 }
 
 }  // namespace tg

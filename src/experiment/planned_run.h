@@ -17,15 +17,21 @@
 #include <variant>
 #include <vector>
 
+#include "core/enum_names.h"
 #include "growth/growth_options.h"
 #include "train/run_config.h"
 
 namespace tg {
 
-// What a run is for, with what only that kind of run has. kind_name is the one table
+// What a run is for, with what only that kind of run has. kRunKindNames is the one table
 // of the names written to done.json, summaries and experiment.h5.
 enum class RunKind { Recipe, Frontier, StageSize, Transformer, Scaling };
-std::string kind_name(RunKind kind);  // recipe, frontier, stage_size, transformer, scaling
+inline constexpr EnumNames<RunKind, 5> kRunKindNames{"run kind",
+                                                     {{{RunKind::Recipe, "recipe"},
+                                                       {RunKind::Frontier, "frontier"},
+                                                       {RunKind::StageSize, "stage_size"},
+                                                       {RunKind::Transformer, "transformer"},
+                                                       {RunKind::Scaling, "scaling"}}}};
 
 struct RecipeRun {
   std::string recipe;  // the recipe's name
@@ -69,6 +75,16 @@ struct PlannedRun {
 // out_dir/<run name>: the run's directory (done.json, plan.json, growth records).
 std::string run_dir(const std::string& out_dir, const PlannedRun& run);
 
+// The files in a run's directory, named here only.
+std::string plan_file(const std::string& run_dir);  // plan.json: the run as planned (plan_identity.h)
+std::string done_file(const std::string& run_dir);  // done.json: the run is finished
+// grown_<k>.h5: the model grown from the end of stage k - 1 that stage k starts from.
+std::string grown_model_file(const std::string& run_dir, size_t k);
+// growth_<k>.json: the record of that growth (step, FLOPs, losses before and after).
+std::string growth_record_file(const std::string& run_dir, size_t k);
+// corpus_losses_<k>.json: the losses on every corpus seen at the end of stage k (corpus_losses.h).
+std::string corpus_losses_file(const std::string& run_dir, size_t k);
+
 // Where a stage directory's checkpoint, metrics log or growth record says training is.
 struct StageProgress {
   int64_t step = 0;
@@ -90,5 +106,7 @@ void write_done_marker(const PlannedRun& run, const std::string& run_dir);
 // False if absent. A marker that is not valid JSON or names another run is a
 // UserError naming the file: a run is never taken as finished on a damaged marker.
 bool read_done_marker(const PlannedRun& run, const std::string& run_dir);
+// Which of `runs` are finished (read_done_marker in run_dir(out_dir, run)), in order.
+std::vector<bool> done_runs(const std::vector<PlannedRun>& runs, const std::string& out_dir);
 
 }  // namespace tg

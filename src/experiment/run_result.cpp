@@ -26,7 +26,7 @@ std::vector<RunResult> read_finished_runs(const std::string& out_dir, const Plan
       r.rows.insert(r.rows.end(), rows.begin(), rows.end());
       if (k == 0) r.base_flops = rows.back().flops;
       if (k > 0) {
-        const std::string event = (fs::path(run_dir) / ("growth_" + std::to_string(k) + ".json")).string();
+        const std::string event = growth_record_file(run_dir, k);
         check_stage_progress(run, run_dir, k - 1, growth_event_progress(event), true);
         r.growth.push_back(read_json_file(event));
       }

@@ -139,7 +139,7 @@ ModelConfig grown_config(const ModelConfig& old_config, const GrowthTarget& targ
     config.n_heads = old_config.n_heads * k;
     config.ffn_hidden = old_config.ffn_hidden * k;  // unused by a TokenFormer, kept in step with d
   }
-  config.tau_mode = options.tau == TauGrowth::Dynamic ? TauMode::Dynamic : TauMode::Fixed;
+  config.tau_mode = grown_tau_mode(options.tau);
   return config;
 }
 

@@ -1,6 +1,5 @@
 #include "growth/growth_options.h"
 
-#include "core/error.h"
 #include "core/log.h"
 
 namespace tg {
@@ -17,6 +16,8 @@ std::optional<GrowthOptionError> growth_options_error(const GrowthOptions& o) {
     return {{"depth_position", "places identity blocks; \"stack\" and \"interleave\" copies set their own order"}};
   return std::nullopt;
 }
+
+TauMode grown_tau_mode(TauGrowth tau) { return tau == TauGrowth::Dynamic ? TauMode::Dynamic : TauMode::Fixed; }
 
 GrowthOptions parse_growth_options(ConfigReader r) {
   const GrowthOptions defaults;

@@ -6,6 +6,7 @@
 
 #include "core/config_reader.h"
 #include "core/enum_names.h"
+#include "model/model_config.h"
 
 namespace tg {
 
@@ -77,5 +78,9 @@ struct GrowthOptionError {
 std::optional<GrowthOptionError> growth_options_error(const GrowthOptions& options);
 
 GrowthOptions parse_growth_options(ConfigReader reader);
+
+// The grown model's tau mode: dynamic growth keeps tau = sqrt(n) from then on
+// (TauMode::Dynamic); fixed and anneal store tau per layer (anneal moves the stored value).
+TauMode grown_tau_mode(TauGrowth tau);
 
 }  // namespace tg

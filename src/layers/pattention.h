@@ -37,8 +37,6 @@ inline constexpr EnumNames<PattentionNorm, 3> kPattentionNormNames{
     {{{PattentionNorm::L2NormGelu, "l2_norm_gelu"}, {PattentionNorm::GeluL2Norm, "gelu_l2_norm"}, {PattentionNorm::Softmax, "softmax"}}}};
 
 inline std::string to_string(PattentionNorm norm) { return kPattentionNormNames.to_string(norm); }
-// Throws UserError listing the valid names if `name` is not one.
-inline PattentionNorm parse_pattention_norm(const std::string& name) { return kPattentionNormNames.parse(name); }
 
 class Pattention : public Mapping {
  public:

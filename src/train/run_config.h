@@ -55,8 +55,6 @@ struct TrainConfig {
   int64_t grad_accum = 1;
   bool deterministic_reduce = false;
   int64_t replica_check_every = 100;
-  // Sequences one process trains on per step (x the ranks under mpirun).
-  int64_t sequences_per_step() const { return batch_size * grad_accum; }
   nlohmann::json to_json() const;
 };
 

@@ -216,7 +216,7 @@ void Trainer::print_model_line() {
   std::string parallel;
   if (cost.micro_batches > 1)
     parallel = line(" x ", config_.train.grad_accum, " micro-batches x ", comm_.size(), " ranks (global batch ",
-                    config_.train.batch_size * config_.train.grad_accum * comm_.size(), ")");
+                    config_.train.batch_size * cost.micro_batches, ")");
   log_.info(line("model: ", to_string(m.architecture), ", ", model_->n_params(), " parameters, ", m.n_layers,
                  " layers, d ", m.d_model, "; ", cost.model_flops / 1e9, " GFLOP per step", parallel, "; ",
                  engine_.threads(), " threads", comm_.size() > 1 ? " per rank" : ""));
