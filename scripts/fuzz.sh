@@ -25,6 +25,7 @@ export LSAN_OPTIONS=suppressions=$(pwd)/tests/fuzz/lsan.supp:print_suppressions=
 # names (CI failed that way once, on a 56-byte H5Fopen leak).
 export ASAN_OPTIONS=$ASAN_OPTIONS:fast_unwind_on_malloc=0
 if [ ! -x "$build/fuzz_config" ]; then
+  bash scripts/install-deps.sh --sanitizers
   CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DTOKENGROW_SANITIZE=address,undefined -DTOKENGROW_FUZZ=ON > "$build.log" 2>&1 || { cat "$build.log"; exit 1; }
 fi

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages tokengrow builds, tests and runs with.
 # Skips apt entirely when everything is already installed.
+#   --sanitizers  also clang and its runtimes, for the sanitizer and fuzzing builds of
+#            `bash scripts/test.sh --full` (the quick check and the quick start need none)
 #   --bench  also the packages of bench/compare_pytorch.py (OpenBLAS for PyTorch; large,
 #            so not for the test suite or CI). libopenblas0-openmp: the OpenMP build of
 #            OpenBLAS, which the script loads for PyTorch (the pthreads build's threads
@@ -11,7 +13,6 @@ PACKAGES=(
   build-essential cmake pkg-config
   libdnnl-dev ocl-icd-opencl-dev            # oneDNN's CMake config requires OpenCL (GPU runtime)
   zlib1g-dev libeigen3-dev libhdf5-dev libcxxopts-dev libspdlog-dev nlohmann-json3-dev catch2
-  clang libclang-rt-14-dev libomp-14-dev llvm  # sanitizer build and libFuzzer runs of the test suite (libomp: clang's OpenMP runtime)
   bible-kjv                                   # the default corpus (King James Bible)
   dict-gcide                                  # with it, the english corpus (scripts/prepare-corpora.sh)
   libsentencepiece-dev                        # subword tokenizers (BPE, unigram) for prepare
@@ -20,9 +21,12 @@ PACKAGES=(
   jupyter-nbconvert python3-ipykernel python3-nbformat  # the analysis notebook, executed by the tests
   python3-torch                               # python/tokengrow_torch.py, export and import, and their tests
 )
-if [ "${1:-}" = "--bench" ]; then
-  PACKAGES+=(libopenblas0 libopenblas0-openmp)   # the PyTorch side of bench/compare_pytorch.py
-fi
+case "${1:-}" in
+  --sanitizers) PACKAGES+=(clang libclang-rt-14-dev libomp-14-dev llvm) ;;  # libomp: clang's OpenMP runtime; llvm: the symbolizer
+  --bench) PACKAGES+=(libopenblas0 libopenblas0-openmp) ;;  # the PyTorch side of bench/compare_pytorch.py
+  "") ;;
+  *) echo "usage: bash scripts/install-deps.sh [--sanitizers | --bench]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -35,6 +35,7 @@ if [ "$full" = 0 ]; then
   exit 0
 fi
 
+bash scripts/install-deps.sh --sanitizers
 echo "test: building the suite under AddressSanitizer + UndefinedBehaviorSanitizer (clang, build-sanitize/)"
 source scripts/sanitize-env.sh
 { CC=clang CXX=clang++ cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo \

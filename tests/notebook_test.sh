@@ -24,7 +24,7 @@ cat > "$WORK/e.json" <<JSON
                        {"name": "s16", "model": {"qkv_tokens": 16, "proj_tokens": 16, "ffn_tokens": 32}}],
              "budgets": ["0.5x", "1x", "2x"], "warmup_fraction": 0.05}}
 JSON
-"$TOKENGROW" experiment "$WORK/e.json" --out "$WORK/exp" --threads 2 > "$WORK/experiment.log"
+"$TOKENGROW" experiment "$WORK/e.json" --out "$WORK/exp" --threads 2 --bootstrap 20 > "$WORK/experiment.log"
 
 # Executed in place (the kernel runs in notebooks/, finding experiments/ beside it);
 # the executed copy goes to the temporary directory.

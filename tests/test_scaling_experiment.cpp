@@ -8,6 +8,8 @@
 
 #include "core/error.h"
 #include "experiment/experiment_runner.h"
+#include "experiment/scaling_report.h"
+#include "sanitized_sizes.h"
 #include "test_data.h"
 
 using namespace tg;
@@ -167,12 +169,14 @@ TEST_CASE("Scaling and timing config errors name the key and the value", "[exper
 TEST_CASE("A scaling experiment reports its IsoFLOP table, and more budgets train only the new runs",
           "[experiment][scaling][resume]") {
   TempDir dir("scaling_run");
+  const int64_t report_resamples = release_or_sanitized(kBootstrapSamples, int64_t{20});
   const std::string corpus = make_corpus(dir, 100000);
   write_file(dir.file("e.json"), scaling_json(corpus));
   Engine engine(2);
   CapturedLog log;
   {
     ExperimentRunner runner(load_experiment_config(dir.file("e.json")), dir.file("out"), engine, log);
+    runner.set_bootstrap_samples(report_resamples);
     REQUIRE(runner.run());
   }
   const std::string md = read_file(dir.file("out/summary.md"));
@@ -181,6 +185,7 @@ TEST_CASE("A scaling experiment reports its IsoFLOP table, and more budgets trai
   REQUIRE(md.find("| s4 (") != std::string::npos);
   REQUIRE(md.find("## When to grow (timing sweeps)") != std::string::npos);
   REQUIRE(md.find("## Growth against the envelope") != std::string::npos);
+  REQUIRE(md.find("over " + std::to_string(report_resamples) + " bootstrap resamples") != std::string::npos);
   // One row per (budget, size): the best of s8's two LRs; one minimum per budget.
   const std::string csv = read_file(dir.file("out/scaling.csv"));
   size_t rows = 0, minima = 0;
@@ -199,6 +204,7 @@ TEST_CASE("A scaling experiment reports its IsoFLOP table, and more budgets trai
     // recipes (2), s4 (3 budgets), s8 (3 budgets x 2 LRs), s16 (3 budgets)
     REQUIRE(done_runs(runner.plan().runs, dir.file("out")) == std::vector<bool>{true, true, true, true, false, true, true, true, true, false, false,
                                                     true, true, false});
+    runner.set_bootstrap_samples(report_resamples);
     REQUIRE(runner.run());
   }
   REQUIRE(fs::last_write_time(dir.file("out/scaling-s4-2e8-seed0/latest.h5")) == before);

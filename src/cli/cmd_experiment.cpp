@@ -13,6 +13,7 @@
 #include "experiment/experiment_worker.h"
 #include "experiment/plan.h"
 #include "experiment/plan_estimate.h"
+#include "experiment/scaling_report.h"
 
 namespace tg {
 
@@ -54,6 +55,8 @@ int cmd_experiment(int argc, const char* const* argv, std::ostream& out, spdlog:
                "and the total, without training")
       ("plan-steps", "Steps timed per distinct model for --plan's estimate (0: no timing)",
        cxxopts::value<int64_t>()->default_value("3"))
+      ("bootstrap", "Bootstrap resamples behind the scaling report's intervals, each a refit (0: no intervals)",
+       cxxopts::value<int64_t>()->default_value(std::to_string(kBootstrapSamples)))
       ("threads", "Threads (0: all cores)", cxxopts::value<int64_t>()->default_value("0"));
   options.parse_positional({"config"});
   options.positional_help("CONFIG.json").show_positional_help();
@@ -71,8 +74,13 @@ int cmd_experiment(int argc, const char* const* argv, std::ostream& out, spdlog:
     follow_experiment(comm, engine, log);
     return 0;
   }
+  const int64_t bootstrap = args["bootstrap"].as<int64_t>();
+  if (bootstrap < 0 || bootstrap > kMaxBootstrapSamples)
+    throw UserError("--bootstrap must be in [0, " + std::to_string(kMaxBootstrapSamples) + "], got " +
+                    std::to_string(bootstrap));
   const ExperimentConfig config = load_experiment_config(args["config"].as<std::string>());
   ExperimentRunner runner(config, args["out"].as<std::string>(), engine, log, comm);
+  runner.set_bootstrap_samples(bootstrap);
   const bool finished = runner.run();
   end_experiment_followers(comm);
   if (!finished) return 3;

@@ -151,7 +151,7 @@ bool ExperimentRunner::run() {
     }
     write_report(0);  // between runs: without the bootstrap intervals
   }
-  write_report(kBootstrapSamples);
+  write_report(bootstrap_samples_);
   return true;
 }
 

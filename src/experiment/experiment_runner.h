@@ -19,6 +19,7 @@
 #include "core/engine.h"
 #include "experiment/experiment_config.h"
 #include "experiment/plan.h"
+#include "experiment/scaling_report.h"
 
 namespace tg {
 
@@ -44,6 +45,9 @@ class ExperimentRunner {
   bool run();
   // Stop (as a kill would) after this many training steps in this invocation; for tests.
   void set_step_budget(int64_t steps) { step_budget_ = steps; }
+  // Bootstrap resamples behind the final report's intervals (kBootstrapSamples unless set);
+  // tests under the sanitizers, where each refit is slow, take fewer.
+  void set_bootstrap_samples(int64_t samples) { bootstrap_samples_ = samples; }
 
   // Reads the finished runs and writes experiment.h5, summary.md and summary.csv (and
   // scaling.csv), with this many bootstrap resamples for the scaling fits' intervals.
@@ -64,6 +68,7 @@ class ExperimentRunner {
   Communicator& comm_;
   Plan plan_;
   int64_t step_budget_ = -1;
+  int64_t bootstrap_samples_ = kBootstrapSamples;
 };
 
 }  // namespace tg

@@ -20,7 +20,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kHuberDelta = 1e-3;
-constexpr int64_t kMaxBootstrapSamples = 100000;
 
 void require_positive(double value, const char* what) {
   if (!std::isfinite(value) || value <= 0)

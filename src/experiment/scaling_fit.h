@@ -134,4 +134,7 @@ struct ParametricIntervals {
 // samples in [1, 100000]; samples = 0 (NaN intervals) when the full-data fit fails.
 ParametricIntervals bootstrap_parametric(const std::vector<ScalingRun>& runs, int64_t samples, uint64_t seed);
 
+// The most bootstrap resamples a fit takes.
+inline constexpr int64_t kMaxBootstrapSamples = 100000;
+
 }  // namespace tg
