@@ -78,15 +78,26 @@ nlohmann::json size_keys(const ModelConfig& m) {
 }
 }  // namespace
 
-RunConfig ExperimentConfig::run_config(const nlohmann::json& model_overrides, const nlohmann::json& train_overrides,
-                                       int64_t steps, uint64_t seed, const std::string& where,
-                                       const std::string& data) const {
+nlohmann::json ExperimentConfig::run_json(const nlohmann::json& model_overrides, const nlohmann::json& train_overrides,
+                                          const std::string& data) const {
   nlohmann::json m = model, t = train;
   for (auto it = model_overrides.begin(); it != model_overrides.end(); ++it) m[it.key()] = it.value();
   for (auto it = train_overrides.begin(); it != train_overrides.end(); ++it) t[it.key()] = it.value();
-  t["steps"] = steps;
-  t["seed"] = seed;
-  return parse_run_config({{"data", data.empty() ? data_path : data}, {"model", m}, {"train", t}}, file + " (" + where + ")");
+  return {{"data", data.empty() ? data_path : data}, {"model", m}, {"train", t}};
+}
+
+RunConfig ExperimentConfig::run_config(const nlohmann::json& model_overrides, const nlohmann::json& train_overrides,
+                                       int64_t steps, uint64_t seed, const std::string& where,
+                                       const std::string& data) const {
+  nlohmann::json run = run_json(model_overrides, train_overrides, data);
+  run["train"]["steps"] = steps;
+  run["train"]["seed"] = seed;
+  return parse_run_config(run, file + " (" + where + ")");
+}
+
+RunShape ExperimentConfig::run_shape(const nlohmann::json& model_overrides, const nlohmann::json& train_overrides,
+                                     const std::string& where, const std::string& data) const {
+  return parse_run_shape(run_json(model_overrides, train_overrides, data), file + " (" + where + ")");
 }
 
 namespace {

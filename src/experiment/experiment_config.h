@@ -78,6 +78,14 @@ struct ExperimentConfig {
   // `data`: a stage's own corpus (empty: the experiment's).
   RunConfig run_config(const nlohmann::json& model_overrides, const nlohmann::json& train_overrides, int64_t steps,
                        uint64_t seed, const std::string& where, const std::string& data = "") const;
+  // The same size's model and batch shape, before its steps are known (train/run_config.h).
+  RunShape run_shape(const nlohmann::json& model_overrides, const nlohmann::json& train_overrides,
+                     const std::string& where, const std::string& data = "") const;
+
+ private:
+  // {"data", "model", "train"} of a run: the experiment's sections with the overrides merged in.
+  nlohmann::json run_json(const nlohmann::json& model_overrides, const nlohmann::json& train_overrides,
+                          const std::string& data) const;
 };
 
 // Throws UserError naming the file and key (e.g. a seed or frontier budget listed twice).

@@ -53,7 +53,7 @@ bool ExperimentRunner::train_stage(const PlannedRun& run, size_t k, const std::s
     start = start_checkpoint;
     // Stopped before its first checkpoint: only a partial log exists, which the
     // restarted (deterministic) run writes again.
-    MetricsLog((fs::path(dir) / "metrics.h5").string()).remove();
+    MetricsLog(metrics_log_path(dir)).remove();
   }
   spdlog::logger stage_log = child_logger(log_, run.name);  // its train.log closes with the stage
   if (comm_.size() > 1) {  // the other ranks train this stage with rank 0 (experiment_worker.h)
@@ -73,7 +73,7 @@ void ExperimentRunner::record_corpus_losses(const PlannedRun& run, size_t k) {
   if (corpora_seen(run, run.stages.size() - 1).size() < 2) return;
   const std::string file = corpus_losses_file(run_dir(out_dir_, run), k);
   if (fs::exists(file)) return;
-  const std::string checkpoint = (fs::path(run.stage_dirs[k]) / "latest.h5").string();
+  const std::string checkpoint = latest_checkpoint_path(run.stage_dirs[k]);
   const std::map<std::string, double> losses =
       losses_on_corpora(engine_, checkpoint, corpora_seen(run, k), run.stages[k].train);
   std::string shown_losses;
@@ -91,7 +91,7 @@ std::string ExperimentRunner::grow_into_stage(const PlannedRun& run, size_t k) {
   const std::string event = growth_record_file(dir, k);
   if (!fs::exists(event)) {
     log_.info(line(run.name, ": growing stage ", k - 1, " -> ", k));
-    const std::string from = (fs::path(run.stage_dirs[k - 1]) / "latest.h5").string();
+    const std::string from = latest_checkpoint_path(run.stage_dirs[k - 1]);
     check_stage_progress(run, dir, k - 1, checkpoint_progress(from), true);
     if (fs::exists(grown)) fs::remove(grown);  // grown but not recorded: grow again (deterministic)
     const GrowReport g = grow_checkpoint(engine_, from, grown,

@@ -24,7 +24,7 @@ struct RecipeStages {
 // last stage's match_scratch_tokens at the last stage's size.
 double recipe_total_flops(const ExperimentConfig& config, const RecipeSpec& recipe) {
   const StageSpec& last = recipe.stages.back();
-  const StepCost one_rank = stage_cost(config, last.model, last.train_overrides, recipe.name, "", 1).step;
+  const StepCost one_rank = stage_cost(config, last.model, last.train_overrides, recipe.name, "", 1);
   return static_cast<double>(last.match_scratch_tokens) * one_rank.model_flops / static_cast<double>(one_rank.tokens);
 }
 
@@ -47,7 +47,7 @@ RecipeStages plan_recipe_stages(const ExperimentConfig& config, const RecipeSpec
   for (size_t k = 0; k < recipe.stages.size(); ++k) {
     const StageSpec& s = recipe.stages[k];
     const std::string where = "recipe " + recipe.name + " stage " + std::to_string(k);
-    const StepCost cost = stage_cost(config, s.model, s.train_overrides, where, s.data, ranks).step;
+    const StepCost cost = stage_cost(config, s.model, s.train_overrides, where, s.data, ranks);
     const int64_t steps = stage_steps(config, recipe, k, cost, planned.total_flops, where);
     planned.total_flops += static_cast<double>(steps) * cost.model_flops;
     planned.stages.push_back(config.run_config(s.model, s.train_overrides, steps, 0, where, s.data));
@@ -87,7 +87,7 @@ PlannedRun baseline_run(const ExperimentConfig& config, const std::string& name,
   run.name = name + "-seed" + std::to_string(seed);
   run.seed = seed;
   run.payload = std::move(payload);
-  const double per_step = stage_cost(config, model, nlohmann::json::object(), name, data, ranks).step.model_flops;
+  const double per_step = stage_cost(config, model, nlohmann::json::object(), name, data, ranks).model_flops;
   const int64_t steps = steps_for_flops(flops, per_step);
   run.stages.push_back(config.run_config(model, nlohmann::json::object(), steps, seed, name, data));
   run.stage_step_flops.push_back(per_step);
@@ -129,12 +129,10 @@ void plan_baselines(const ExperimentConfig& config, const Plan& plan, const Mode
 }
 }  // namespace
 
-StageCost stage_cost(const ExperimentConfig& config, const nlohmann::json& model, const nlohmann::json& train,
-                     const std::string& where, const std::string& data, int ranks) {
-  StageCost cost;
-  cost.shape = config.run_config(model, train, int64_t{1} << 30, 0, where, data);
-  cost.step = step_cost(cost.shape.model, cost.shape.train.batch_size, cost.shape.train.grad_accum, ranks);
-  return cost;
+StepCost stage_cost(const ExperimentConfig& config, const nlohmann::json& model, const nlohmann::json& train,
+                    const std::string& where, const std::string& data, int ranks) {
+  const RunShape shape = config.run_shape(model, train, where, data);
+  return step_cost(shape.model, shape.batch_size, shape.grad_accum, ranks);
 }
 
 int64_t steps_for_flops(double flops, double step_flops) {

@@ -33,14 +33,9 @@ struct Plan {
 Plan make_plan(const ExperimentConfig& config, const std::string& out_dir, int ranks);
 
 // The cost of one global step of a stage, from its overrides, before its step count is
-// known: the stage's run config is read with 2^30 steps, under which any warmup_steps is
-// valid (the cost depends on the model and batch, never on the steps).
-struct StageCost {
-  RunConfig shape;  // the stage's run config but for steps (and the warmup default that follows from it)
-  StepCost step;
-};
-StageCost stage_cost(const ExperimentConfig& config, const nlohmann::json& model, const nlohmann::json& train,
-                     const std::string& where, const std::string& data, int ranks);
+// known (the cost depends on the model and batch, never on the steps).
+StepCost stage_cost(const ExperimentConfig& config, const nlohmann::json& model, const nlohmann::json& train,
+                    const std::string& where, const std::string& data, int ranks);
 
 // Steps of a run spending `flops` at `step_flops` a step: max(1, round(flops / step_flops)).
 int64_t steps_for_flops(double flops, double step_flops);

@@ -1,14 +1,11 @@
 #include "experiment/run_result.h"
 
 #include <cmath>
-#include <filesystem>
-
 #include "core/config_reader.h"
 #include "core/error.h"
+#include "train/run_directory.h"
 
 namespace tg {
-
-namespace fs = std::filesystem;
 
 std::vector<RunResult> read_finished_runs(const std::string& out_dir, const Plan& plan) {
   std::vector<RunResult> results;
@@ -19,7 +16,7 @@ std::vector<RunResult> read_finished_runs(const std::string& out_dir, const Plan
     r.plan = &run;
     for (size_t k = 0; k < run.stage_dirs.size(); ++k) {
       // Every stage reported must have ended where the plan ends it (planned_run.h).
-      const std::string metrics = (fs::path(run.stage_dirs[k]) / "metrics.h5").string();
+      const std::string metrics = metrics_log_path(run.stage_dirs[k]);
       const auto rows = MetricsLog(metrics).read();
       if (rows.empty()) throw UserError(metrics + ": no rows, but " + run.name + " is marked done");
       check_stage_progress(run, run_dir, k, {rows.back().step, rows.back().flops, metrics}, true);

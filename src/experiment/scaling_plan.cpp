@@ -20,6 +20,16 @@ nlohmann::json lr_overrides(const ExperimentConfig& config, double lr) {
   return t;
 }
 
+// An explicit train.warmup_steps must fit in every budget's run; this error says how
+// to fix it (a value of the wrong type is left to the run config's own check).
+void check_warmup_fits(const ExperimentConfig& config, int64_t steps, const std::string& run_name) {
+  const auto warmup = config.train.find("warmup_steps");
+  if (warmup == config.train.end() || !warmup->is_number_integer() || warmup->get<int64_t>() < steps) return;
+  throw UserError(config.file + ": " + run_name + ": " + std::to_string(steps) + " steps at this budget, but " +
+                  std::to_string(warmup->get<int64_t>()) + " warmup steps (train.warmup_steps); raise the " +
+                  "budget or set scaling.warmup_fraction");
+}
+
 PlannedRun scaling_run(const ExperimentConfig& config, const ScalingSize& size, const ScalingBudget& budget, double lr,
                        double flops, uint64_t seed, const std::string& out_dir, int ranks) {
   const ScalingSpec& sweep = config.scaling;
@@ -29,15 +39,12 @@ PlannedRun scaling_run(const ExperimentConfig& config, const ScalingSize& size, 
   run.seed = seed;
   nlohmann::json train = nlohmann::json::object();
   if (lr > 0) train = lr_overrides(config, lr);
-  const StageCost cost = stage_cost(config, size.model, train, run.name, "", ranks);
-  const double per_step = cost.step.model_flops;
+  const double per_step = stage_cost(config, size.model, train, run.name, "", ranks).model_flops;
   const int64_t steps = steps_for_flops(flops, per_step);
   if (sweep.warmup_fraction > 0)
     train["warmup_steps"] = std::max<int64_t>(1, std::llround(sweep.warmup_fraction * static_cast<double>(steps)));
-  else if (config.train.contains("warmup_steps") && cost.shape.train.warmup_steps >= steps)
-    throw UserError(config.file + ": " + run.name + ": " + std::to_string(steps) + " steps at this budget, but " +
-                    std::to_string(cost.shape.train.warmup_steps) + " warmup steps (train.warmup_steps); raise the " +
-                    "budget or set scaling.warmup_fraction");
+  else
+    check_warmup_fits(config, steps, run.name);
   RunConfig rc = config.run_config(size.model, train, steps, seed, run.name);
   run.payload = ScalingPoint{size.name, budget.name, rc.train.lr};
   run.stages.push_back(std::move(rc));

@@ -25,7 +25,7 @@ class Linear : public Mapping {
   }
 
   void forward(Engine& engine, const Tensor& x, Tensor& y) override;
-  void forward_for_backward(Engine& engine, const Tensor& x) override { save_input(x); }
+  void forward_for_backward(Engine&, const Tensor& x) override { save_input(x); }
   void backward(Engine& engine, const Tensor& dy, Tensor& dx, bool accumulate_dx) override;
   void collect_parameters(std::vector<Parameter*>& out) override { out.push_back(&weight_); }
   void swap_saved(SavedSwap& swap) override { swap(x_bf_); }

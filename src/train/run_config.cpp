@@ -10,11 +10,14 @@
 namespace tg {
 
 namespace {
+int64_t read_batch_size(ConfigReader& train) { return train.get_int("batch_size", 16, 1, 1 << 20); }
+int64_t read_grad_accum(ConfigReader& train) { return train.get_int("grad_accum", 1, 1, 1 << 16); }
+
 TrainConfig parse_train_config(ConfigReader r) {
   TrainConfig c;
   const int64_t big = int64_t{1} << 40;
   c.steps = r.get_int("steps", std::nullopt, 1, big);
-  c.batch_size = r.get_int("batch_size", 16, 1, 1 << 20);
+  c.batch_size = read_batch_size(r);
   c.lr = r.get_double("lr", 1e-3, 0.0, 10.0);
   c.min_lr = r.get_double("min_lr", c.lr / 10, 0.0, 10.0);
   if (c.min_lr > c.lr) r.fail("min_lr", "must not exceed lr (" + std::to_string(c.lr) + ")");
@@ -39,7 +42,7 @@ TrainConfig parse_train_config(ConfigReader r) {
   c.on_divergence = r.get_string("on_divergence", "rollback", {"rollback", "stop"});
   c.rollback_lr_factor = r.get_double("rollback_lr_factor", 0.5, 1e-6, 1.0);
   c.max_rollbacks = r.get_int("max_rollbacks", 3, 0, 1 << 20);
-  c.grad_accum = r.get_int("grad_accum", 1, 1, 1 << 16);
+  c.grad_accum = read_grad_accum(r);
   c.deterministic_reduce = r.get_bool("deterministic_reduce", false);
   c.replica_check_every = r.get_int("replica_check_every", 100, 0, big);
   r.finish();
@@ -69,17 +72,36 @@ nlohmann::json RunConfig::to_json() const {
   return j;
 }
 
+namespace {
+// The "model" section and "data"; reads both keys of `root`.
+ModelConfig parse_model_of_run(ConfigReader& root, std::string* data_path) {
+  *data_path = root.get_path("data", std::nullopt, "a corpus file from `tokengrow prepare`");
+  const ConfigReader model = root.get_object("model");
+  ModelConfig config = parse_model_config(model);
+  // Without model.vocab_size the corpus's vocabulary is the model's, so that moving a
+  // config from a byte corpus to a BPE one is the change of "data" alone.
+  if (!model.has("vocab_size") && std::filesystem::exists(*data_path))
+    if (const int64_t corpus_vocab = read_corpus_vocab_size(*data_path); corpus_vocab >= 2 && corpus_vocab <= kMaxVocabSize)
+      config.vocab_size = corpus_vocab;  // else the trainer names what is wrong with the file
+  return config;
+}
+}  // namespace
+
+RunShape parse_run_shape(const nlohmann::json& json, const std::string& file) {
+  ConfigReader root(json, file, "");
+  RunShape shape;
+  std::string data_path;
+  shape.model = parse_model_of_run(root, &data_path);
+  ConfigReader train = root.get_object("train");
+  shape.batch_size = read_batch_size(train);
+  shape.grad_accum = read_grad_accum(train);
+  return shape;
+}
+
 RunConfig parse_run_config(const nlohmann::json& json, const std::string& file) {
   ConfigReader root(json, file, "");
   RunConfig c;
-  c.data_path = root.get_path("data", std::nullopt, "a corpus file from `tokengrow prepare`");
-  const ConfigReader model = root.get_object("model");
-  c.model = parse_model_config(model);
-  // Without model.vocab_size the corpus's vocabulary is the model's, so that moving a
-  // config from a byte corpus to a BPE one is the change of "data" alone.
-  if (!model.has("vocab_size") && std::filesystem::exists(c.data_path))
-    if (const int64_t corpus_vocab = read_corpus_vocab_size(c.data_path); corpus_vocab >= 2 && corpus_vocab <= kMaxVocabSize)
-      c.model.vocab_size = corpus_vocab;  // else the trainer names what is wrong with the file
+  c.model = parse_model_of_run(root, &c.data_path);
   c.train = parse_train_config(root.get_object("train"));
   root.get_string("description", "");  // free text for the reader of the config
   if (root.has("growth")) c.growth = root.raw("growth");

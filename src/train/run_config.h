@@ -69,6 +69,15 @@ struct RunConfig {
 
 // Parses and validates; errors name `file` and the key.
 RunConfig parse_run_config(const nlohmann::json& json, const std::string& file);
+
+// What one step costs depends on these alone (model/model_cost.h). Planners read them
+// before a run's steps are known; parse_run_config checks the rest of the config later.
+struct RunShape {
+  ModelConfig model;
+  int64_t batch_size = 0;
+  int64_t grad_accum = 0;
+};
+RunShape parse_run_shape(const nlohmann::json& json, const std::string& file);
 RunConfig load_run_config(const std::string& path);
 
 }  // namespace tg

@@ -26,9 +26,13 @@ std::vector<StoredCheckpoint> list_checkpoints(const std::string& dir) {
   return found;
 }
 
+std::string latest_checkpoint_path(const std::string& dir) { return (fs::path(dir) / "latest.h5").string(); }
+
+std::string metrics_log_path(const std::string& dir) { return (fs::path(dir) / "metrics.h5").string(); }
+
 std::string resume_point(const std::string& dir) {
-  const fs::path latest = fs::path(dir) / "latest.h5";
-  if (fs::exists(latest)) return latest.string();
+  const std::string latest = latest_checkpoint_path(dir);
+  if (fs::exists(latest)) return latest;
   const auto stored = list_checkpoints(dir);
   for (auto it = stored.rbegin(); it != stored.rend(); ++it)
     if (seal_problem(it->path.string(), "checkpoint").empty()) return it->path.string();
@@ -39,9 +43,9 @@ RunDirectory::RunDirectory(const std::string& dir, Access access) : path_(dir) {
   if (access == Access::Own) lock_.emplace(dir);
 }
 
-std::string RunDirectory::latest_path() const { return (fs::path(path_) / "latest.h5").string(); }
+std::string RunDirectory::latest_path() const { return latest_checkpoint_path(path_); }
 
-std::string RunDirectory::metrics_path() const { return (fs::path(path_) / "metrics.h5").string(); }
+std::string RunDirectory::metrics_path() const { return metrics_log_path(path_); }
 
 std::string RunDirectory::log_path() const { return (fs::path(path_) / "train.log").string(); }
 

@@ -30,6 +30,11 @@ struct StoredCheckpoint {
   std::filesystem::path path;
 };
 
+// Where a run directory `dir` keeps its newest checkpoint and its metrics log, for
+// readers that do not own the directory (an experiment's reports and stage chaining).
+std::string latest_checkpoint_path(const std::string& dir);
+std::string metrics_log_path(const std::string& dir);
+
 // The ckpt_<step>.h5 files of a directory, oldest first.
 std::vector<StoredCheckpoint> list_checkpoints(const std::string& dir);
 
