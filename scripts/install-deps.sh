@@ -18,6 +18,7 @@ PACKAGES=(
   libsentencepiece-dev                        # subword tokenizers (BPE, unigram) for prepare
   python3 python3-h5py python3-numpy python3-matplotlib  # plots (Debian's python3)
   libopenmpi-dev openmpi-bin openssh-client   # data-parallel training (mpirun; ssh reaches other nodes), and its tests
+  iproute2                                    # the multi-host test rig (network namespaces, tc: tests/distributed/)
   jupyter-nbconvert python3-ipykernel python3-nbformat  # the analysis notebook, executed by the tests
   python3-torch                               # python/tokengrow_torch.py, export and import, and their tests
 )

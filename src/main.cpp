@@ -1,3 +1,4 @@
+#include <cstdlib>
 #include <iostream>
 
 #include "cli/cli.h"
@@ -15,5 +16,8 @@ int main(int argc, char** argv) {
   } catch (const tg::UserError& e) {  // the process group could not start
     std::cerr << "error: " << e.what() << "\n";
     return 2;
+  } catch (const tg::PeerLost& e) {  // the ranks lost each other while starting
+    std::cerr << "error: " << e.what() << "\n";
+    std::_Exit(tg::kExitPeerLost);  // MPI is up, but its peers are out of reach: no MPI_Finalize
   }
 }

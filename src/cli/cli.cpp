@@ -84,6 +84,9 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   } catch (const UserError& e) {
     log.error(e.what());
     return 2;
+  } catch (const PeerLost& e) {
+    log.error(e.what());
+    return kExitPeerLost;
   } catch (const dnnl::error& e) {
     log.critical(line("(oneDNN) ", e.what()));
     return 1;

@@ -1,7 +1,8 @@
 #pragma once
 // The `tokengrow` command line: one binary, one subcommand per verb.
 // Exit codes: 0 success, 2 a user error (bad flag, config, file), 1 an internal error
-// (a bug), 3 an experiment stopped by a step budget before it finished (tests only).
+// (a bug), 3 an experiment stopped by a step budget before it finished (tests only),
+// 4 a rank of a data-parallel job stopped answering (PeerLost, core/communicator.h).
 #include <ostream>
 
 #include <spdlog/logger.h>
@@ -9,6 +10,8 @@
 #include "core/communicator.h"
 
 namespace tg {
+
+inline constexpr int kExitPeerLost = 4;
 
 // One process alone, or (from main, under mpirun) one rank of a data-parallel job:
 // then only `train`, `experiment` and `bench` run, and ranks other than 0 print only warnings and errors.

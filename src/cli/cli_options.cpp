@@ -79,6 +79,22 @@ int threads_flag(const cxxopts::ParseResult& result, const std::string& command)
   return checked_thread_count(result["threads"].as<int64_t>(), "tokengrow " + command + ": --threads");
 }
 
+void add_peer_timeout_flag(cxxopts::Options& options) {
+  options.add_options()("peer-timeout",
+                        "Under mpirun: seconds a rank waits for the others in a collective before the job ends "
+                        "(exit code 4), naming the rank that stopped answering",
+                        cxxopts::value<double>()->default_value(line(kDefaultPeerTimeoutSeconds)));
+}
+
+void apply_peer_timeout(const cxxopts::ParseResult& result, const std::string& command, Communicator& comm) {
+  constexpr double kMin = 1, kMax = 1e6;
+  const double seconds = result["peer-timeout"].as<double>();
+  if (!(seconds >= kMin && seconds <= kMax))
+    throw UserError(line("tokengrow ", command, " --peer-timeout: expected seconds in [", kMin, ", ", kMax, "], got ",
+                         seconds));
+  comm.set_peer_timeout(seconds);
+}
+
 // Threads per rank: with several ranks on this machine, the default (0: all cores)
 // becomes the cores shared out among them; more than the cores is warned about.
 int threads_per_rank(int64_t configured, Communicator& comm, spdlog::logger& log) {

@@ -38,6 +38,12 @@ E enum_flag(const cxxopts::ParseResult& result, const std::string& command, cons
   }
 }
 
+// --peer-timeout SECONDS: how long a rank of a data-parallel job waits in a collective
+// for the others before the job ends with exit code 4 (core/communicator.h). Added to a
+// command's options by the first, applied to `comm` by the second; bounded to [1, 1e6].
+void add_peer_timeout_flag(cxxopts::Options& options);
+void apply_peer_timeout(const cxxopts::ParseResult& result, const std::string& command, Communicator& comm);
+
 // Threads per rank: with several ranks on this machine, the default (0: all cores)
 // becomes the cores shared out among them; more than the cores is warned about.
 int threads_per_rank(int64_t configured, Communicator& comm, spdlog::logger& log);

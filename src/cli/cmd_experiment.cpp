@@ -58,10 +58,12 @@ int cmd_experiment(int argc, const char* const* argv, std::ostream& out, spdlog:
       ("bootstrap", "Bootstrap resamples behind the scaling report's intervals, each a refit (0: no intervals)",
        cxxopts::value<int64_t>()->default_value(std::to_string(kBootstrapSamples)))
       ("threads", "Threads (0: all cores)", cxxopts::value<int64_t>()->default_value("0"));
+  add_peer_timeout_flag(options);
   options.parse_positional({"config"});
   options.positional_help("CONFIG.json").show_positional_help();
   cxxopts::ParseResult args;
   if (!parse_options(options, argc, argv, args, out, log)) return 0;
+  apply_peer_timeout(args, "experiment", comm);
   const int threads = threads_flag(args, "experiment");
   require_flag(args, "experiment", "config");
   require_flag(args, "experiment", "out");

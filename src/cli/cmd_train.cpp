@@ -30,8 +30,10 @@ int cmd_train(int argc, const char* const* argv, std::ostream& out, spdlog::logg
       ("data", "Corpus file, overriding the config's \"data\"", cxxopts::value<std::string>())
       ("steps", "Steps of this stage, overriding train.steps", cxxopts::value<int64_t>())
       ("threads", "Threads, overriding train.threads (0: all cores)", cxxopts::value<int64_t>());
+  add_peer_timeout_flag(options);
   cxxopts::ParseResult args;
   if (!parse_options(options, argc, argv, args, out, log)) return 0;
+  apply_peer_timeout(args, "train", comm);
   if (comm.rank() != 0) set_verbosity(log, Verbosity::Quiet);  // rank 0 speaks for the job
   const int threads = args.count("threads") ? threads_flag(args, "train") : -1;  // -1: the config's
   // What to start from: nothing, a run directory to resume, or a checkpoint file.

@@ -6,9 +6,23 @@
 // src/dist/.
 #include <cstdint>
 #include <span>
+#include <stdexcept>
 #include <string>
 
 namespace tg {
+
+// A collective that did not complete within the peer timeout: a rank or the link to it
+// is gone. The message names who stopped answering and since when; the CLI exits
+// with code 4 (cli/cli.h).
+class PeerLost : public std::runtime_error {
+ public:
+  explicit PeerLost(const std::string& message) : std::runtime_error(message) {}
+};
+
+// How long a rank waits in a collective for the others before PeerLost, unless
+// --peer-timeout says otherwise: far above the longest wait a healthy job has (rank 0
+// writing a checkpoint or evaluating while the others wait; docs/distributed.md).
+inline constexpr double kDefaultPeerTimeoutSeconds = 300;
 
 class Communicator {
  public:
@@ -23,6 +37,8 @@ class Communicator {
   virtual void allgather(std::span<const uint64_t> mine, std::span<uint64_t> all) = 0;
   // text becomes rank `root`'s on every rank.
   virtual void broadcast(std::string& text, int root = 0) = 0;
+  // Seconds a collective may wait for the other ranks before it throws PeerLost (0: forever).
+  virtual void set_peer_timeout(double seconds) = 0;
 };
 
 class SoloCommunicator final : public Communicator {
@@ -34,6 +50,7 @@ class SoloCommunicator final : public Communicator {
   void allgather(std::span<const double> mine, std::span<double> all) override { copy(mine, all); }
   void allgather(std::span<const uint64_t> mine, std::span<uint64_t> all) override { copy(mine, all); }
   void broadcast(std::string&, int) override {}
+  void set_peer_timeout(double) override {}
 
  private:
   template <typename T>

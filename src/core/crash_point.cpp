@@ -22,8 +22,9 @@ void crash_point(const char* name) {
   const std::string target = s.substr(0, colon);
   if (target != name) return;
   const long wanted = colon == std::string::npos ? 1 : std::atol(s.c_str() + colon + 1);
+  const bool stop = s.size() > 5 && s.compare(s.size() - 5, 5, ":stop") == 0;
   std::lock_guard<std::mutex> lock(mutex);
-  if (++hits[target] == wanted) ::raise(SIGKILL);
+  if (++hits[target] == wanted) ::raise(stop ? SIGSTOP : SIGKILL);
 }
 #else
 void crash_point(const char*) {}

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/crash_point.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "model/model_cost.h"
@@ -135,6 +136,7 @@ void Trainer::note_batch_change() const {
 
 void Trainer::check_ranks_start_alike() {
   if (comm_.size() == 1) return;
+  crash_point("ranks.agree");
   nlohmann::json config = config_.to_json();
   config["train"].erase("threads");  // a rank's speed, not the run
   check_ranks_agree(comm_, {{"the config", config.dump()},
@@ -143,16 +145,28 @@ void Trainer::check_ranks_start_alike() {
                             {"the starting weights (their checksum)", std::to_string(weights_checksum(optimizer_->params()))}});
 }
 
+namespace {
+// What was logged, readable as metrics.h5, after a run stopped with an error (the
+// journal keeps it if this fails too).
+void keep_metrics(MetricsLog* metrics) {
+  try {
+    if (metrics) metrics->compact();
+  } catch (const UserError&) {
+  }
+}
+}  // namespace
+
 StepLoopResult Trainer::train_steps(const StepLoopParts& parts, const StageSchedule& schedule, MetricsLog* metrics) {
   StepLoopResult loop;
   try {
     loop = StepLoop(parts, config_.train, schedule, hooks_).run();
   } catch (const UserError&) {
-    try {  // what was logged, readable as metrics.h5 (the journal keeps it if this fails too)
-      if (metrics) metrics->compact();
-    } catch (const UserError&) {
-    }
+    keep_metrics(metrics);
     throw;
+  } catch (const PeerLost& e) {
+    keep_metrics(metrics);
+    throw PeerLost(line(e.what(), ". Training stopped in step ", state_.step + 1,
+                        "; `train --resume` continues from the last checkpoint"));
   }
   if (metrics) metrics->compact();
   return loop;
