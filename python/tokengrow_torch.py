@@ -833,11 +833,16 @@ def _config_from_neox(config, state_dict):
     of its tensors, and tau recomputed as sqrt(n) (tau_mode dynamic), as that code does."""
     if "tokengrow_config" in config:
         return json.loads(json.dumps(config["tokengrow_config"]))
-    embedding = state_dict["sequential.0.word_embeddings.weight"]
+    def tensor(key):
+        if key not in state_dict:
+            raise ValueError(f"the state_dict has no {key}")
+        return state_dict[key]
+
+    embedding = tensor("sequential.0.word_embeddings.weight")
     layers = config.get("num_layers")
     if layers is None:
         raise ValueError("the config has neither tokengrow_config nor num_layers")
-    slots = lambda key: int(state_dict[f"sequential.2.{key}.key_param_tokens"].shape[0])  # noqa: E731
+    slots = lambda key: int(tensor(f"sequential.2.{key}.key_param_tokens").shape[0])  # noqa: E731
     model = {"architecture": "tokenformer", "vocab_size": int(embedding.shape[0]), "d_model": int(embedding.shape[1]),
              "n_layers": int(layers), "n_heads": int(config["num_attention_heads"]),
              "seq_len": int(config.get("seq_length", 2048)), "qkv_tokens": slots("attention.query"),
@@ -850,22 +855,69 @@ def _config_from_neox(config, state_dict):
     return {"data": config.get("data", "imported.h5"), "model": model, "train": {}}
 
 
-def _plain_state_dict(state_dict):
-    """A state_dict as torch.save wrote it, or as DeepSpeed did ({"module": ...})."""
+# dtypes import widens to float32 exactly (every value of theirs is a float32); any other
+# dtype is refused: import never changes a weight's value (float64 would be rounded).
+_WIDENED_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def read_state_dict_file(path):
+    """torch.load(path) as data only: weights_only, so a pickle naming a function (code to
+    run) is refused, never run. Any failure is one ValueError naming the file."""
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: " + ("is a directory, not a file" if os.path.isdir(path) else "no such file"))
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{path}: the file is empty, not a PyTorch state_dict")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 -- whatever a foreign file makes torch.load raise is bad input
+        # torch's message spans lines and advises weights_only=False; its last clause is the cause.
+        lines = str(e).split("WeightsUnpickler error:")[-1].strip().splitlines()
+        reason = lines[0][:200] if lines else type(e).__name__
+        if reason.startswith("Unsupported class "):
+            raise ValueError(f"{path}: not a state_dict: it names {reason.split()[-1]}, which a state_dict of tensors "
+                             "never does; nothing was run (torch.load weights_only)") from None
+        raise ValueError(f"{path}: not a PyTorch state_dict that loads as plain data ({reason})") from None
+
+
+def check_state_dict(state_dict, source="the state_dict"):
+    """A state_dict as torch.save wrote it, or as DeepSpeed did ({"module": ...}), checked:
+    a dict of name -> finite float32 tensor (float16 / bfloat16 widened exactly).
+
+    Returns (the dict with every key as "sequential.<...>", {dtype name: tensors widened}).
+    ValueError naming `source` and the key for anything else.
+    """
     if isinstance(state_dict, dict) and "module" in state_dict and isinstance(state_dict["module"], dict):
         state_dict = state_dict["module"]
-    out = {}
+    if not isinstance(state_dict, dict):
+        raise ValueError(f"{source}: holds a {type(state_dict).__name__}, not a state_dict (a dict of tensor names to "
+                         "tensors)")
+    out, widened = {}, {}
     for key, value in state_dict.items():
+        if not isinstance(key, str):
+            raise ValueError(f"{source}: key {key!r} ({type(key).__name__}) is not a tensor name")
         if not torch.is_tensor(value):
-            raise ValueError(f"state_dict entry {key!r} is not a tensor")
+            raise ValueError(f"{source}: state_dict entry {key!r} is not a tensor")
+        dtype = str(value.dtype).replace("torch.", "")
+        if value.dtype in _WIDENED_DTYPES:
+            widened[dtype] = widened.get(dtype, 0) + 1
+            value = value.to(torch.float32)
+        elif value.dtype != torch.float32:
+            raise ValueError(f"{source}: {key} is {dtype}; expected float32 (float16 and bfloat16 are widened "
+                             "exactly; convert anything else yourself, e.g. float64 with .float(), which rounds)")
+        bad = ~torch.isfinite(value)
+        if bool(bad.any()):
+            first = tuple(int(i) for i in bad.nonzero()[0])
+            raise ValueError(f"{source}: {key} holds {int(bad.sum())} non-finite value(s) (NaN or Inf), the first "
+                             f"at {first}; a model's weights must be finite")
         out[key if key.startswith("sequential.") else "sequential." + key] = value
-    return out
+    return out, widened
 
 
 def from_neox_state_dict(state_dict, config):
     """(GPT-NeoX TokenFormer state_dict, its JSON config) -> TokenGrowLM: every tensor of
-    the model from the state_dict (none missing, none left over, shapes checked)."""
-    state_dict = _plain_state_dict(state_dict)
+    the model from the state_dict (none missing, none left over, shapes, dtypes and
+    finiteness checked: check_state_dict)."""
+    state_dict, _ = check_state_dict(state_dict)
     run_config = _config_from_neox(config, state_dict)
     model = TokenGrowLM(run_config)
     m = model.model_config
@@ -876,7 +928,7 @@ def from_neox_state_dict(state_dict, config):
             name = tokengrow_name(key, m["n_layers"], m["architecture"])
             if tuple(value.shape) != tuple(params[name].shape):
                 raise ValueError(f"{key}: shape {tuple(value.shape)}, the model expects {tuple(params[name].shape)}")
-            params[name].copy_(value.to(torch.float32))
+            params[name].copy_(value)
             seen.add(name)
     missing = [name for name in params if name not in seen]
     if missing:
@@ -888,12 +940,28 @@ def from_neox_state_dict(state_dict, config):
     for name, p in model.pattentions().items():
         key = neox_key(name + "/keys", m["n_layers"], m["architecture"]).rsplit(".", 1)[0]
         if key in taus and m["tau_mode"] == "fixed":
+            if not isinstance(taus[key], (int, float)) or not math.isfinite(taus[key]):
+                raise ValueError(f"tau.{key}: {taus[key]!r}; expected a finite number")
             p.tau = np.float32(taus[key])
     model.tokenizer_kind = config.get("tokenizer", "bytes")
     model.tokenizer_vocab_size = int(config.get("tokenizer_vocab_size", 256))
     return model
 
 
+
+
+def _read_import_config(path):
+    """The JSON config beside a state_dict: an object; ValueError naming the file otherwise."""
+    try:
+        with open(path) as f:
+            config = json.load(f)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file (the state_dict's JSON config; give it with --config)") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: holds a JSON {type(config).__name__}, not the config object `tokengrow export` writes")
+    return config
 
 
 def _write_atomically(path, write):
@@ -930,10 +998,15 @@ def main(argv):
             return 0
         if len(argv) == 4 and argv[0] == "import":
             pt, config_path, ckpt = argv[1], argv[2], argv[3]
-            with open(config_path) as f:
-                config = json.load(f)
-            # weights_only: a state_dict from elsewhere is data, never code to unpickle.
-            model = from_neox_state_dict(torch.load(pt, map_location="cpu", weights_only=True), config)
+            state_dict, widened = check_state_dict(read_state_dict_file(pt), pt)
+            config = _read_import_config(config_path)
+            if widened:
+                print(f"warning: {pt}: " + ", ".join(f"{n} {dtype} tensors" for dtype, n in widened.items()) +
+                      " widened to float32 (exact: each of their values is a float32)", file=sys.stderr)
+            try:
+                model = from_neox_state_dict(state_dict, config)
+            except ValueError as e:
+                raise ValueError(f"{pt} with {config_path}: {e}") from None
             if model.tokenizer_kind != "bytes":
                 sidecar = os.path.splitext(config_path)[0] + ".model"
                 if not os.path.exists(sidecar):

@@ -153,6 +153,40 @@ TEST_CASE("A plan's scaling runs spend their budgets at their LRs", "[plan]") {
   REQUIRE(reference_budget.as<ScalingPoint>()->lr == 1e-3);
 }
 
+TEST_CASE("A scaling budget below one step, or that whole steps miss by over 10%, is refused naming size, budget "
+          "and step", "[plan][errors]") {
+  TempDir dir("plan_small_budget");
+  // Batch 8: a step of s4 is 2 x 688128 = 1376256 FLOPs.
+  auto plan_error = [&](const std::string& budgets) -> std::string {
+    std::string text = plan_json_text(dir.file("none.h5"));
+    text.replace(text.find("\"batch_size\": 4"), 15, "\"batch_size\": 8");
+    text.replace(text.find("[1e7, \"1x\"]"), 11, budgets);
+    write_file(dir.file("e.json"), text);
+    try {
+      make_plan(load_experiment_config(dir.file("e.json")), dir.file("out"), 1);
+    } catch (const UserError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  // 1e6 is 0.73 steps: rounded up to one step, 1.38x the budget.
+  std::string e = plan_error("[1e6]");
+  INFO(e);
+  REQUIRE(e.find("e.json: scaling: size s4 at budget 1e6 (1e+06 FLOPs): below one step of this size (1.376e+06 FLOPs)"
+                 ": it would train 1 step, 1.38x its budget; give this size budgets of at least 5 steps (6.881e+06 "
+                 "FLOPs), or use a smaller size") != std::string::npos);
+  // 2e6 is 1.45 steps: one step spends 31% less; 2.4e6 is 1.74 steps: two spend 15% more.
+  e = plan_error("[2e6]");
+  REQUIRE(e.find("size s4 at budget 2e6 (2e+06 FLOPs): 1.45 steps of 1.376e+06 FLOPs; whole steps (1) would spend "
+                 "1.376e+06 FLOPs, 31% off its budget (at most 10% is allowed)") != std::string::npos);
+  REQUIRE(plan_error("[2.4e6]").find("whole steps (2) would spend 2.753e+06 FLOPs, 15% off") != std::string::npos);
+  // 6e6 is 4.36 steps: four miss it by 8%, within 10%; 4128768 is exactly three steps.
+  REQUIRE(plan_error("[6e6]").empty());
+  e = plan_error("[4128768]");
+  INFO(e);
+  REQUIRE(e.empty());
+}
+
 TEST_CASE("A plan counts every rank's batch: half the steps on two ranks, the same FLOPs", "[plan]") {
   TempDir dir("plan_ranks");
   const Plan one = plan_of_config(dir, 1), two = plan_of_config(dir, 2);

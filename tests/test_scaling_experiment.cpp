@@ -135,6 +135,13 @@ TEST_CASE("Scaling and timing config errors name the key and the value", "[exper
   REQUIRE(e.find("scaling.budgets: 200000000.0 is listed twice") != std::string::npos);
   e = config_error(dir, replaced(good, R"("name": "s16")", R"("name": "s4")"));
   REQUIRE(e.find("size name \"s4\" is used twice") != std::string::npos);
+  // The same model as s8 under another name, once the experiment's model and the defaults
+  // are filled in (d_model 16 is the experiment's, ffn_hidden 64 the default 4 d).
+  e = config_error(dir, replaced(good, R"("name": "s16", "model": {"qkv_tokens": 16, "proj_tokens": 16, "ffn_tokens": 32})",
+                                 R"("name": "s16", "model": {"qkv_tokens": 8, "proj_tokens": 8, "ffn_tokens": 16, )"
+                                 R"("d_model": 16, "ffn_hidden": 64})"));
+  REQUIRE(e.find("bad.json: scaling.sizes: sizes \"s8\" and \"s16\" are the same model; it would be trained twice") !=
+          std::string::npos);
   e = config_error(dir, replaced(good, R"("name": "s16")", R"("name": "s-16")"));
   REQUIRE(e.find("scaling.sizes[2].name: expected 1-64 letters, digits, '_' or '.'") != std::string::npos);
   e = config_error(dir, replaced(good, R"("ffn_tokens": 32})", R"("ffn_tokens": 32, "colour": 1})"));
@@ -151,7 +158,8 @@ TEST_CASE("Scaling and timing config errors name the key and the value", "[exper
   REQUIRE(e.find("recipes[0].grow_at: 0.5 is listed twice (run ref-at0.5)") != std::string::npos);
 
   // A budget too small for the warmup is refused when the plan is made, naming the run.
-  write_file(dir.file("small.json"), replaced(replaced(good, "[2e8, \"1x\"]", "[2e6]"), "\"warmup_fraction\": 0.1", "\"seeds\": [0]"));
+  // 4.2e6 FLOPs is 2.03 steps of s4 (2064384 FLOPs): 2 steps, no more than its 2 warmup steps.
+  write_file(dir.file("small.json"), replaced(replaced(good, "[2e8, \"1x\"]", "[4.2e6]"), "\"warmup_fraction\": 0.1", "\"seeds\": [0]"));
   Engine engine(1);
   CapturedLog log;
   try {
@@ -160,7 +168,7 @@ TEST_CASE("Scaling and timing config errors name the key and the value", "[exper
   } catch (const UserError& error) {
     const std::string message = error.what();
     INFO(message);
-    REQUIRE(message.find("small.json: scaling-s4-2e6-seed0: ") != std::string::npos);
+    REQUIRE(message.find("small.json: scaling-s4-4.2e6-seed0: ") != std::string::npos);
     REQUIRE(message.find("warmup steps (train.warmup_steps); raise the budget or set scaling.warmup_fraction") !=
             std::string::npos);
   }

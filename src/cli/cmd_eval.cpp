@@ -14,6 +14,26 @@
 
 namespace tg {
 
+namespace {
+// The first parameter holding a NaN or an Inf ("" if none: then the logits overflowed).
+std::string first_non_finite_parameter(LanguageModel& model) {
+  for (const Parameter* p : model.parameters())
+    for (int64_t i = 0; i < p->value.numel(); ++i)
+      if (!std::isfinite(p->value.data()[i])) return p->name;
+  return "";
+}
+
+// A loss that is not a number compares with nothing: the checkpoint is refused, naming
+// what in it made the loss so.
+void require_finite_loss(double loss, LanguageModel& model, const std::string& ckpt, const std::string& source) {
+  if (std::isfinite(loss)) return;
+  const std::string parameter = first_non_finite_parameter(model);
+  throw UserError(ckpt + ": the loss on " + source + " is " + (std::isnan(loss) ? "NaN" : "infinite") + ": " +
+                  (parameter.empty() ? "the weights are finite, but the logits overflow float32"
+                                     : "parameter " + parameter + " holds NaN or Inf values"));
+}
+}  // namespace
+
 int cmd_eval(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log) {
   cxxopts::Options options("tokengrow eval", "Loss (nats per token), perplexity and bits per byte of text of a "
                                              "checkpoint (or packed model) on a corpus split (--data) or a plain text file (--text, "
@@ -64,6 +84,7 @@ int cmd_eval(int argc, const char* const* argv, std::ostream& out, spdlog::logge
   }
   const EvalResult r = evaluate_windows(engine, *model, tokens, batch, args["max-windows"].as<int64_t>(), source,
                                         tokenizer.bytes_per_id());
+  require_finite_loss(r.loss, *model, ckpt, source);
   if (args.count("json")) {
     out << nlohmann::json{{"checkpoint", ckpt}, {"packed", loaded.packed}, {"source", source},  {"loss", r.loss},
                           {"ppl", std::exp(r.loss)}, {"bpb", r.bits_per_byte()}, {"tokens", r.tokens},

@@ -14,6 +14,11 @@
 
 namespace tg {
 
+namespace {
+// The most tokens one `sample` generates (docs/commands.md): past it a typo, not a wish.
+constexpr int64_t kMaxSampleTokens = 1000000;
+}  // namespace
+
 int cmd_sample(int argc, const char* const* argv, std::ostream& out, spdlog::logger& log) {
   cxxopts::Options options("tokengrow sample", "Generate text from a checkpoint (or packed model), continuing --prompt.");
   options.add_options()
@@ -32,7 +37,9 @@ int cmd_sample(int argc, const char* const* argv, std::ostream& out, spdlog::log
   const int64_t n_new = args["tokens"].as<int64_t>();
   const double temperature = args["temperature"].as<double>();
   const int64_t top_k = args["top-k"].as<int64_t>();
-  if (n_new < 0) throw UserError("tokengrow sample: --tokens must be >= 0");
+  if (n_new < 0 || n_new > kMaxSampleTokens)
+    throw UserError("tokengrow sample: --tokens: expected an integer in [0, " + std::to_string(kMaxSampleTokens) +
+                    "], got " + std::to_string(n_new));
   if (!(temperature >= 0)) throw UserError("tokengrow sample: --temperature must be >= 0");
   if (top_k < 0) throw UserError("tokengrow sample: --top-k must be >= 0");
 
@@ -48,6 +55,11 @@ int cmd_sample(int argc, const char* const* argv, std::ostream& out, spdlog::log
   // than its corpus's; those rows never trained).
   const int64_t model_vocab = model->config().vocab_size;
   const int64_t vocab = std::min(model_vocab, tokenizer.vocab_size());  // the ids drawn from
+  // A tokenizer that keeps bytes decodes ids one by one (decode(a ++ b) = decode(a) +
+  // decode(b)), so each token is printed as it is drawn; SentencePiece's own decoding
+  // (a model that normalises text) needs the whole sequence, printed at the end.
+  const bool streamed = tokenizer.keeps_bytes();
+  if (streamed) out << tokenizer.decode(context) << std::flush;
   Rng rng(static_cast<uint64_t>(args["seed"].as<int64_t>()));
   std::vector<int32_t> window(seq);
   Tensor logits;
@@ -79,8 +91,10 @@ int cmd_sample(int argc, const char* const* argv, std::ostream& out, spdlog::log
       }
     }
     context.push_back(next);
+    if (streamed) out << tokenizer.decode({next}) << std::flush;
   }
-  out << tokenizer.decode(context) << "\n";
+  if (!streamed) out << tokenizer.decode(context);
+  out << "\n";
   return 0;
 }
 

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/error.h"
 #include "core/config_reader.h"
+#include "core/file_status.h"
 #include "dist/process_group.h"
 #include "experiment/experiment_dir.h"
 #include "train/checkpoint.h"
@@ -63,6 +64,10 @@ int cmd_train(int argc, const char* const* argv, std::ostream& out, spdlog::logg
     if (args.count("data") && json.is_object()) json["data"] = args["data"].as<std::string>();  // before a vocab_size follows it
     config = parse_run_config(json, args["config"].as<std::string>());
     if (!start_checkpoint.empty()) {
+      // Without model.vocab_size the corpus gives the vocabulary, so an unreadable corpus
+      // would show as a model that differs from the checkpoint's: name the file instead.
+      if (const std::string problem = regular_file_problem(config.data_path); !problem.empty())
+        throw UserError(config.data_path + ": " + problem + " (the corpus to train on)");
       const nlohmann::json stored = read_checkpoint_config(start_checkpoint);
       const ModelConfig stored_model =
           parse_model_config(ConfigReader(stored.at("model"), start_checkpoint + " /config", "model"));

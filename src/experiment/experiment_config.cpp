@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -252,7 +253,10 @@ ScalingBudget parse_budget(const ConfigReader& r, const nlohmann::json& x) {
   return b;
 }
 
-ScalingSize parse_size(const ExperimentConfig& c, ConfigReader s, const std::string& where) {
+// `resolved_model`: the size's model config with every default filled in (the
+// experiment's model section merged), which tells two sizes apart.
+ScalingSize parse_size(const ExperimentConfig& c, ConfigReader s, const std::string& where,
+                       nlohmann::json* resolved_model) {
   ScalingSize size;
   size.name = s.get_string("name", std::nullopt);
   const bool plain = !size.name.empty() && size.name.size() <= 64 &&
@@ -263,7 +267,7 @@ ScalingSize parse_size(const ExperimentConfig& c, ConfigReader s, const std::str
   size.model = s.raw("model");
   if (s.has("lrs")) size.lrs = parse_distinct_numbers(s, "lrs", 1.0, [&](double lr) { return "scaling-" + size.name + "-...-lr" + frontier_budget_name(lr); });
   s.finish();
-  c.run_config(size.model, nlohmann::json::object(), int64_t{1} << 30, 0, where);  // validate now
+  *resolved_model = c.run_config(size.model, nlohmann::json::object(), int64_t{1} << 30, 0, where).model.to_json();
   return size;
 }
 
@@ -271,10 +275,16 @@ void parse_scaling(const ExperimentConfig& c, ConfigReader r, ScalingSpec& out) 
   const auto& sizes = r.raw("sizes");
   if (!sizes.is_array() || sizes.empty()) r.fail("sizes", "expected a non-empty list of {\"name\", \"model\"} sizes");
   std::set<std::string> names;
+  std::map<std::string, std::string> size_of_model;  // resolved model JSON -> the size that has it
   for (size_t i = 0; i < sizes.size(); ++i) {
     const std::string where = r.key_path("sizes[" + std::to_string(i) + "]");
-    out.sizes.push_back(parse_size(c, ConfigReader(sizes[i], c.file, where), where));
-    if (!names.insert(out.sizes.back().name).second) r.fail("sizes", "size name \"" + out.sizes.back().name + "\" is used twice");
+    nlohmann::json model;
+    const ScalingSize& size = out.sizes.emplace_back(parse_size(c, ConfigReader(sizes[i], c.file, where), where, &model));
+    if (!names.insert(size.name).second) r.fail("sizes", "size name \"" + size.name + "\" is used twice");
+    const auto [first, fresh] = size_of_model.emplace(model.dump(), size.name);
+    if (!fresh)
+      r.fail("sizes", "sizes \"" + first->second + "\" and \"" + size.name + "\" are the same model; it would be " +
+                          "trained twice and fake a point of the sweep: list it once (several LRs go in one size's lrs)");
   }
   const auto& budgets = r.raw("budgets");
   if (!budgets.is_array() || budgets.empty()) r.fail("budgets", "expected a non-empty list of FLOPs or multiples (\"2x\")");

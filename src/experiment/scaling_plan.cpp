@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "experiment/plan.h"
+#include "experiment/report_format.h"
 
 namespace tg {
 
@@ -30,6 +31,32 @@ void check_warmup_fits(const ExperimentConfig& config, int64_t steps, const std:
                   "budget or set scaling.warmup_fraction");
 }
 
+// A run spends whole steps, steps = max(1, round(budget / step FLOPs)), and is reported
+// at its budget. A budget below one step would train one step at up to many times the
+// budget; a budget of a few steps can round far from it. Refused: a budget below one
+// step, and whole steps that miss the budget by more than kBudgetSlack of it (every
+// budget of at least 1 / (2 kBudgetSlack) = 5 steps is within it: |round(r) - r| <= 1/2).
+constexpr double kBudgetSlack = 0.1;
+
+void check_budget_fits_steps(const ExperimentConfig& config, const ScalingSize& size, const ScalingBudget& budget,
+                             double flops, double per_step, int64_t steps) {
+  const double spent = static_cast<double>(steps) * per_step;
+  const double miss = std::abs(spent - flops) / flops;
+  if (flops >= per_step && miss <= kBudgetSlack) return;
+  const std::string where = config.file + ": scaling: size " + size.name + " at budget " + budget.name + " (" +
+                            report::fmt(flops, "%.4g") + " FLOPs): ";
+  const double safe_steps = 1 / (2 * kBudgetSlack);
+  const std::string fix = "give this size budgets of at least " + report::fmt(safe_steps, "%g") + " steps (" +
+                          report::fmt(safe_steps * per_step, "%.4g") + " FLOPs), or use a smaller size";
+  if (flops < per_step)
+    throw UserError(where + "below one step of this size (" + report::fmt(per_step, "%.4g") + " FLOPs): it would train " +
+                    "1 step, " + report::fmt(spent / flops, "%.3g") + "x its budget; " + fix);
+  throw UserError(where + report::fmt(flops / per_step, "%.3g") + " steps of " + report::fmt(per_step, "%.4g") +
+                  " FLOPs; whole steps (" + std::to_string(steps) + ") would spend " + report::fmt(spent, "%.4g") +
+                  " FLOPs, " + report::fmt(100 * miss, "%.0f") + "% off its budget (at most " +
+                  report::fmt(100 * kBudgetSlack, "%.0f") + "% is allowed); " + fix);
+}
+
 PlannedRun scaling_run(const ExperimentConfig& config, const ScalingSize& size, const ScalingBudget& budget, double lr,
                        double flops, uint64_t seed, const std::string& out_dir, int ranks) {
   const ScalingSpec& sweep = config.scaling;
@@ -41,6 +68,7 @@ PlannedRun scaling_run(const ExperimentConfig& config, const ScalingSize& size, 
   if (lr > 0) train = lr_overrides(config, lr);
   const double per_step = stage_cost(config, size.model, train, run.name, "", ranks).model_flops;
   const int64_t steps = steps_for_flops(flops, per_step);
+  check_budget_fits_steps(config, size, budget, flops, per_step, steps);
   if (sweep.warmup_fraction > 0)
     train["warmup_steps"] = std::max<int64_t>(1, std::llround(sweep.warmup_fraction * static_cast<double>(steps)));
   else

@@ -1,9 +1,10 @@
 #pragma once
 // The scaling sweep's runs (experiment_config.h `scaling`), for each seed, size, budget and
 // LR: scaling-<size>-<budget>[-lr<lr>]-seed<s>, from scratch, one complete schedule over
-// exactly its budget: steps = max(1, round(FLOPs / FLOPs per step)) (plan.h). An "x"
-// budget is a multiple of the reference FLOPs. With scaling.warmup_fraction > 0,
-// warmup_steps = max(1, round(fraction x steps)).
+// its budget: steps = round(FLOPs / FLOPs per step) (plan.h); a budget below one step, or
+// one that whole steps miss by more than 10%, is a UserError naming the size, the budget
+// and one step's FLOPs. An "x" budget is a multiple of the reference FLOPs. With
+// scaling.warmup_fraction > 0, warmup_steps = max(1, round(fraction x steps)).
 #include <string>
 #include <vector>
 
