@@ -72,7 +72,7 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
   std::optional<MetricsLog> metrics;
   if (writes) metrics.emplace(dir->metrics_path());
   if (start == RunStart::Resume) {
-    if (metrics) metrics->truncate_after(state_.step);
+    if (metrics) metrics->resume_at(start_checkpoint, state_.step, state_.logged_through_step());
   } else {
     state_.peak_lr = stage_peak_lr(config_.train, state_.peak_lr);
   }
