@@ -59,6 +59,10 @@ RunDirectory::RunDirectory(const std::string& dir, Access access) : path_(dir) {
   if (access == Access::Own) lock_.emplace(dir);
 }
 
+std::vector<std::string> RunDirectory::removed_temp_files() const {
+  return lock_ ? lock_->removed_temp_files() : std::vector<std::string>{};
+}
+
 std::string RunDirectory::latest_path() const { return latest_checkpoint_path(path_); }
 
 std::string RunDirectory::metrics_path() const { return metrics_log_path(path_); }

@@ -58,6 +58,9 @@ class RunDirectory {
   std::string log_path() const;
   std::string checkpoint_path(int64_t step) const;
   std::vector<StoredCheckpoint> checkpoints() const { return list_checkpoints(path_); }
+  // The temporary files killed writes left here, removed when the lock was taken
+  // (core/run_lock.h); none for Access::Follow.
+  std::vector<std::string> removed_temp_files() const;
 
   // How a run given start_checkpoint ("" for none) starts here: it resumes when that
   // is the directory's resume_point(). A fresh start or a new stage in a directory

@@ -107,6 +107,7 @@ RunStart Trainer::agree_on_start(std::optional<RunDirectory>& dir, const std::st
   if (comm_.rank() == 0) {
     dir.emplace(out_dir);  // locked before anything in it is looked at
     attach_log_file(log_, dir->log_path(), LogFileRole::Run);
+    log_removed_temp_files(log_, dir->removed_temp_files());
     log_.debug(line("config: ", config_.to_json().dump()));
     start = dir->prepare_start(start_checkpoint, log_);
     decided = std::to_string(static_cast<int>(start));

@@ -2,7 +2,7 @@
 // latest.h5 is gone but whose ckpt_* files remain resumes from the newest sound one,
 // and a fresh start there is refused instead of overwriting them; a resume needs the
 // metrics rows its checkpoint counted on, and a fresh start never replaces an earlier
-// run's metrics.
+// run's metrics; the temporary files killed writes left are removed with the lock.
 #include "fault_fixtures.h"
 #include "data/corpus.h"
 #include "data/corpus_prepare.h"
@@ -239,4 +239,65 @@ TEST_CASE("A fresh train is refused a directory holding an earlier run's metrics
              "refused, exit 2, every file untouched: `" + of_finished + "`; `" + of_killed +
                  "`; a run killed while making its first checkpoint (a journal of one row) was started over by "
                  "the same command and ended with the metrics of the uninterrupted run");
+}
+
+TEST_CASE("Temporary files a kill left mid-write are removed when train or experiment next locks the directory",
+          "[faults][kill]") {
+  RunSetup s("leftover_temp_files", 12);
+  auto temp_files_under = [](const std::string& dir) {
+    std::vector<std::string> found;
+    for (const auto& entry : fs::recursive_directory_iterator(dir))
+      if (entry.path().extension() == ".tmp") found.push_back(entry.path().string());
+    std::sort(found.begin(), found.end());
+    return found;
+  };
+  const std::string run = s.run_dir("run");
+  ProcessOptions kill;
+  kill.env = {{"TOKENGROW_CRASH_AT", "write.half_written:3"}};  // half of ckpt_1.h5 written
+  REQUIRE(run_tokengrow({"train", "--config", s.config, "--out", run, "--threads", "2"}, kill).killed_by_us());
+  const std::vector<std::string> left = temp_files_under(run);
+  REQUIRE(left.size() == 1);
+  REQUIRE(fs::path(left[0]).filename().string().rfind("ckpt_1.h5.", 0) == 0);
+  // Names that are not the tool's temporary files stay.
+  const std::vector<std::string> others = {run + "/notes.tmp", run + "/ckpt_1.h5.tmp", run + "/ckpt_1.h5.ABCDEF.tmp"};
+  for (const std::string& other : others) write_file(other, "a user's file");
+  const ProcessResult resumed = run_tokengrow({"train", "--resume", run, "--threads", "2"});
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  std::vector<std::string> expected = others;
+  std::sort(expected.begin(), expected.end());
+  REQUIRE(temp_files_under(run) == expected);
+  const std::string said = without_dir(resumed.out.substr(0, resumed.out.find('\n')), s.dir);
+  REQUIRE(said == "removed 1 temporary file left by an interrupted write: " + without_dir(left[0], s.dir));
+
+  // An experiment killed half-way through its first write, then its second: each
+  // re-run removes what the kill before it left, in the experiment's or a run's directory.
+  write_file(s.dir.file("e.json"), one_recipe_experiment(s.data, 10, 1280, 1));
+  const std::string exp = s.dir.file("exp");
+  const std::vector<std::string> experiment = {"experiment", s.dir.file("e.json"), "--out", exp, "--threads", "2"};
+  std::vector<std::string> killed_left;
+  for (int nth : {1, 2}) {
+    kill.env = {{"TOKENGROW_CRASH_AT", "write.half_written:" + std::to_string(nth)}};
+    REQUIRE(run_tokengrow(experiment, kill).killed_by_us());
+    const std::vector<std::string> now = temp_files_under(exp);
+    REQUIRE(now.size() == 1);
+    REQUIRE(std::find(killed_left.begin(), killed_left.end(), now[0]) == killed_left.end());
+    killed_left.push_back(now[0]);
+  }
+  const ProcessResult done = run_tokengrow(experiment);
+  INFO(done.err);
+  REQUIRE(done.exit_code == 0);
+  REQUIRE(temp_files_under(exp).empty());
+  // The random part of a temporary name, shown as XXXXXX.
+  auto shown = [&](const std::string& ending_in_temp_name) {  // "...<6 random characters>.tmp"
+    std::string text = without_dir(ending_in_temp_name, s.dir);
+    return text.replace(text.size() - 10, 6, "XXXXXX");
+  };
+  record_row("D5", "run directory",
+             "`train` killed half-way through writing ckpt_1.h5, and `experiment` killed half-way through its first "
+             "and then its second write (each left its temporary file for good: " + shown(left[0]) +
+                 ", " + shown(killed_left[0]) + ", " + shown(killed_left[1]) + ")",
+             "the next `train --resume` and `experiment` removed them when they took the directory's lock "
+             "(printing `" + shown(said) + "`), and left a user's notes.tmp, "
+             "ckpt_1.h5.tmp and ckpt_1.h5.ABCDEF.tmp alone");
 }
