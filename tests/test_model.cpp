@@ -230,6 +230,8 @@ TEST_CASE("Resuming from a checkpoint continues exactly like the uninterrupted r
   // Resume a copy of the step-10 checkpoint as if the run had stopped there.
   std::filesystem::create_directories(dir.file("resumed"));
   std::filesystem::copy_file(dir.file("straight/ckpt_10.h5"), dir.file("resumed/latest.h5"));
+  // and its metrics log, which a resume needs up to the checkpoint (it drops the rows after it).
+  std::filesystem::copy_file(dir.file("straight/metrics.h5"), dir.file("resumed/metrics.h5"));
   {
     Trainer trainer(rc, engine, log);
     trainer.run(dir.file("resumed"), dir.file("resumed/latest.h5"));

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include <cxxopts.hpp>
 
@@ -8,6 +9,7 @@
 #include "cli/cli_options.h"
 #include "core/log.h"
 #include "core/error.h"
+#include "core/run_lock.h"
 #include "growth/grow_checkpoint.h"
 #include "train/checkpoint.h"
 
@@ -129,6 +131,12 @@ int cmd_grow(int argc, const char* const* argv, std::ostream& out, spdlog::logge
 
   const GrowthOptions opts = growth_options_from_flags(args);
 
+  // Into a run or experiment directory only while no run holds it, and then holding it.
+  const std::filesystem::path parent = std::filesystem::path(out_path).parent_path();
+  const std::string out_dir = parent.empty() ? "." : parent.string();
+  std::optional<RunLock> lock;
+  if (has_lock_file(out_dir)) lock.emplace(out_dir);
+  if (lock) log_removed_temp_files(log, lock->removed_temp_files());
   Engine engine(threads);
   const GrowReport r = grow_checkpoint(engine, from, out_path, target, opts, next_train,
                                        args.count("data") ? args["data"].as<std::string>() : "");

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <string_view>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -31,17 +32,42 @@ void fsync_or_throw(const std::string& path, int flags, const std::string& what)
   if (rc != 0) throw UserError(path + ": fsync failed (" + std::strerror(err) + "); the data may not be on disk");
 }
 
-const char* const kTempSuffix = ".tmp";
+// A temporary name: "<final>.<kTempRandomChars of kTempChars>.tmp".
+const std::string_view kTempSuffix = ".tmp";
+const std::string_view kTempChars = "abcdefghijklmnopqrstuvwxyz0123456789";
 const size_t kTempRandomChars = 6;
+const size_t kTempTailChars = 1 + kTempRandomChars + kTempSuffix.size();  // ".<random>.tmp"
 
-// A temporary name for `final_path` that is unlikely to be anyone else's: <final>.<6 random>.tmp.
+// A temporary name for `final_path` that is unlikely to be anyone else's.
 std::string random_temp_name(const std::string& final_path) {
-  static const char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
   std::random_device entropy;
-  std::uniform_int_distribution<size_t> pick(0, sizeof kChars - 2);
+  std::uniform_int_distribution<size_t> pick(0, kTempChars.size() - 1);
   std::string name = final_path + ".";
-  for (size_t i = 0; i < kTempRandomChars; ++i) name += kChars[pick(entropy)];
-  return name + kTempSuffix;
+  for (size_t i = 0; i < kTempRandomChars; ++i) name += kTempChars[pick(entropy)];
+  return name.append(kTempSuffix);
+}
+
+// The final file name of a temporary file's name, or "" if `name` is not one.
+std::string_view final_name_of(std::string_view name) {
+  if (name.size() <= kTempTailChars || !name.ends_with(kTempSuffix)) return "";
+  const std::string_view tail = name.substr(name.size() - kTempTailChars);
+  const std::string_view random = tail.substr(1, kTempRandomChars);
+  if (tail[0] != '.' || random.find_first_not_of(kTempChars) != std::string_view::npos) return "";
+  return name.substr(0, name.size() - kTempTailChars);
+}
+
+// The regular files of `dir` (not below it) that are temporary files of durable
+// writes whose final name passes `wanted`.
+template <typename Wanted>
+std::vector<std::string> temp_files_in(const fs::path& dir, Wanted wanted) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const std::string_view final_name = final_name_of(name);
+    if (!final_name.empty() && entry.is_regular_file(ec) && wanted(final_name)) found.push_back(entry.path().string());
+  }
+  return found;
 }
 
 // Creates a temporary file for `final_path` that no other writer can have: a random
@@ -77,17 +103,18 @@ void rename_exclusive(const std::string& tmp_path, const std::string& final_path
 
 std::vector<std::string> temp_files_of(const std::string& final_path) {
   const fs::path final(final_path);
-  const std::string prefix = final.filename().string() + ".";
-  const size_t length = prefix.size() + kTempRandomChars + std::strlen(kTempSuffix);
-  std::vector<std::string> found;
-  std::error_code ec;
+  const std::string final_name = final.filename().string();
   const fs::path dir = final.parent_path().empty() ? fs::path(".") : final.parent_path();
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.size() == length && name.rfind(prefix, 0) == 0 && name.ends_with(kTempSuffix))
-      found.push_back(entry.path().string());
+  return temp_files_in(dir, [&](std::string_view name) { return name == final_name; });
+}
+
+std::vector<std::string> remove_temp_files_in(const std::string& dir) {
+  std::vector<std::string> removed;
+  for (const std::string& path : temp_files_in(dir, [](std::string_view) { return true; })) {
+    std::error_code ec;
+    if (fs::remove(path, ec)) removed.push_back(path);
   }
-  return found;
+  return removed;
 }
 
 void discard_file(const std::string& tmp_path) noexcept {

@@ -52,4 +52,10 @@ void discard_file(const std::string& tmp_path) noexcept;
 // process killed mid-write, or being written right now).
 std::vector<std::string> temp_files_of(const std::string& final_path);
 
+// Removes the temporary files of every write in `dir` (not below it): regular files
+// named "<final>.<6 characters of [a-z0-9]>.tmp". Only for a caller that holds the
+// directory's lock (core/run_lock.h), so that no write of its own is under way and
+// what is left is a killed write's. Returns the paths removed.
+std::vector<std::string> remove_temp_files_in(const std::string& dir);
+
 }  // namespace tg

@@ -9,15 +9,21 @@
 #include <filesystem>
 #include <string>
 
+#include "core/durable_file.h"
 #include "core/error.h"
+#include "core/log.h"
 
 namespace tg {
+
+namespace {
+std::string lock_file(const std::string& dir) { return (std::filesystem::path(dir) / ".lock").string(); }
+}  // namespace
 
 RunLock::RunLock(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw UserError(dir + ": cannot create directory: " + ec.message());
-  const std::string path = (std::filesystem::path(dir) / ".lock").string();
+  const std::string path = lock_file(dir);
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) throw UserError(path + ": cannot open lock file: " + std::strerror(errno));
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
@@ -34,10 +40,21 @@ RunLock::RunLock(const std::string& dir) {
   if (::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, me.data(), me.size(), 0) < 0) {
     // The pid is only informational; the lock itself is held.
   }
+  removed_temp_files_ = remove_temp_files_in(dir);
 }
 
 RunLock::~RunLock() {
   if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
+
+bool has_lock_file(const std::string& dir) { return std::filesystem::exists(lock_file(dir)); }
+
+void log_removed_temp_files(spdlog::logger& log, const std::vector<std::string>& removed) {
+  if (removed.empty()) return;
+  std::string names;
+  for (const std::string& path : removed) names += (names.empty() ? "" : ", ") + path;
+  log.info(line("removed ", removed.size(), " temporary file", removed.size() == 1 ? "" : "s",
+                " left by an interrupted write: ", names));
 }
 
 }  // namespace tg

@@ -30,6 +30,17 @@ StageProgress checkpoint_progress(const std::string& path) {
   load_model(path, &state);
   return {state.step, state.flops, path};
 }
+
+// The leftover temporary files of killed writes that the experiment's lock removed,
+// and those of its runs' directories, which the lock covers too (a stage's own
+// directory is cleared when the stage trains and locks it).
+std::vector<std::string> remove_run_temp_files(const RunLock& lock, const std::string& out_dir,
+                                               const std::vector<PlannedRun>& runs) {
+  std::vector<std::string> removed = lock.removed_temp_files();
+  for (const PlannedRun& run : runs)
+    for (const std::string& file : remove_temp_files_in(run_dir(out_dir, run))) removed.push_back(file);
+  return removed;
+}
 }  // namespace
 
 ExperimentRunner::ExperimentRunner(const ExperimentConfig& config, Plan plan, std::string out_dir, Engine& engine,
@@ -130,6 +141,7 @@ bool ExperimentRunner::run() {
   mark_experiment_dir(out_dir_, config_.file);
   attach_log_file(log_, (fs::path(out_dir_) / "experiment.log").string(), LogFileRole::Experiment);
   const std::vector<PlannedRun>& runs = plan_.runs;
+  log_removed_temp_files(log_, remove_run_temp_files(lock, out_dir_, runs));
   log_.info(line("experiment ", config_.file, ": ", runs.size(), " runs into ", out_dir_, "; reference (1x) FLOPs ",
                  plan_.reference_flops));
   std::vector<bool> done;

@@ -4,9 +4,11 @@
 #include <filesystem>
 #include <limits>
 #include <algorithm>
+#include <optional>
 
 #include "core/durable_file.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "core/sealed_file.h"
 
 namespace tg {
@@ -69,6 +71,11 @@ bool is_first_release_journal(const std::string& journal_path) {
          journal_problem(journal_path, kSealKind, kFirstRowBytes) == "";
 }
 
+// The record size of a metrics journal: this tokengrow's, or the first release's.
+int64_t journal_row_bytes(const std::string& journal_path) {
+  return is_first_release_journal(journal_path) ? kFirstRowBytes : kRowBytes;
+}
+
 std::vector<std::string> to_records(const std::vector<MetricsRow>& rows) {
   std::vector<std::string> records;
   for (const MetricsRow& row : rows) records.push_back(to_record(row));
@@ -103,8 +110,7 @@ bool MetricsLog::exists() const { return fs::exists(journal_path_) || fs::exists
 std::vector<MetricsRow> MetricsLog::read() const {
   if (!fs::exists(journal_path_)) return read_h5();
   std::vector<MetricsRow> rows;
-  const int64_t row_bytes = is_first_release_journal(journal_path_) ? kFirstRowBytes : kRowBytes;
-  for (const std::string& record : read_journal(journal_path_, kSealKind, row_bytes).records)
+  for (const std::string& record : read_journal(journal_path_, kSealKind, journal_row_bytes(journal_path_)).records)
     rows.push_back(from_record(record));
   return rows;
 }
@@ -151,12 +157,41 @@ void MetricsLog::append(const MetricsRow& row) {
 
 void MetricsLog::truncate_after(int64_t step) {
   if (!exists()) return;  // no log yet: nothing to drop
-  const std::vector<MetricsRow> rows = read();
+  keep_through(read(), step);
+}
+
+void MetricsLog::keep_through(const std::vector<MetricsRow>& rows, int64_t step) {
   size_t keep = 0;
   while (keep < rows.size() && rows[keep].step <= step) ++keep;
   if (keep == rows.size()) return;
   open_journal();
   writer_->truncate(static_cast<int64_t>(keep));
+}
+
+void MetricsLog::resume_at(const std::string& checkpoint, int64_t step, int64_t logged_step) {
+  const std::vector<MetricsRow> rows = exists() ? read() : std::vector<MetricsRow>{};
+  bool reached = false;
+  for (const MetricsRow& row : rows) reached = reached || (row.step >= logged_step && row.step <= step);
+  if (!reached) throw UserError(missing_rows(rows, checkpoint, step, logged_step));
+  keep_through(rows, step);
+}
+
+std::string MetricsLog::missing_rows(const std::vector<MetricsRow>& rows, const std::string& checkpoint,
+                                     int64_t step, int64_t logged_step) const {
+  const std::string needs = line(checkpoint, " (step ", step, ") logged rows up to step ", logged_step);
+  const std::string restore = "; restore the file, or start the run again with another --out";
+  if (!exists()) return line(path_, ": missing (as is ", journal_path_, "), but ", needs, restore);
+  std::optional<int64_t> last;  // the log's last row up to `step`
+  for (const MetricsRow& row : rows)
+    if (row.step <= step) last = row.step;
+  const std::string held = last ? line("ends at step ", *last) : line("holds no row up to step ", step);
+  const std::string lost = last ? line("the rows after step ", *last, " up to step ", logged_step)
+                                : line("the rows up to step ", logged_step);
+  const bool journal = fs::exists(journal_path_);
+  const bool bad_end = journal && read_journal(journal_path_, kSealKind, journal_row_bytes(journal_path_)).dropped > 0;
+  const std::string damage =
+      bad_end ? " (its last record is cut short or damaged, which a kill does only to rows after the last checkpoint)" : "";
+  return line(journal ? journal_path_ : path_, ": ", held, damage, ", but ", needs, ": ", lost, " are missing", restore);
 }
 
 void MetricsLog::sync() {

@@ -10,7 +10,8 @@
 //                    (core/record_journal.h: 13 float64 in the column order, each row
 //                    with its own CRC-32; journals of 12, before val_bpb, still read). A row is one write; rows are made durable
 //                    before every checkpoint (sync), which is all a resume needs: it
-//                    drops the rows after its checkpoint anyway.
+//                    drops the rows after its checkpoint anyway, and refuses a log
+//                    without the rows before it (resume_at).
 //   metrics.h5       what readers (h5py) use: one 1-D float64 dataset per column,
 //                    root attribute format = "tokengrow-metrics", sealed and published
 //                    atomically (core/sealed_file.h). compact() writes it from the
@@ -56,6 +57,12 @@ class MetricsLog {
   // Drops rows logged after `step` (a resumed run re-logs them from its checkpoint);
   // nothing to do when there is no log yet. Durable on return.
   void truncate_after(int64_t step);
+  // truncate_after(step) for a resume from `checkpoint` (at `step`), whose run logged
+  // rows up to `logged_step` at least. Rows are made durable before every checkpoint,
+  // so a kill can only cut off rows after `step`: a log without a row in
+  // [logged_step, step] was deleted, cut short or damaged, and is refused first
+  // (UserError naming the file and the missing steps).
+  void resume_at(const std::string& checkpoint, int64_t step, int64_t logged_step);
   // Every row appended so far is on disk on return.
   void sync();
   // Writes metrics.h5 from the rows and removes the journal (nothing to do without one).
@@ -68,6 +75,10 @@ class MetricsLog {
  private:
   void open_journal();  // creating it from metrics.h5 (or empty) if there is none
   std::vector<MetricsRow> read_h5() const;
+  void keep_through(const std::vector<MetricsRow>& rows, int64_t step);  // rows: read()'s
+  // What a resume needs that the log lacks (resume_at).
+  std::string missing_rows(const std::vector<MetricsRow>& rows, const std::string& checkpoint, int64_t step,
+                           int64_t logged_step) const;
   std::string path_, journal_path_;
   std::unique_ptr<JournalWriter> writer_;
 };

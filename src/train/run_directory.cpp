@@ -11,6 +11,22 @@ namespace tg {
 
 namespace fs = std::filesystem;
 
+namespace {
+// A metrics log in a directory without checkpoints (RunDirectory::prepare_start):
+// UserError unless it is what a start stopped before its first checkpoint leaves,
+// no metrics.h5 and a journal of at most that start's first row.
+void refuse_earlier_results(const MetricsLog& metrics) {
+  const std::vector<MetricsRow> rows = metrics.read();
+  const bool finished = fs::exists(metrics.path());
+  if (!finished && rows.size() <= 1) return;
+  const std::string file = fs::exists(metrics.journal_path()) ? metrics.journal_path() : metrics.path();
+  const std::string held = rows.empty() ? "" : line(" (", rows.size(), " rows, steps ", rows.front().step, " to ",
+                                                     rows.back().step, ")");
+  throw UserError(file + ": the metrics of an earlier run" + held +
+                  ", with no checkpoint left to resume it from; move the file away or choose another --out");
+}
+}  // namespace
+
 std::vector<StoredCheckpoint> list_checkpoints(const std::string& dir) {
   std::vector<StoredCheckpoint> found;
   std::error_code ec;
@@ -43,6 +59,10 @@ RunDirectory::RunDirectory(const std::string& dir, Access access) : path_(dir) {
   if (access == Access::Own) lock_.emplace(dir);
 }
 
+std::vector<std::string> RunDirectory::removed_temp_files() const {
+  return lock_ ? lock_->removed_temp_files() : std::vector<std::string>{};
+}
+
 std::string RunDirectory::latest_path() const { return latest_checkpoint_path(path_); }
 
 std::string RunDirectory::metrics_path() const { return metrics_log_path(path_); }
@@ -69,9 +89,8 @@ RunStart RunDirectory::prepare_start(const std::string& start_checkpoint, spdlog
     throw UserError(path_ + ": holds only damaged checkpoints (" + stored.back().path.string() + ": " +
                     seal_problem(stored.back().path.string(), "checkpoint") +
                     "); move them away or choose another --out");
-  // Metrics without any checkpoint: an earlier start was stopped before its first
-  // checkpoint. Nothing of it can be resumed, so this start replaces its log.
   if (MetricsLog metrics(metrics_path()); metrics.exists()) {
+    refuse_earlier_results(metrics);
     log.info(line(path_, ": no checkpoint from an earlier, interrupted start; starting over"));
     metrics.remove();
   }

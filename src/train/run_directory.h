@@ -58,11 +58,19 @@ class RunDirectory {
   std::string log_path() const;
   std::string checkpoint_path(int64_t step) const;
   std::vector<StoredCheckpoint> checkpoints() const { return list_checkpoints(path_); }
+  // The temporary files killed writes left here, removed when the lock was taken
+  // (core/run_lock.h); none for Access::Follow.
+  std::vector<std::string> removed_temp_files() const;
 
   // How a run given start_checkpoint ("" for none) starts here: it resumes when that
   // is the directory's resume_point(). A fresh start or a new stage in a directory
-  // that holds a checkpoint is refused (UserError), so that none is ever overwritten;
-  // the metrics of an earlier start that never reached a checkpoint are removed.
+  // that holds a checkpoint is refused (UserError), so that none is ever overwritten.
+  // Without a checkpoint, the metrics log decides. A start stopped before its first
+  // checkpoint leaves at most a metrics.journal of one row (its first, logged just
+  // before that checkpoint): nothing of it can be resumed, and it is removed. Any
+  // other log (a metrics.h5, which only a run that trained writes, or a journal of
+  // more rows) holds an earlier run's results whose checkpoints were removed, and
+  // is refused as checkpoints are.
   RunStart prepare_start(const std::string& start_checkpoint, spdlog::logger& log) const;
 
  private:

@@ -34,6 +34,10 @@ struct TrainState {
   // a run resumed between two log points logs exactly what the uninterrupted run does.
   double log_loss_sum = 0;
   int64_t log_loss_count = 0;
+  // The run's metrics rows reach this step at least: the last was logged
+  // log_loss_count steps ago (a new stage's first row, logged where the stage starts,
+  // can be later).
+  int64_t logged_through_step() const { return step - log_loss_count; }
   // The tokens the run trains on; absent in checkpoints of tokengrow before it was recorded.
   std::optional<CorpusChecksum> corpus;
   // The tokenizer of the corpus the model is trained on (data/tokenizer.h), so text

@@ -73,7 +73,7 @@ TrainResult Trainer::run(const std::string& out_dir, const std::string& start_ch
   std::optional<MetricsLog> metrics;
   if (writes) metrics.emplace(dir->metrics_path());
   if (start == RunStart::Resume) {
-    if (metrics) metrics->truncate_after(state_.step);
+    if (metrics) metrics->resume_at(start_checkpoint, state_.step, state_.logged_through_step());
   } else {
     state_.peak_lr = stage_peak_lr(config_.train, state_.peak_lr);
   }
@@ -108,6 +108,7 @@ RunStart Trainer::agree_on_start(std::optional<RunDirectory>& dir, const std::st
   if (comm_.rank() == 0) {
     dir.emplace(out_dir);  // locked before anything in it is looked at
     attach_log_file(log_, dir->log_path(), LogFileRole::Run);
+    log_removed_temp_files(log_, dir->removed_temp_files());
     log_.debug(line("config: ", config_.to_json().dump()));
     start = dir->prepare_start(start_checkpoint, log_);
     decided = std::to_string(static_cast<int>(start));

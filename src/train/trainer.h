@@ -58,7 +58,8 @@ class Trainer {
   // command's last line, its summary or its error, is there too); one run's at a time.
   //   start_checkpoint empty: a fresh run; out_dir must not hold one.
   //   start_checkpoint = out_dir's resume_point() (latest.h5, or without it the newest
-  //   sound ckpt_<step>.h5): resume; metrics rows after its step are dropped.
+  //   sound ckpt_<step>.h5): resume; metrics rows after its step are dropped, and a
+  //   log that lacks rows up to it is refused (MetricsLog::resume_at).
   //   any other checkpoint (e.g. a grown model): a new stage in a fresh out_dir, with
   //   step, tokens and FLOPs continuing from the checkpoint.
   // The model in the config must be the checkpoint's.

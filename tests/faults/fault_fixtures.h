@@ -35,6 +35,19 @@ inline std::string train_config(const std::string& data, int64_t steps, const st
               "keep_checkpoints": 2)" + train_extra + "}}";
 }
 
+// An experiment config of a tiny model: one recipe of one stage trained on `tokens`
+// tokens, and one from-scratch frontier run of `frontier_budget` times its FLOPs.
+inline std::string one_recipe_experiment(const std::string& data, int64_t checkpoint_every, int64_t tokens,
+                                         int64_t frontier_budget) {
+  return R"({"data": ")" + data + R"(",
+    "model": {"d_model": 16, "n_layers": 1, "n_heads": 2, "seq_len": 16},
+    "train": {"batch_size": 4, "eval_every": 1000, "checkpoint_every": )" + std::to_string(checkpoint_every) + R"(},
+    "seeds": [0],
+    "recipes": [{"name": "r", "stages": [{"qkv_tokens": 4, "proj_tokens": 4, "ffn_tokens": 8, "tokens": )" +
+         std::to_string(tokens) + R"(}]}],
+    "baselines": {"frontier_budgets": [)" + std::to_string(frontier_budget) + R"(], "stage_sizes": false, "transformer": false}})";
+}
+
 // A corpus and a config file in a fresh directory.
 struct RunSetup {
   TempDir dir;

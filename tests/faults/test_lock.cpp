@@ -41,12 +41,7 @@ TEST_CASE("A second process on the same run or experiment directory is refused, 
   REQUIRE(after.exit_code == 0);
 
   // The same for an experiment directory.
-  write_file(s.dir.file("e.json"), R"({"data": ")" + s.data + R"(",
-    "model": {"d_model": 16, "n_layers": 1, "n_heads": 2, "seq_len": 16},
-    "train": {"batch_size": 4, "eval_every": 1000, "checkpoint_every": 1},
-    "seeds": [0],
-    "recipes": [{"name": "r", "stages": [{"qkv_tokens": 4, "proj_tokens": 4, "ffn_tokens": 8, "tokens": 6400000}]}],
-    "baselines": {"frontier_budgets": [1], "stage_sizes": false, "transformer": false}})");
+  write_file(s.dir.file("e.json"), one_recipe_experiment(s.data, 1, 6400000, 1));
   const std::string exp = s.dir.file("exp");
   const int exp_holder = start_tokengrow({"experiment", s.dir.file("e.json"), "--out", exp}, s.dir.file("exp.log"));
   wait_for(exp + "/r-seed0/stage0/latest.h5");
@@ -66,12 +61,7 @@ TEST_CASE("train on a finished stage of a running experiment is refused", "[faul
   RunSetup s("lock_experiment", 10);
   // One short recipe (20 steps), then a long frontier run (1000x its FLOPs) that is
   // still training while the test tries `train` on the recipe's finished stage.
-  write_file(s.dir.file("e.json"), R"({"data": ")" + s.data + R"(",
-    "model": {"d_model": 16, "n_layers": 1, "n_heads": 2, "seq_len": 16},
-    "train": {"batch_size": 4, "eval_every": 1000, "checkpoint_every": 1000},
-    "seeds": [0],
-    "recipes": [{"name": "r", "stages": [{"qkv_tokens": 4, "proj_tokens": 4, "ffn_tokens": 8, "tokens": 1280}]}],
-    "baselines": {"frontier_budgets": [1000], "stage_sizes": false, "transformer": false}})");
+  write_file(s.dir.file("e.json"), one_recipe_experiment(s.data, 1000, 1280, 1000));
   const std::string exp = s.dir.file("exp"), stage = exp + "/r-seed0/stage0";
   const int holder = start_tokengrow({"experiment", s.dir.file("e.json"), "--out", exp}, s.dir.file("exp.log"));
   wait_for(exp + "/r-seed0/done.json");
@@ -133,4 +123,32 @@ TEST_CASE("Two grows with the same --out at once: exactly one publishes its own 
   record_row("L3", "two writers", "two `grow` processes started at once with the same `--out` (3 times; both used to exit 0, one publishing the other's model)",
              "exactly one exits 0 and the file holds its model, bit for bit; the other exits 2 with one line `" +
                  refusal + " ...` and leaves no temporary file");
+}
+
+TEST_CASE("grow --out into a run directory that a running train holds is refused, naming the holder",
+          "[faults][lock]") {
+  RunSetup s("grow_locked", 100000);
+  const std::string from = s.run_dir("from"), run = s.run_dir("run");
+  const ProcessResult trained = run_tokengrow({"train", "--config", s.config, "--out", from, "--steps", "2"});
+  INFO(trained.err);
+  REQUIRE(trained.exit_code == 0);
+  const std::vector<std::string> grow = {"grow", "--from", from + "/latest.h5", "--out", run + "/grown.h5", "--factor", "2"};
+  const int holder = start_tokengrow({"train", "--config", s.config, "--out", run}, s.dir.file("holder.log"));
+  wait_for(run + "/latest.h5");
+  const ProcessResult r = run_tokengrow(grow);
+  require_refused(r, holder);
+  REQUIRE_FALSE(fs::exists(run + "/grown.h5"));
+  REQUIRE(temp_files_of(run + "/grown.h5").empty());
+  kill_and_wait(holder);
+  const ProcessResult after = run_tokengrow(grow);  // the directory is free again
+  INFO(after.err);
+  REQUIRE(after.exit_code == 0);
+  REQUIRE(seal_problem(run + "/grown.h5", "checkpoint").empty());
+  std::string message = without_dir(r.err, s.dir);
+  const std::string pid = "(pid " + std::to_string(holder) + ")";
+  message.replace(message.find(pid), pid.size(), "(pid N)");
+  record_row("L4", "two writers",
+             "`grow --out run/grown.h5` while a `train` holds run (grow wrote into it, exit 0)",
+             "refused before writing: one line `" + message + "`, exit 2, no file or temporary file left; once the "
+             "holder was killed the same grow wrote run/grown.h5");
 }
