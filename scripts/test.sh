@@ -5,7 +5,9 @@
 #                                ctest: unit and gradient checks, CLI, the fault-injection
 #                                suite (whose output docs/reliability.md must be), MPI,
 #                                PyTorch interop, the notebook.
-#   bash scripts/test.sh --full  what CI runs (.ci/run): the quick check, then the same suite
+#   bash scripts/test.sh --full  what CI runs (.ci/run): the quick check, then the tests
+#                                labelled `full` (several hosts over TCP in network
+#                                namespaces, tests/distributed/), then the same suite
 #                                built with clang under AddressSanitizer +
 #                                UndefinedBehaviorSanitizer (leak checks on) in
 #                                build-sanitize/, then 30 s of libFuzzer on each of the config
@@ -28,12 +30,14 @@ elapsed() { echo "$(( ($(date +%s) - start) / 60 )) min $(( ($(date +%s) - start
 
 bash scripts/install-deps.sh
 bash scripts/build.sh
-ctest --test-dir build --output-on-failure -j "$(nproc)"
+ctest --test-dir build --output-on-failure -j "$(nproc)" -LE full
 echo "test: the Release suite passed after $(elapsed)"
 if [ "$full" = 0 ]; then
-  echo "test: for the whole suite (sanitizers, fuzzing): bash scripts/test.sh --full"
+  echo "test: for the whole suite (several hosts, sanitizers, fuzzing): bash scripts/test.sh --full"
   exit 0
 fi
+
+ctest --test-dir build --output-on-failure -L full
 
 bash scripts/install-deps.sh --sanitizers
 echo "test: building the suite under AddressSanitizer + UndefinedBehaviorSanitizer (clang, build-sanitize/)"

@@ -41,6 +41,7 @@ class RankOneOfTwo final : public Communicator {
     text = rank0_texts.front();
     rank0_texts.pop_front();
   }
+  void set_peer_timeout(double) override {}
 };
 
 std::vector<std::vector<float>> first_step_gradients(const RunConfig& rc, const std::string& out) {
