@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
     if (code != 0) group.abort(code);
     return code;
   } catch (const tg::UserError& e) {  // the process group could not start
-    std::cerr << "error: " << e.what() << "\n";
+    std::cerr << std::string("error: ") + e.what() + "\n";  // one write: ranks' lines never interleave
     return 2;
   }
 }

@@ -10,6 +10,7 @@
 #include "core/engine.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/thread_count.h"
 #include "dist/process_group.h"
 
 namespace tg {
@@ -64,6 +65,8 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   // The command's log: the terminal, and the log files a run or an experiment adds.
   spdlog::logger log = make_logger(out, err);
   try {
+    // Before anything runs on the OpenMP threads: an unbounded OMP_NUM_THREADS crashes libgomp.
+    if (const std::string bounded = bound_default_threads(); !bounded.empty()) log.warn(bounded);
     if (comm.size() > 1 && command != "train" && command != "bench" && command != "experiment")
       throw UserError("tokengrow " + shown(command) + ": under mpirun (" + std::to_string(comm.size()) +
                       " ranks) only `train`, `experiment` and `bench` run, data-parallel; run `" + shown(command) +

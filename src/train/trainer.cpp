@@ -61,6 +61,7 @@ double Trainer::validate() {
 }
 
 TrainResult Trainer::run(const std::string& out_dir, const std::string& start_checkpoint) {
+  check_ranks_agree(comm_, {directory_fact("the run directory (--out)", out_dir)});  // before rank 0 touches it
   std::optional<RunDirectory> dir;
   const RunStart start = agree_on_start(dir, out_dir, start_checkpoint);
   const bool writes = comm_.rank() == 0;
