@@ -87,6 +87,10 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   } catch (const UserError& e) {
     log.error(e.what());
     return 2;
+  } catch (const std::bad_alloc&) {  // not a bug, and never the symptom it caused (a failed write)
+    log.error("out of memory: an allocation failed (the memory this process may use is exhausted: the machine's, a "
+              "cgroup limit or ulimit -v); free memory, or lower train.batch_size or the model's size");
+    return 2;
   } catch (const dnnl::error& e) {
     log.critical(line("(oneDNN) ", e.what()));
     return 1;

@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/cli_options.h"
 #include "core/log.h"
+#include "core/memory_usage.h"
 #include "core/error.h"
 #include "experiment/experiment_runner.h"
 #include "experiment/experiment_worker.h"
@@ -35,6 +36,13 @@ int print_experiment_plan(const cxxopts::ParseResult& args, const ExperimentConf
     timed = time_micro_batches(engine, plan, plan_steps);
   }
   print_plan(out, plan, estimate_plan(plan, timed), done_runs(plan.runs, out_dir));
+  if (const LargestStage largest = largest_stage(plan, 1); largest.run) {
+    const RunConfig& stage = largest.run->stages[largest.stage];
+    const AvailableMemory available = available_memory();
+    out << "memory: the largest stage (" << largest.name() << ") needs about "
+        << memory_summary(largest.memory, stage.model, stage.train)
+        << (available.known() ? "; " + memory_text(static_cast<double>(available.bytes)) + " available" : "") << "\n";
+  }
   // Timed steps on a busy machine (another training process spinning its threads on
   // the same cores) can run many times slower than alone: say so rather than mislead.
   if (plan_steps > 0 && load_before > 0.5)
