@@ -56,7 +56,7 @@ TEST_CASE("OMP_NUM_THREADS=99999: the OpenMP default bounded to the cores with o
                  "`; `train` ran on those N threads");
 }
 
-TEST_CASE("experiment runs on its config's train.threads; --threads overrides it only when given",
+TEST_CASE("experiment runs on its config's train.threads, and --threads overrides it only when given",
           "[faults][threads]") {
   TempDir dir("experiment_threads");
   const std::string data = testing::make_corpus(dir, 60000);
