@@ -14,10 +14,10 @@ int main(int argc, char** argv) {
     if (code != 0) group.abort(code);
     return code;
   } catch (const tg::UserError& e) {  // the process group could not start
-    std::cerr << "error: " << e.what() << "\n";
+    std::cerr << std::string("error: ") + e.what() + "\n";  // one write: ranks' lines never interleave
     return 2;
   } catch (const tg::PeerLost& e) {  // the ranks lost each other while starting
-    std::cerr << "error: " << e.what() << "\n";
+    std::cerr << std::string("error: ") + e.what() + "\n";
     std::_Exit(tg::kExitPeerLost);  // MPI is up, but its peers are out of reach: no MPI_Finalize
   }
 }

@@ -10,6 +10,7 @@
 #include "core/engine.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/thread_count.h"
 #include "dist/process_group.h"
 
 namespace tg {
@@ -64,6 +65,8 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   // The command's log: the terminal, and the log files a run or an experiment adds.
   spdlog::logger log = make_logger(out, err);
   try {
+    // Before anything runs on the OpenMP threads: an unbounded OMP_NUM_THREADS crashes libgomp.
+    if (const std::string bounded = bound_default_threads(); !bounded.empty()) log.warn(bounded);
     if (comm.size() > 1 && command != "train" && command != "bench" && command != "experiment")
       throw UserError("tokengrow " + shown(command) + ": under mpirun (" + std::to_string(comm.size()) +
                       " ranks) only `train`, `experiment` and `bench` run, data-parallel; run `" + shown(command) +
@@ -87,6 +90,10 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   } catch (const PeerLost& e) {
     log.error(e.what());
     return kExitPeerLost;
+  } catch (const std::bad_alloc&) {  // not a bug, and never the symptom it caused (a failed write)
+    log.error("out of memory: an allocation failed (the memory this process may use is exhausted: the machine's, a "
+              "cgroup limit or ulimit -v); free memory, or lower train.batch_size or the model's size");
+    return 2;
   } catch (const dnnl::error& e) {
     log.critical(line("(oneDNN) ", e.what()));
     return 1;

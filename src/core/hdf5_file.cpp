@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <new>
 #include <iomanip>
 #include <sstream>
 
@@ -21,6 +22,22 @@ namespace {
 // went wrong in one line. The setting is per thread in thread-safe builds (Debian's
 // is one), so it is applied on every open rather than once per process.
 void silence_hdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+// Whether the call that just failed ran out of memory: HDF5 records "resource
+// unavailable" errors on its error stack (which each API call clears first). The
+// files tokengrow writes are built in memory (create_in_memory), so a write that
+// fails this way is memory, not a full disk.
+bool hdf5_out_of_memory() {
+  bool out_of_memory = false;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD,
+           [](unsigned, const H5E_error2_t* e, void* found) -> herr_t {
+             if (e->maj_num == H5E_RESOURCE && (e->min_num == H5E_NOSPACE || e->min_num == H5E_CANTALLOC))
+               *static_cast<bool*>(found) = true;
+             return 0;
+           },
+           &out_of_memory);
+  return out_of_memory;
+}
 
 // Closes an HDF5 handle at scope exit.
 class Handle {
@@ -102,6 +119,7 @@ H5File H5File::create_in_memory(const std::string& name, int64_t userblock_bytes
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   H5Pset_fapl_core(fapl.id, 4 << 20, 0);
   const hid_t id = H5Fcreate(name.c_str(), H5F_ACC_TRUNC, fcpl.id, fapl.id);
+  if (id < 0 && hdf5_out_of_memory()) throw std::bad_alloc();
   if (id < 0) throw UserError(name + ": cannot create the HDF5 file in memory");
   return H5File(id, name);
 }
@@ -141,7 +159,9 @@ H5File::~H5File() {
   if (id_ >= 0) H5Fclose(id_);
 }
 
+
 void H5File::fail(const std::string& where, const std::string& what) const {
+  if (hdf5_out_of_memory()) throw std::bad_alloc();  // "out of memory" (cli), not the symptom below
   const std::string object = clean(where);
   throw UserError(path_ + ": " + (object.empty() ? "" : "/" + object + ": ") + what);
 }

@@ -19,14 +19,21 @@ class TerminalSink final : public spdlog::sinks::base_sink<std::mutex> {
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
-    const std::string_view text(msg.payload.data(), msg.payload.size());
-    switch (msg.level) {
+    // Each line is one write: on an unbuffered std::cerr every << is a write(2) of its
+    // own, and under mpirun two ranks' "error: " and text interleaved ("error: error: ").
+    std::string line(prefix(msg.level));
+    line.append(msg.payload.data(), msg.payload.size());
+    line += '\n';
+    (msg.level <= spdlog::level::info ? out_ : err_) << line;
+  }
+  static std::string_view prefix(spdlog::level::level_enum level) {
+    switch (level) {
       case spdlog::level::trace:
-      case spdlog::level::debug: out_ << "debug: " << text << '\n'; break;
-      case spdlog::level::info: out_ << text << '\n'; break;
-      case spdlog::level::warn: err_ << "warning: " << text << '\n'; break;
-      case spdlog::level::err: err_ << "error: " << text << '\n'; break;
-      default: err_ << "internal error: " << text << '\n'; break;
+      case spdlog::level::debug: return "debug: ";
+      case spdlog::level::info: return "";
+      case spdlog::level::warn: return "warning: ";
+      case spdlog::level::err: return "error: ";
+      default: return "internal error: ";
     }
   }
   void flush_() override {

@@ -42,6 +42,9 @@ StageSpec parse_stage(ConfigReader r, bool first, bool timed) {
     r.get_object("train");  // checks that it is an object; run_config reads its keys
     s.train_overrides = r.raw("train");
     if (s.train_overrides.contains("steps")) r.fail("train", "\"steps\" is set by the stage's tokens, not here");
+    if (s.train_overrides.contains("threads"))
+      r.fail("train", "\"threads\" is the experiment's (every stage runs on the same threads): set it in the "
+                      "top-level train section, or give --threads");
   }
   s.data = r.get_string("data", "");
   if (r.has("growth")) {

@@ -81,6 +81,9 @@ struct ExperimentConfig {
   // The same size's model and batch shape, before its steps are known (train/run_config.h).
   RunShape run_shape(const nlohmann::json& model_overrides, const nlohmann::json& train_overrides,
                      const std::string& where, const std::string& data = "") const;
+  // train.threads of the train section (0: the OpenMP default): every stage of an
+  // experiment runs on one engine, so a stage may not set its own.
+  int64_t threads() const { return train.value("threads", int64_t{0}); }
 
  private:
   // {"data", "model", "train"} of a run: the experiment's sections with the overrides merged in.

@@ -12,10 +12,12 @@
 #include "experiment/experiment_dir.h"
 #include "experiment/experiment_report.h"
 #include "experiment/experiment_worker.h"
+#include "experiment/plan_estimate.h"
 #include "experiment/plan_identity.h"
 #include "experiment/scaling_report.h"
 #include "growth/grow_checkpoint.h"
 #include "train/checkpoint.h"
+#include "train/memory_estimate.h"
 #include "train/metrics_log.h"
 #include "train/run_directory.h"
 #include "train/trainer.h"
@@ -137,6 +139,10 @@ bool ExperimentRunner::execute(const PlannedRun& run) {
 }
 
 bool ExperimentRunner::run() {
+  // Every stage fits before the first trains (each Trainer checks its own again).
+  if (const LargestStage largest = largest_stage(plan_, comm_.size()); largest.run)
+    check_memory_fits(largest.memory, largest.run->stages[largest.stage].model,
+                      largest.run->stages[largest.stage].train, "run " + largest.name() + ",");
   const RunLock lock(out_dir_);
   mark_experiment_dir(out_dir_, config_.file);
   attach_log_file(log_, (fs::path(out_dir_) / "experiment.log").string(), LogFileRole::Experiment);

@@ -70,6 +70,20 @@ std::vector<RunEstimate> estimate_plan(const Plan& plan, const MicroBatchSeconds
   return estimates;
 }
 
+std::string LargestStage::name() const {
+  return run ? run->name + ", stage " + std::to_string(stage) : "";
+}
+
+LargestStage largest_stage(const Plan& plan, int ranks) {
+  LargestStage largest;
+  for (const PlannedRun& run : plan.runs)
+    for (size_t k = 0; k < run.stages.size(); ++k) {
+      const MemoryEstimate memory = estimate_train_memory(run.stages[k].model, run.stages[k].train, ranks);
+      if (!largest.run || memory.total() > largest.memory.total()) largest = {&run, k, memory};
+    }
+  return largest;
+}
+
 void print_plan(std::ostream& out, const Plan& plan, const std::vector<RunEstimate>& estimates,
                 const std::vector<bool>& done) {
   char line[512];

@@ -17,6 +17,7 @@
 
 #include "core/engine.h"
 #include "experiment/plan.h"
+#include "train/memory_estimate.h"
 
 namespace tg {
 
@@ -35,6 +36,16 @@ MicroBatchSeconds time_micro_batches(Engine& engine, const Plan& plan, int64_t m
 
 // Every run's figures from the plan alone; wall_s from `timed` (empty: NaN).
 std::vector<RunEstimate> estimate_plan(const Plan& plan, const MicroBatchSeconds& timed = {});
+
+// The stage of the plan that needs the most memory on each of `ranks` ranks
+// (train/memory_estimate.h), and its name ("r-seed0, stage 1"); run null for an empty plan.
+struct LargestStage {
+  const PlannedRun* run = nullptr;
+  size_t stage = 0;
+  MemoryEstimate memory;
+  std::string name() const;
+};
+LargestStage largest_stage(const Plan& plan, int ranks);
 
 // One line per run, then the total ("done" runs are marked and not counted in it).
 void print_plan(std::ostream& out, const Plan& plan, const std::vector<RunEstimate>& estimates,

@@ -1,6 +1,7 @@
 #include "train/rank_agreement.h"
 
 #include <cstdio>
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
@@ -32,6 +33,12 @@ std::string difference(const std::string& theirs, const std::string& mine, int r
 }
 }  // namespace
 
+RankFact directory_fact(const std::string& what, const std::string& dir) {
+  std::filesystem::path path = std::filesystem::absolute(dir).lexically_normal();
+  if (!path.has_filename() && path.has_parent_path()) path = path.parent_path();  // "runs/a/" is "runs/a"
+  return {what, path.string()};
+}
+
 void check_ranks_agree(Communicator& comm, const std::vector<RankFact>& facts) {
   if (comm.size() == 1) return;
   // Rank 0's values travel to every rank; each rank finds its first differing fact.
@@ -52,8 +59,8 @@ void check_ranks_agree(Communicator& comm, const std::vector<RankFact>& facts) {
     if (all[r] == facts.size()) continue;
     comm.broadcast(detail, r);  // the differing rank's account, so every rank (and rank 0's log) says it
     throw UserError("rank " + std::to_string(r) + " of " + std::to_string(comm.size()) + " disagrees with rank 0 on " +
-                    facts[all[r]].what + " (" + detail + "); every rank must start from the same config, corpus "
-                    "and checkpoint");
+                    facts[all[r]].what + " (" + detail + "); every rank must start from the same --out, config, "
+                    "corpus and checkpoint");
   }
 }
 

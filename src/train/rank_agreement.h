@@ -21,6 +21,10 @@ struct RankFact {
   std::string value;
 };
 
+// A directory as the ranks compare it: absolute, normalised, no trailing separator.
+// Rank 0 alone writes, into its own --out: a rank given another must not start.
+RankFact directory_fact(const std::string& what, const std::string& dir);
+
 // UserError naming the first fact on which some rank differs from rank 0, the rank,
 // and both values (the same message on every rank).
 void check_ranks_agree(Communicator& comm, const std::vector<RankFact>& facts);

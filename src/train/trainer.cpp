@@ -6,6 +6,7 @@
 #include "core/crash_point.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/memory_usage.h"
 #include "model/model_cost.h"
 #include "train/checkpoint.h"
 #include "train/checkpointer.h"
@@ -48,6 +49,8 @@ Trainer::Trainer(const RunConfig& config, Engine& engine, spdlog::logger& log, C
       eval_window_count(static_cast<int64_t>(corpus_.val.size()), m.seq_len, config_.train.eval_batches * config_.train.batch_size);
   val_bpb_per_nat_ = bits_per_byte(1.0, val_windows * m.seq_len,
                                    window_target_bytes(corpus_.val, m.seq_len, val_windows, corpus_.tokenizer.bytes_per_id()));
+  memory_ = estimate_train_memory(m, config_.train, comm_.size());
+  check_memory_fits(memory_, m, config_.train, "this run");
   model_ = std::make_unique<LanguageModel>(m);
   model_->set_recompute(config_.train.recompute);
   optimizer_ = std::make_unique<AdamW>(config_.train.adamw, model_->parameters());
@@ -62,6 +65,7 @@ double Trainer::validate() {
 }
 
 TrainResult Trainer::run(const std::string& out_dir, const std::string& start_checkpoint) {
+  check_ranks_agree(comm_, {directory_fact("the run directory (--out)", out_dir)});  // before rank 0 touches it
   std::optional<RunDirectory> dir;
   const RunStart start = agree_on_start(dir, out_dir, start_checkpoint);
   const bool writes = comm_.rank() == 0;
@@ -235,6 +239,9 @@ void Trainer::print_model_line() {
   log_.info(line("model: ", to_string(m.architecture), ", ", model_->n_params(), " parameters, ", m.n_layers,
                  " layers, d ", m.d_model, "; ", cost.model_flops / 1e9, " GFLOP per step", parallel, "; ",
                  engine_.threads(), " threads", comm_.size() > 1 ? " per rank" : ""));
+  const AvailableMemory available = available_memory();
+  log_.info(line("memory: about ", memory_summary(memory_, m, config_.train), comm_.size() > 1 ? " per rank" : "",
+                 available.known() ? "; " + memory_text(static_cast<double>(available.bytes)) + " available" : ""));
 }
 
 }  // namespace tg

@@ -17,6 +17,7 @@
 #include "core/engine.h"
 #include "model/language_model.h"
 #include "train/adamw.h"
+#include "train/memory_estimate.h"
 #include "data/corpus.h"
 #include "data/corpus_checksum.h"
 #include "train/run_config.h"
@@ -94,6 +95,7 @@ class Trainer {
   StepLoopResult train_steps(const StepLoopParts& parts, const StageSchedule& schedule, MetricsLog* metrics);
   // A new stage's starting point: validated, and on rank 0 logged and checkpointed (latest.h5).
   double begin_stage(MetricsLog* metrics, const Checkpointer* checkpointer, const StageSchedule& schedule);
+  // "model: ..." (size, FLOPs per step, threads) and "memory: ..." (memory_estimate.h).
   void print_model_line();
 
   RunConfig config_;
@@ -102,6 +104,7 @@ class Trainer {
   Corpus corpus_;
   CorpusChecksum corpus_checksum_;  // of corpus_
   double val_bpb_per_nat_ = 0;      // val_bpb = val_loss * this (StepLoopParts)
+  MemoryEstimate memory_;           // checked against the available memory before the model is built
   std::unique_ptr<LanguageModel> model_;
   std::unique_ptr<AdamW> optimizer_;
   TrainState state_;

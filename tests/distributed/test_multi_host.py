@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "mpi"))
 from run_compare import same_run  # noqa: E402
 
-TOKENGROW, FAULTY, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
+TOKENGROW, FAULTY, WORK = (os.path.abspath(a) for a in sys.argv[1:4])
 RIG, RSH = os.path.join(HERE, "rig.sh"), os.path.join(HERE, "netns-rsh")
 SKIP = 77
 # The job's ends, in seconds: the peer timeout, and what the whole job may take after a

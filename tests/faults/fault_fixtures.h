@@ -141,6 +141,17 @@ inline std::string without_dir(std::string text, const TempDir& dir) {
   return text;
 }
 
+// `text` with what lies between `before` and the next `after` replaced by `placeholder`:
+// the machine's own figures (cores, free memory) out of a row of the doc.
+inline std::string with_placeholder(std::string text, const std::string& before, const std::string& after,
+                                    const std::string& placeholder) {
+  const size_t start = text.find(before);
+  if (start == std::string::npos) return text;
+  const size_t from = start + before.size(), end = text.find(after, from);
+  if (end == std::string::npos) return text;
+  return text.replace(from, end - from, placeholder);
+}
+
 // One row of the table in docs/reliability.md, written where the doc check finds
 // it (the build's reliability-rows/); `id` orders the rows. Called after the
 // test's assertions: what a row says is what the test checked, so the doc is the

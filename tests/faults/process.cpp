@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 extern char** environ;
@@ -37,6 +38,15 @@ std::vector<std::string> child_environment(const ProcessOptions& options) {
   return env;
 }
 
+// A "Vm...:  1234 kB" field of a running process's status, in bytes; 0 if it cannot be
+// read (the process ended).
+int64_t status_bytes(pid_t pid, const std::string& field) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind(field + ":", 0) == 0) return std::stoll(line.substr(field.size() + 1)) * 1024;
+  return 0;
+}
+
 std::vector<char*> pointers(std::vector<std::string>& strings) {
   std::vector<char*> out;
   for (auto& s : strings) out.push_back(s.data());
@@ -59,6 +69,10 @@ int spawn(const std::vector<std::string>& argv, const ProcessOptions& options, c
       signal(SIGXFSZ, SIG_IGN);  // ignored dispositions survive exec: writes fail with EFBIG instead
       const rlimit limit{static_cast<rlim_t>(options.file_size_limit), static_cast<rlim_t>(options.file_size_limit)};
       setrlimit(RLIMIT_FSIZE, &limit);
+    }
+    if (options.address_space_limit >= 0) {
+      const rlimit limit{static_cast<rlim_t>(options.address_space_limit), static_cast<rlim_t>(options.address_space_limit)};
+      setrlimit(RLIMIT_AS, &limit);
     }
     execve(arg_ptrs[0], arg_ptrs.data(), env_ptrs.data());
     _exit(127);
@@ -85,6 +99,10 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   for (;;) {
     const pid_t done = waitpid(pid, &status, WNOHANG);
     if (done == pid) break;
+    if (options.measure_peak) {  // the last readings: they only grow once the child has exec'd
+      if (const int64_t peak = status_bytes(pid, "VmHWM"); peak > 0) result.peak_rss_bytes = peak;
+      if (const int64_t peak = status_bytes(pid, "VmPeak"); peak > 0) result.peak_address_space_bytes = peak;
+    }
     const auto elapsed =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
     const bool kill_now = options.kill_after_ms >= 0 && elapsed >= options.kill_after_ms;

@@ -1,7 +1,8 @@
 #pragma once
 // Runs the real tokengrow binary as a child process, the way a user or a job
 // scheduler does, so the fault tests can kill it (SIGKILL), starve it of disk (a
-// file size limit) or run two at once.
+// file size limit) or of memory (an address space limit), measure its peak memory,
+// or run two at once.
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -13,6 +14,8 @@ namespace tg::faults {
 struct ProcessOptions {
   std::vector<std::pair<std::string, std::string>> env;  // set in the child, on top of ours
   int64_t file_size_limit = -1;  // bytes (RLIMIT_FSIZE, SIGXFSZ ignored): writes past it fail with EFBIG
+  int64_t address_space_limit = -1;  // bytes (RLIMIT_AS, as `ulimit -v`): allocations past it fail
+  bool measure_peak = false;         // read the child's VmHWM and VmPeak while it runs (ProcessResult)
   int64_t kill_after_ms = -1;    // SIGKILL the child this long after it started, if still running
   int64_t timeout_ms = 300000;   // a hung child is killed and the test fails
 };
@@ -22,6 +25,11 @@ struct ProcessResult {
   int signal = 0;           // the signal that ended it, 0 if it exited
   bool timed_out = false;
   std::string out, err;     // stdout and stderr
+  // With measure_peak: the child's peak resident set and address space (VmHWM and VmPeak
+  // of /proc/<pid>/status) at the last reading before it ended, every 0.5 ms; 0 if never
+  // read. (getrusage's ru_maxrss would also count this process's pages, which the child
+  // held between fork and exec.)
+  int64_t peak_rss_bytes = 0, peak_address_space_bytes = 0;
   bool killed_by_us() const { return signal == 9 && !timed_out; }
 };
 

@@ -13,7 +13,10 @@ checkpoint's weights with h5py:
     grad_accum 2 it continues exactly too;
   - rank 1 killed from outside ends the job within 30 s, naming the rank, no process left;
   - an experiment under 2 ranks equals the same experiment in one process with grad_accum 2;
-  - ranks started with different configs refuse, naming the key.
+  - ranks started with different configs refuse, naming the key;
+  - ranks given different --out refuse, naming both directories (rank 1's was ignored);
+  - an error every rank prints is one line per rank, never "error: error: ..." (each rank's
+    prefix and text were separate writes, which mpirun interleaved).
 """
 import os
 import shutil
@@ -196,6 +199,23 @@ rc, out = run(["mpirun", "--oversubscribe", "-np", "1", TOKENGROW, "train", "--c
 check(rc != 0 and "rank 1 of 2 disagrees with rank 0 on the config" in out and "train.lr: 0.003 on rank 0, 0.001 on rank 1" in out,
       "ranks with different configs refuse, naming train.lr")
 check(not os.path.exists(os.path.join(odd, "latest.h5")), "and write no checkpoint")
+
+# Ranks given different --out refuse before rank 0 creates its directory.
+out_a, out_b = fresh("out-a"), fresh("out-b")
+rc, out = run(["mpirun", "--oversubscribe", "-np", "1", TOKENGROW, "train", "--config", config("a"), "--out", out_a,
+               ":", "-np", "1", TOKENGROW, "train", "--config", config("a"), "--out", out_b])
+check(rc != 0 and "rank 1 of 2 disagrees with rank 0 on the run directory (--out) (%s on rank 0, %s on rank 1)"
+      % (out_a, out_b) in out, "ranks with different --out refuse, naming both: " + out[:300])
+check(not os.path.exists(out_a) and not os.path.exists(out_b), "and create neither directory")
+
+# An error on every rank: each rank's line whole, one prefix (tried 3 times: the old
+# interleaving depended on timing).
+lines = []
+for attempt in range(3):
+    rc, out = mpirun(2, "train", "--config", os.path.join(WORK, "absent.json"), "--out", fresh("absent"))
+    lines += [l for l in out.splitlines() if "absent.json" in l]
+check(rc != 0 and len(lines) == 6 and all(l.startswith("error: ") and "error: error:" not in l for l in lines),
+      "an error on both ranks is one whole line per rank, one prefix: %r" % lines[:4])
 
 print("mpi: %d failed" % len(failures) if failures else "mpi: all passed")
 sys.exit(1 if failures else 0)
