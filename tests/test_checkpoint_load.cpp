@@ -130,7 +130,7 @@ TEST_CASE("A dataset declaring more values than the file holds is refused before
   REQUIRE_THROWS_WITH(c.read_ints("val"), Catch::Contains("declares"));
 }
 
-TEST_CASE("Checkpoints record their tokenizer; those older than the record read as bytes", "[checkpoint][tokens]") {
+TEST_CASE("Checkpoints record their tokenizer, those older than the record read as bytes", "[checkpoint][tokens]") {
   Saved s;
   REQUIRE(H5File::open_read(s.path).get_attr_string("/", "tokenizer") == "bytes");
   reseal_after(s.path, "checkpoint", [](hid_t f) { REQUIRE(H5Adelete(f, "tokenizer") >= 0); });

@@ -110,7 +110,7 @@ TEST_CASE("Stacked and interleaved blocks copy their source blocks bit for bit a
     }
 }
 
-TEST_CASE("Tokens and depth grow in one step; new blocks' moments start at zero", "[growth][depth][adam]") {
+TEST_CASE("Tokens and depth grow in one step, new blocks' moments start at zero", "[growth][depth][adam]") {
   Engine engine(2);
   Fixture f = make_fixture(engine, Architecture::TokenFormer);
   const GrowthOptions o = exact_token_options();

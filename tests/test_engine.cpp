@@ -179,7 +179,7 @@ TEST_CASE("The flop counter adds 2 m n k per problem of every matmul while set, 
   REQUIRE(counter.flops == 2 * m * n * k);
 }
 
-TEST_CASE("PartTimer sums time per name in the order first timed; a null timer records nothing", "[engine][timer]") {
+TEST_CASE("PartTimer sums time per name in the order first timed, a null timer records nothing", "[engine][timer]") {
   PartTimer timer;
   timer.add("b", 2.0);
   timer.add(std::string("a"), 1.0);  // names compare by content, not by address

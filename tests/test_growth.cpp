@@ -288,7 +288,7 @@ TEST_CASE("grow_checkpoint writes a checkpoint that trains as a new stage", "[gr
   REQUIRE(s.tokens == 40 * 8 * 16);
 }
 
-TEST_CASE("Freezing: with train_old false old rows stay unchanged to the bit while new rows train; freeze_steps "
+TEST_CASE("Freezing: with train_old false old rows stay unchanged to the bit while new rows train, freeze_steps "
           "frees them after K steps, and both survive a resume", "[growth][freeze]") {
   Engine engine(2);
   auto t = trained_model(engine);

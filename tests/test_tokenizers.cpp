@@ -126,7 +126,7 @@ TEST_CASE("A BPE corpus: uint16 ids below its vocabulary, decoding gives the tex
   REQUIRE(dataset_type_bytes(dir.file("bytes.h5"), "train") == 1);
 }
 
-TEST_CASE("A unigram corpus round-trips its text too; large vocabularies are refused by SentencePiece with the reason",
+TEST_CASE("A unigram corpus round-trips its text too, large vocabularies are refused by SentencePiece with the reason",
           "[tokenizer][corpus]") {
   TempDir dir("unigram_corpus");
   const std::string text = make_word_text(2, 120000);
@@ -177,7 +177,7 @@ TEST_CASE("The tokenizer trains on an even sample of the training text, never on
   REQUIRE(kept <= 30200);
 }
 
-TEST_CASE("prepare --tokenizer-model reuses a SentencePiece model; bad tokenizer flags get one clear error",
+TEST_CASE("prepare --tokenizer-model reuses a SentencePiece model, bad tokenizer flags get one clear error",
           "[tokenizer][cli][errors]") {
   TempDir dir("tokenizer_model");
   write_file(dir.file("a.txt"), make_word_text(4, 60000));
@@ -313,7 +313,7 @@ TEST_CASE("A model trained on a BPE corpus carries its tokenizer: eval --text, s
                "bytes.h5: made by the \"bytes\" tokenizer, but the model in " + ckpt + " was trained on \"bpe\" tokens");
 }
 
-TEST_CASE("Byte-level runs log val_bpb = val_loss / ln 2; metrics journals of 12 columns still read", "[tokenizer][metrics]") {
+TEST_CASE("Byte-level runs log val_bpb = val_loss / ln 2, metrics journals of 12 columns still read", "[tokenizer][metrics]") {
   TempDir dir("bytes_bpb");
   const std::string corpus = make_corpus(dir, 60000);
   CapturedLog log;

@@ -139,7 +139,7 @@ TEST_CASE("With optimizer keep every copy's first update after width growth equa
   }
 }
 
-TEST_CASE("The zero-sum noise separates the copies in training; without it they stay identical", "[growth][width]") {
+TEST_CASE("The zero-sum noise separates the copies in training, without it they stay identical", "[growth][width]") {
   Engine engine(2);
   for (double noise : {0.0, 0.1}) {
     DYNAMIC_SECTION("noise " << noise) {
