@@ -37,7 +37,8 @@ if [ "$full" = 0 ]; then
   exit 0
 fi
 
-ctest --test-dir build --output-on-failure -L full
+# -V: a skipped test's reason (e.g. no network namespaces here) is in its output.
+ctest --test-dir build --output-on-failure -L full -V | grep -E "^[0-9]+: |tests passed|Skipped|Failed"
 
 bash scripts/install-deps.sh --sanitizers
 echo "test: building the suite under AddressSanitizer + UndefinedBehaviorSanitizer (clang, build-sanitize/)"

@@ -63,10 +63,13 @@ down() {
 pids() { for ns in $(hosts); do ip netns pids "$ns"; done; }
 
 check() {
+  local why
   [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; return 1; }
   command -v ip > /dev/null || { echo "needs iproute2 (ip)"; return 1; }
-  ip netns add tg-probe 2> /dev/null || { echo "this machine refuses new network namespaces"; return 1; }
-  ip -n tg-probe link add tgp0 type veth peer name tgp1 2> /dev/null || { ip netns del tg-probe; echo "no veth support"; return 1; }
+  why=$(ip netns add tg-probe 2>&1) || { echo "this machine refuses new network namespaces: $why"; return 1; }
+  # `ip -n` enters the namespace as `ip netns exec` does (it fails in a chroot whose / is no mount point)
+  why=$(ip -n tg-probe link add tgp0 type veth peer name tgp1 2>&1) ||
+    { ip netns del tg-probe; echo "cannot work inside a network namespace here (ip -n: $why)"; return 1; }
   ip netns del tg-probe
 }
 
