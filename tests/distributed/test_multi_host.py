@@ -27,7 +27,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "mpi"))
-from run_compare import same_run  # noqa: E402
+from run_compare import same_run, write_growth_experiment  # noqa: E402
 
 TOKENGROW, FAULTY, WORK = (os.path.abspath(a) for a in sys.argv[1:4])
 RIG, RSH = os.path.join(HERE, "rig.sh"), os.path.join(HERE, "netns-rsh")
@@ -245,17 +245,7 @@ def checks():
 
 def experiment_on_two_hosts():
     for name, accum in [("exp-alone", 2), ("exp-hosts", 1)]:
-        with open(os.path.join(WORK, name + ".json"), "w") as f:
-            json.dump({"data": CORPUS,
-                       "model": {"architecture": "tokenformer", "d_model": 32, "n_layers": 2, "n_heads": 2,
-                                 "seq_len": 32},
-                       "train": {"batch_size": 4, "lr": 3e-3, "log_every": 1, "eval_every": 10, "eval_batches": 2,
-                                 "threads": 1, "deterministic_reduce": True, "grad_accum": accum},
-                       "seeds": [0],
-                       "recipes": [{"name": "g", "stages": [
-                           {"qkv_tokens": 8, "proj_tokens": 8, "ffn_tokens": 16, "tokens": 5120},
-                           {"qkv_tokens": 16, "proj_tokens": 16, "ffn_tokens": 32, "tokens": 5120, "growth": {}}]}],
-                       "baselines": {"frontier_budgets": [1], "stage_sizes": False, "transformer": False}}, f)
+        write_growth_experiment(os.path.join(WORK, name + ".json"), CORPUS, accum)
     alone, hosts = fresh("exp-alone-out"), fresh("exp-hosts-out")
     rc1, out1 = run([TOKENGROW, "experiment", "--config", os.path.join(WORK, "exp-alone.json"), "--out", alone])
     rc2, out2 = on_hosts(2, "experiment", "--config", os.path.join(WORK, "exp-hosts.json"), "--out", hosts)

@@ -1,5 +1,7 @@
 """Two training runs compared as a researcher would: the losses in metrics.h5 at every
-logged step and the weights of latest.h5 (shared by the MPI and multi-host tests)."""
+logged step and the weights of latest.h5, and the two-stage growth experiment both the MPI
+and the multi-host tests run data-parallel (shared by those tests)."""
+import json
 import os
 
 import h5py
@@ -36,3 +38,18 @@ def same_run(a, b, rel=0.0):
     if worst_w > 1e3 * max(rel, 1e-12):
         return False, "weights differ by %.3g relative" % worst_w
     return True, "worst loss difference %.3g relative" % worst
+
+
+def write_growth_experiment(path, corpus, grad_accum):
+    """A tiny two-stage token-growth experiment with its 1x frontier, deterministic_reduce on."""
+    with open(path, "w") as f:
+        json.dump({"data": corpus,
+                   "model": {"architecture": "tokenformer", "d_model": 32, "n_layers": 2, "n_heads": 2, "seq_len": 32},
+                   "train": {"batch_size": 4, "lr": 3e-3, "log_every": 1, "eval_every": 10, "eval_batches": 2,
+                             "threads": 1, "deterministic_reduce": True, "grad_accum": grad_accum},
+                   "seeds": [0],
+                   "recipes": [{"name": "g", "stages": [
+                       {"qkv_tokens": 8, "proj_tokens": 8, "ffn_tokens": 16, "tokens": 5120},
+                       {"qkv_tokens": 16, "proj_tokens": 16, "ffn_tokens": 32, "tokens": 5120, "growth": {}}]}],
+                   "baselines": {"frontier_budgets": [1], "stage_sizes": False, "transformer": False}}, f)
+    return path

@@ -28,7 +28,7 @@ import time
 import h5py
 import numpy as np
 
-from run_compare import same_run
+from run_compare import same_run, write_growth_experiment
 
 TOKENGROW, FAULTY, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMP_NUM_THREADS="1",
@@ -169,18 +169,8 @@ if victims:
 
 # An experiment under mpirun: every stage data-parallel, growth and report on rank 0; equal to
 # the same experiment in one process with grad_accum 2.
-import json as _json
 for name, accum in [("exp-alone", 2), ("exp-ranks", 1)]:
-    with open(os.path.join(WORK, name + ".json"), "w") as f:
-        _json.dump({"data": CORPUS,
-                    "model": {"architecture": "tokenformer", "d_model": 32, "n_layers": 2, "n_heads": 2, "seq_len": 32},
-                    "train": {"batch_size": 4, "lr": 3e-3, "log_every": 1, "eval_every": 10, "eval_batches": 2,
-                              "threads": 1, "deterministic_reduce": True, "grad_accum": accum},
-                    "seeds": [0],
-                    "recipes": [{"name": "g", "stages": [
-                        {"qkv_tokens": 8, "proj_tokens": 8, "ffn_tokens": 16, "tokens": 5120},
-                        {"qkv_tokens": 16, "proj_tokens": 16, "ffn_tokens": 32, "tokens": 5120, "growth": {}}]}],
-                    "baselines": {"frontier_budgets": [1], "stage_sizes": False, "transformer": False}}, f)
+    write_growth_experiment(os.path.join(WORK, name + ".json"), CORPUS, accum)
 alone, ranks = fresh("exp-alone-out"), fresh("exp-ranks-out")
 rc1, out1 = run([TOKENGROW, "experiment", "--config", os.path.join(WORK, "exp-alone.json"), "--out", alone])
 rc2, out2 = mpirun(2, "experiment", "--config", os.path.join(WORK, "exp-ranks.json"), "--out", ranks)
